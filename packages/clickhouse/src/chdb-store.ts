@@ -1,0 +1,145 @@
+import { mkdirSync } from "node:fs";
+import { Session } from "chdb";
+import {
+  assertIdentifier,
+  type QueryParams,
+  type Settings,
+  type StatementOptions,
+  type Store,
+  StoreError,
+  toJsonEachRow,
+} from "./store.js";
+
+export interface ChdbStoreOptions {
+  /** Persistent data directory (created if missing). One process per directory. */
+  dataDir: string;
+  /** Database for unqualified names (created if missing). Default "tokenmeter". */
+  database?: string;
+  /**
+   * Reader connections. A chDB connection runs one statement at a time, so
+   * reads get their own connections and never wait behind a large insert.
+   * Default 2.
+   */
+  readers?: number;
+  /** Per-statement timeout in ms. Default 30 000. */
+  timeoutMs?: number;
+}
+
+/** Session-level settings applied to every connection, so both drivers answer alike. */
+const SESSION_SETTINGS: Settings = {
+  output_format_json_quote_64bit_integers: 0,
+  output_format_json_quote_decimals: 0,
+};
+
+/**
+ * Store on the embedded ClickHouse engine (chDB). One writer connection for
+ * inserts and DDL, `readers` connections for queries, all on one data dir.
+ */
+export class ChdbStore implements Store {
+  private nextReader = 0;
+  private closed = false;
+
+  private constructor(
+    readonly database: string,
+    private readonly writer: Session,
+    private readonly readers: Session[],
+    private readonly timeoutMs: number,
+  ) {}
+
+  static async open(opts: ChdbStoreOptions): Promise<ChdbStore> {
+    const database = assertIdentifier(opts.database ?? "tokenmeter");
+    mkdirSync(opts.dataDir, { recursive: true });
+    const timeoutMs = opts.timeoutMs ?? 30_000;
+    const writer = new Session(opts.dataDir, { installSignalHandlers: false });
+    await run(() => writer.queryAsync(`CREATE DATABASE IF NOT EXISTS ${database}`, { timeout: timeoutMs }));
+    const readers = Array.from({ length: opts.readers ?? 2 }, () => new Session(opts.dataDir, { installSignalHandlers: false }));
+    for (const s of [writer, ...readers]) {
+      await run(() => s.queryAsync(`USE ${database}`, { timeout: timeoutMs }));
+      for (const [k, v] of Object.entries(SESSION_SETTINGS)) {
+        await run(() => s.queryAsync(`SET ${assertIdentifier(k)} = ${Number(v)}`, { timeout: timeoutMs }));
+      }
+    }
+    return new ChdbStore(database, writer, readers, timeoutMs);
+  }
+
+  async query<T>(sql: string, params: QueryParams = {}, opts: StatementOptions = {}): Promise<T[]> {
+    const session = this.readers[this.nextReader++ % this.readers.length] ?? this.writer;
+    const text = withSettings(sql, opts.settings);
+    const timeout = opts.timeoutMs ?? this.timeoutMs;
+    const res = await run(() => session.queryBindAsync(text, encodeParams(params), { format: "JSONEachRow", timeout }));
+    return parseJsonEachRow<T>(res.text());
+  }
+
+  async insert(table: string, rows: readonly object[] | Buffer | string, opts: StatementOptions = {}): Promise<void> {
+    const values = typeof rows === "string" || Buffer.isBuffer(rows) ? rows : toJsonEachRow(rows);
+    if (values.length === 0) return;
+    await run(() =>
+      this.writer.insert({
+        table: assertIdentifier(table),
+        values,
+        format: "JSONEachRow",
+        settings: opts.settings ?? {},
+        timeout: opts.timeoutMs ?? this.timeoutMs,
+      }),
+    );
+  }
+
+  async command(sql: string, params: QueryParams = {}, opts: StatementOptions = {}): Promise<void> {
+    const text = withSettings(sql, opts.settings);
+    const timeout = opts.timeoutMs ?? this.timeoutMs;
+    await run(() => this.writer.queryBindAsync(text, encodeParams(params), { timeout }));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const s of [...this.readers, this.writer]) s.cleanup?.();
+  }
+}
+
+function withSettings(sql: string, settings?: Settings): string {
+  if (!settings || Object.keys(settings).length === 0) return sql;
+  const list = Object.entries(settings)
+    .map(([k, v]) => `${assertIdentifier(k)} = ${typeof v === "string" ? `'${v.replace(/[\\']/g, "\\$&")}'` : Number(v)}`)
+    .join(", ");
+  return `${sql.replace(/;\s*$/, "")} SETTINGS ${list}`;
+}
+
+/** chDB binds strings, numbers, arrays and maps as they are; Dates and booleans need text. */
+function encodeParams(params: QueryParams): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(params)) {
+    out[k] = v instanceof Date ? v.toISOString().replace("T", " ").replace("Z", "") : typeof v === "boolean" ? Number(v) : v;
+  }
+  return out;
+}
+
+function parseJsonEachRow<T>(text: string): T[] {
+  const rows: T[] = [];
+  for (const line of text.split("\n")) if (line.length > 0) rows.push(JSON.parse(line) as T);
+  return rows;
+}
+
+/** Maps chDB's error classes onto StoreError so callers see one error type. */
+async function run<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw toStoreError(err);
+  }
+}
+
+function toStoreError(err: unknown): StoreError {
+  const e = err as { code?: string; name?: string; message?: string; clickhouseCode?: number };
+  const message = e?.message ?? String(err);
+  if (e?.code === "CHDB_SYNTAX") return new StoreError("syntax", message, false, { cause: err });
+  if (e?.name?.includes("Timeout") || e?.code === "CHDB_TIMEOUT" || /timed? ?out/i.test(message)) {
+    return new StoreError("timeout", message, true, { cause: err });
+  }
+  // Codes of errors that a retry of the same statement cannot fix (bad SQL, types, params).
+  const permanent = new Set([6, 26, 27, 36, 38, 41, 43, 44, 46, 47, 53, 60, 62, 70, 72, 81, 117, 386, 456, 457]);
+  if (e?.clickhouseCode !== undefined && permanent.has(e.clickhouseCode)) {
+    return new StoreError("bad_request", message, false, { cause: err });
+  }
+  return new StoreError("engine", message, true, { cause: err });
+}

@@ -1,0 +1,60 @@
+/** Values bound to `{name:Type}` placeholders; never interpolated into SQL text. */
+export type QueryParams = Record<string, unknown>;
+/** ClickHouse settings for one statement (e.g. insert_deduplication_token). */
+export type Settings = Record<string, string | number | boolean>;
+
+export interface StatementOptions {
+  settings?: Settings;
+  /** Gives up after this many ms (default: the store's timeout). */
+  timeoutMs?: number;
+}
+
+/**
+ * The storage port: the only way services reach ClickHouse. Two drivers
+ * implement it, ChdbStore (embedded engine) and HttpStore (a server), and both
+ * pass one conformance suite.
+ */
+export interface Store {
+  /** Database every unqualified table name resolves to. */
+  readonly database: string;
+  /** Runs a SELECT and returns its rows (64-bit integers as JSON numbers). */
+  query<T = Record<string, unknown>>(sql: string, params?: QueryParams, opts?: StatementOptions): Promise<T[]>;
+  /**
+   * Inserts rows in one INSERT statement: objects, or a JSONEachRow payload that
+   * is already serialized (the batching writer's path, no re-encoding).
+   */
+  insert(table: string, rows: readonly object[] | Buffer | string, opts?: StatementOptions): Promise<void>;
+  /** Runs DDL or any statement without a result set. */
+  command(sql: string, params?: QueryParams, opts?: StatementOptions): Promise<void>;
+  close(): Promise<void>;
+}
+
+export type StoreErrorCode = "timeout" | "syntax" | "bad_request" | "unavailable" | "engine";
+
+/** A failed store call; `retryable` says whether trying the same call again can help. */
+export class StoreError extends Error {
+  override readonly name = "StoreError";
+  constructor(
+    readonly code: StoreErrorCode,
+    message: string,
+    readonly retryable: boolean,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** Serializes rows as JSONEachRow (one JSON object per line). */
+export function toJsonEachRow(rows: readonly object[]): string {
+  let out = "";
+  for (const r of rows) out += `${JSON.stringify(r)}\n`;
+  return out;
+}
+
+/** Table and database names are identifiers, not parameters: allow only safe ones. */
+export function assertIdentifier(name: string): string {
+  if (!/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/.test(name)) {
+    throw new StoreError("bad_request", `invalid identifier ${JSON.stringify(name)}`, false);
+  }
+  return name;
+}

@@ -1,0 +1,67 @@
+import { describe, expect, it } from "vitest";
+import { isError, validateEvent } from "./event.js";
+
+const now = Date.parse("2026-06-01T12:00:00Z");
+const base = {
+  event_id: "6f1c1d1e-8a2b-4c3d-9e4f-0a1b2c3d4e5f",
+  event_time: "2026-06-01T11:59:00Z",
+  org_id: "acme",
+  provider: "OpenAI",
+  model: "gpt-4o",
+  input_tokens: 100,
+  output_tokens: 20,
+  status_code: 200,
+};
+
+describe("validateEvent", () => {
+  it("accepts a minimal event and applies defaults", () => {
+    const r = validateEvent(base, { now });
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    expect(r.event.provider).toBe("openai");
+    expect(r.event.operation).toBe("chat");
+    expect(r.event.cached_input_tokens).toBe(0);
+    expect(r.event.cost_usd).toBeNull();
+    expect(r.event.event_time_ms).toBe(Date.parse(base.event_time));
+  });
+
+  it("reports every bad field with its path", () => {
+    const r = validateEvent({ ...base, input_tokens: -1, status_code: 700, tags: { a: 1 }, event_id: "x" }, { now });
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.errors.map((e) => e.path).sort()).toEqual(["event_id", "input_tokens", "status_code", "tags.a"]);
+  });
+
+  it("rejects events too far in the future or older than the raw TTL", () => {
+    const future = validateEvent({ ...base, event_time: "2026-06-01T12:06:00Z" }, { now });
+    const old = validateEvent({ ...base, event_time: "2025-04-01T00:00:00Z" }, { now });
+    expect(future.ok || future.errors[0]?.path).toBe("event_time");
+    expect(old.ok || old.errors[0]?.path).toBe("event_time");
+  });
+
+  it("takes org_id from the credential and refuses a different one", () => {
+    const own = validateEvent({ ...base, org_id: undefined }, { now, org_id: "acme" });
+    expect(own.ok && own.event.org_id).toBe("acme");
+    const other = validateEvent(base, { now, org_id: "globex" });
+    expect(other.ok || other.errors).toEqual([{ path: "org_id", message: "does not match the credential's org" }]);
+  });
+
+  it("requires org_id when there is no credential (Kafka)", () => {
+    const r = validateEvent({ ...base, org_id: undefined }, { now });
+    expect(r.ok || r.errors[0]?.path).toBe("org_id");
+  });
+
+  it("enforces the OpenAI token convention and the tag limit", () => {
+    const cached = validateEvent({ ...base, cached_input_tokens: 101 }, { now });
+    expect(cached.ok || cached.errors[0]?.path).toBe("input_tokens");
+    const tags = Object.fromEntries(Array.from({ length: 21 }, (_, i) => [`k${i}`, "v"]));
+    const many = validateEvent({ ...base, tags }, { now });
+    expect(many.ok || many.errors[0]?.path).toBe("tags");
+  });
+
+  it("classifies errors by status or error_code", () => {
+    expect(isError({ status_code: 200, error_code: "" })).toBe(false);
+    expect(isError({ status_code: 429, error_code: "" })).toBe(true);
+    expect(isError({ status_code: 200, error_code: "content_filter" })).toBe(true);
+  });
+});

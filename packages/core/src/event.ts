@@ -1,0 +1,191 @@
+import { z } from "zod";
+
+/** Limits of event schema v1 (DESIGN.md "Event schema v1"). */
+export const EVENT_LIMITS = {
+  maxIdLength: 256,
+  maxTags: 20,
+  maxTagKeyLength: 128,
+  maxTagValueLength: 256,
+  /** Clock skew tolerated for producers whose clocks run ahead. */
+  maxFutureSkewMs: 5 * 60 * 1000,
+  /** Raw table TTL: an older event would be dropped by the TTL on arrival. */
+  rawTtlMonths: 13,
+} as const;
+
+export const OPERATIONS = ["chat", "completion", "embedding", "image", "audio", "rerank", "other"] as const;
+export type Operation = (typeof OPERATIONS)[number];
+
+const optionalId = z.string().max(EVENT_LIMITS.maxIdLength, `at most ${EVENT_LIMITS.maxIdLength} characters`).optional();
+const count = z.number().int("must be an integer").nonnegative("must be >= 0");
+const latency = count.max(86_400_000, "must be at most 86400000 (24 h)").optional();
+
+/**
+ * Usage event v1 as a producer sends it. `event_time` limits relative to "now"
+ * are checked by {@link validateEvent}, which knows the clock.
+ */
+export const UsageEventInput = z.object({
+  event_id: z.uuid("must be a UUID"),
+  event_time: z.iso.datetime({ offset: true, message: "must be an ISO-8601 instant with a zone, e.g. 2026-01-02T03:04:05Z" }),
+  org_id: z.string().min(1, "must not be empty").max(EVENT_LIMITS.maxIdLength).optional(),
+  project_id: optionalId,
+  user_id: optionalId,
+  agent_id: optionalId,
+  session_id: optionalId,
+  turn_id: optionalId,
+  message_id: optionalId,
+  call_sequence: count.optional(),
+  provider: z.string().min(1, "must not be empty").max(EVENT_LIMITS.maxIdLength),
+  model: z.string().min(1, "must not be empty").max(EVENT_LIMITS.maxIdLength),
+  operation: z.enum(OPERATIONS, { message: `must be one of ${OPERATIONS.join(", ")}` }).optional(),
+  input_tokens: count,
+  output_tokens: count,
+  cached_input_tokens: count.optional(),
+  cache_write_tokens: count.optional(),
+  reasoning_tokens: count.optional(),
+  cost_usd: z.number().nonnegative("must be >= 0").finite().optional(),
+  duration_ms: latency,
+  ttfb_ms: latency,
+  proxy_overhead_ms: latency,
+  status_code: z.number().int("must be an integer").min(100, "must be 100-599").max(599, "must be 100-599"),
+  error_code: z.string().max(EVENT_LIMITS.maxIdLength).optional(),
+  streaming: z.boolean().optional(),
+  tags: z
+    .record(
+      z.string().max(EVENT_LIMITS.maxTagKeyLength),
+      z.string().max(EVENT_LIMITS.maxTagValueLength, `tag values at most ${EVENT_LIMITS.maxTagValueLength} characters`),
+    )
+    .refine((t) => Object.keys(t).length <= EVENT_LIMITS.maxTags, `at most ${EVENT_LIMITS.maxTags} tags`)
+    .optional(),
+});
+export type UsageEventInput = z.input<typeof UsageEventInput>;
+
+/** A validated event with defaults applied: what the writer prices and stores. */
+export interface UsageEvent {
+  event_id: string;
+  /** Epoch milliseconds (UTC). */
+  event_time_ms: number;
+  org_id: string;
+  project_id: string;
+  user_id: string;
+  agent_id: string;
+  session_id: string;
+  turn_id: string;
+  message_id: string;
+  call_sequence: number | null;
+  provider: string;
+  model: string;
+  operation: Operation;
+  input_tokens: number;
+  output_tokens: number;
+  cached_input_tokens: number;
+  cache_write_tokens: number;
+  reasoning_tokens: number;
+  cost_usd: number | null;
+  duration_ms: number | null;
+  ttfb_ms: number | null;
+  proxy_overhead_ms: number | null;
+  status_code: number;
+  error_code: string;
+  streaming: boolean;
+  tags: Record<string, string>;
+}
+
+/** One problem with one field: `path` is dotted (`tags.team`, `input_tokens`). */
+export interface FieldError {
+  path: string;
+  message: string;
+}
+
+export type EventValidation = { ok: true; event: UsageEvent } | { ok: false; errors: FieldError[] };
+
+export interface ValidateOptions {
+  /** Current time in ms; injected so tests and replays are deterministic. */
+  now: number;
+  /** The credential's org on HTTP; the event's org_id must match if given. */
+  org_id?: string;
+}
+
+/**
+ * Validates one decoded event against schema v1 and the clock, returning every
+ * problem at once (path + reason) or the normalized event.
+ */
+export function validateEvent(raw: unknown, opts: ValidateOptions): EventValidation {
+  const parsed = UsageEventInput.safeParse(raw);
+  if (!parsed.success) {
+    return {
+      ok: false,
+      errors: parsed.error.issues.map((i) => ({ path: i.path.join(".") || "(event)", message: i.message })),
+    };
+  }
+  const e = parsed.data;
+  const errors: FieldError[] = [];
+  const eventTime = Date.parse(e.event_time);
+  if (eventTime > opts.now + EVENT_LIMITS.maxFutureSkewMs) {
+    errors.push({ path: "event_time", message: "must be at most 5 minutes in the future" });
+  }
+  if (eventTime < oldestAcceptedMs(opts.now)) {
+    errors.push({ path: "event_time", message: `must not be older than ${EVENT_LIMITS.rawTtlMonths} months (raw TTL)` });
+  }
+  if (e.cached_input_tokens !== undefined || e.cache_write_tokens !== undefined) {
+    const cacheTokens = (e.cached_input_tokens ?? 0) + (e.cache_write_tokens ?? 0);
+    if (cacheTokens > e.input_tokens) {
+      errors.push({ path: "input_tokens", message: "must include cached_input_tokens and cache_write_tokens (OpenAI convention)" });
+    }
+  }
+  if ((e.reasoning_tokens ?? 0) > e.output_tokens) {
+    errors.push({ path: "output_tokens", message: "must include reasoning_tokens (OpenAI convention)" });
+  }
+  let orgId = e.org_id;
+  if (opts.org_id !== undefined) {
+    if (orgId !== undefined && orgId !== opts.org_id) {
+      errors.push({ path: "org_id", message: "does not match the credential's org" });
+    }
+    orgId = opts.org_id;
+  } else if (orgId === undefined) {
+    errors.push({ path: "org_id", message: "is required" });
+  }
+  if (errors.length > 0 || orgId === undefined) return { ok: false, errors };
+  return {
+    ok: true,
+    event: {
+      event_id: e.event_id.toLowerCase(),
+      event_time_ms: eventTime,
+      org_id: orgId,
+      project_id: e.project_id ?? "",
+      user_id: e.user_id ?? "",
+      agent_id: e.agent_id ?? "",
+      session_id: e.session_id ?? "",
+      turn_id: e.turn_id ?? "",
+      message_id: e.message_id ?? "",
+      call_sequence: e.call_sequence ?? null,
+      provider: e.provider.toLowerCase(),
+      model: e.model,
+      operation: e.operation ?? "chat",
+      input_tokens: e.input_tokens,
+      output_tokens: e.output_tokens,
+      cached_input_tokens: e.cached_input_tokens ?? 0,
+      cache_write_tokens: e.cache_write_tokens ?? 0,
+      reasoning_tokens: e.reasoning_tokens ?? 0,
+      cost_usd: e.cost_usd ?? null,
+      duration_ms: e.duration_ms ?? null,
+      ttfb_ms: e.ttfb_ms ?? null,
+      proxy_overhead_ms: e.proxy_overhead_ms ?? null,
+      status_code: e.status_code,
+      error_code: e.error_code ?? "",
+      streaming: e.streaming ?? false,
+      tags: e.tags ?? {},
+    },
+  };
+}
+
+/** Oldest event_time the raw table keeps (its TTL), relative to `now`. */
+export function oldestAcceptedMs(now: number): number {
+  const d = new Date(now);
+  d.setUTCMonth(d.getUTCMonth() - EVENT_LIMITS.rawTtlMonths);
+  return d.getTime();
+}
+
+/** DESIGN.md: an error is status_code >= 400 or a non-empty error_code. */
+export function isError(e: Pick<UsageEvent, "status_code" | "error_code">): boolean {
+  return e.status_code >= 400 || e.error_code !== "";
+}

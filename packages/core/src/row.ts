@@ -1,0 +1,87 @@
+import type { UsageEvent } from "./event.js";
+
+export const COST_SOURCES = ["reported", "computed", "unpriced"] as const;
+export type CostSource = (typeof COST_SOURCES)[number];
+
+/** The outcome of pricing one event at its event_time. */
+export interface PricedCost {
+  cost_usd: number;
+  cost_source: CostSource;
+  /** Version of the price used ('' when reported or unpriced). */
+  pricing_version: string;
+}
+
+/** One row of `llm_usage`, exactly as inserted (JSONEachRow). */
+export interface UsageRow {
+  event_id: string;
+  /** 'YYYY-MM-DD hh:mm:ss.sss' in UTC: the format both drivers parse without settings. */
+  event_time: string;
+  org_id: string;
+  project_id: string;
+  user_id: string;
+  agent_id: string;
+  session_id: string;
+  turn_id: string;
+  message_id: string;
+  call_sequence: number | null;
+  provider: string;
+  model: string;
+  operation: string;
+  input_tokens: number;
+  output_tokens: number;
+  cached_input_tokens: number;
+  cache_write_tokens: number;
+  reasoning_tokens: number;
+  cost_usd: number;
+  cost_source: CostSource;
+  pricing_version: string;
+  duration_ms: number | null;
+  ttfb_ms: number | null;
+  proxy_overhead_ms: number | null;
+  status_code: number;
+  error_code: string;
+  streaming: number;
+  tags: Record<string, string>;
+  /** Where the row came from: 'http', or 'kafka:<topic>:<partition>:<offset>'. */
+  source: string;
+}
+
+/** ClickHouse DateTime64(3) text for an epoch-ms instant. */
+export function toClickHouseTime(ms: number): string {
+  return new Date(ms).toISOString().replace("T", " ").replace("Z", "");
+}
+
+/** Builds the stored row from a validated event and its priced cost. */
+export function toUsageRow(e: UsageEvent, cost: PricedCost, source: string): UsageRow {
+  return {
+    event_id: e.event_id,
+    event_time: toClickHouseTime(e.event_time_ms),
+    org_id: e.org_id,
+    project_id: e.project_id,
+    user_id: e.user_id,
+    agent_id: e.agent_id,
+    session_id: e.session_id,
+    turn_id: e.turn_id,
+    message_id: e.message_id,
+    call_sequence: e.call_sequence,
+    provider: e.provider,
+    model: e.model,
+    operation: e.operation,
+    input_tokens: e.input_tokens,
+    output_tokens: e.output_tokens,
+    cached_input_tokens: e.cached_input_tokens,
+    cache_write_tokens: e.cache_write_tokens,
+    reasoning_tokens: e.reasoning_tokens,
+    cost_usd: cost.cost_usd,
+    cost_source: cost.cost_source,
+    pricing_version: cost.pricing_version,
+    duration_ms: e.duration_ms,
+    ttfb_ms: e.ttfb_ms,
+    proxy_overhead_ms: e.proxy_overhead_ms,
+    status_code: e.status_code,
+    error_code: e.error_code,
+    streaming: e.streaming ? 1 : 0,
+    tags: e.tags,
+    source,
+  };
+}
