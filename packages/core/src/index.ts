@@ -1,2 +1,5 @@
+export * from "./batch-policy.js";
+export * from "./cost.js";
 export * from "./event.js";
+export * from "./pricer.js";
 export * from "./row.js";
