@@ -1,3 +1,4 @@
 export * from "./chdb-store.js";
+export * from "./cluster.js";
 export * from "./migrate.js";
 export * from "./store.js";
