@@ -1,0 +1,61 @@
+import type { BatchPolicy } from "@tokenmeter/core";
+import { z } from "zod";
+
+const optionalUrl = z.url({ message: "must be a URL" }).optional();
+const positiveInt = z.coerce.number().int("must be an integer").positive("must be > 0");
+
+/**
+ * Settings of the ingest service, read from the environment once in main.ts.
+ * Unset TOKENMETER_CLICKHOUSE_URL means chDB in TOKENMETER_DATA_DIR; unset
+ * TOKENMETER_KAFKA_BROKERS means HTTP ingest writes to the batching writer
+ * directly. Batch settings left unset take DEFAULT_BATCH_POLICY.
+ */
+export const IngestConfig = z.object({
+  TOKENMETER_INGEST_PORT: z.coerce.number().int().min(0).max(65535).default(8081),
+  TOKENMETER_HOST: z.string().default("127.0.0.1"),
+  TOKENMETER_DATA_DIR: z.string().default("./data"),
+  TOKENMETER_JWT_SECRET: z.string().min(32, "must be at least 32 characters"),
+  TOKENMETER_API_KEYS: z
+    .string()
+    .regex(/^([0-9a-f]{64}:[^,:]+)(,[0-9a-f]{64}:[^,:]+)*$/, "must be sha256hex:org_id pairs separated by commas")
+    .optional(),
+  TOKENMETER_CLICKHOUSE_URL: optionalUrl,
+  TOKENMETER_CLICKHOUSE_USER: z.string().default("default"),
+  TOKENMETER_CLICKHOUSE_PASSWORD: z.string().default(""),
+  TOKENMETER_CLICKHOUSE_DATABASE: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an identifier")
+    .default("tokenmeter"),
+  TOKENMETER_KAFKA_BROKERS: z.string().optional(),
+  TOKENMETER_KAFKA_TOPIC: z.string().default("llm.usage.v1"),
+  TOKENMETER_KAFKA_DLQ_TOPIC: z.string().default("llm.usage.v1.dlq"),
+  TOKENMETER_KAFKA_GROUP_ID: z.string().default("tokenmeter-ingest"),
+  TOKENMETER_BATCH_MAX_ROWS: positiveInt.optional(),
+  TOKENMETER_BATCH_MAX_BYTES: positiveInt.optional(),
+  TOKENMETER_BATCH_MAX_DELAY_MS: positiveInt.optional(),
+  TOKENMETER_BATCH_MAX_BUFFERED_BYTES: positiveInt.optional(),
+  TOKENMETER_BATCH_MAX_ATTEMPTS: positiveInt.optional(),
+  TOKENMETER_LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
+});
+export type IngestConfig = z.output<typeof IngestConfig>;
+
+export type IngestConfigResult = { ok: true; config: IngestConfig } | { ok: false; errors: string[] };
+
+/** Parses the environment, reporting every problem at once. Empty values count as unset. */
+export function loadIngestConfig(env: Record<string, string | undefined>): IngestConfigResult {
+  const relevant = Object.fromEntries(Object.entries(env).filter(([k, v]) => k.startsWith("TOKENMETER_") && v !== ""));
+  const parsed = IngestConfig.safeParse(relevant);
+  if (parsed.success) return { ok: true, config: parsed.data };
+  return { ok: false, errors: parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`) };
+}
+
+/** The batch settings the environment overrides (the rest stay default). */
+export function batchPolicyFromConfig(c: IngestConfig): Partial<BatchPolicy> {
+  const p: Partial<BatchPolicy> = {};
+  if (c.TOKENMETER_BATCH_MAX_ROWS !== undefined) p.maxRows = c.TOKENMETER_BATCH_MAX_ROWS;
+  if (c.TOKENMETER_BATCH_MAX_BYTES !== undefined) p.maxBytes = c.TOKENMETER_BATCH_MAX_BYTES;
+  if (c.TOKENMETER_BATCH_MAX_DELAY_MS !== undefined) p.maxDelayMs = c.TOKENMETER_BATCH_MAX_DELAY_MS;
+  if (c.TOKENMETER_BATCH_MAX_BUFFERED_BYTES !== undefined) p.maxBufferedBytes = c.TOKENMETER_BATCH_MAX_BUFFERED_BYTES;
+  if (c.TOKENMETER_BATCH_MAX_ATTEMPTS !== undefined) p.maxAttempts = c.TOKENMETER_BATCH_MAX_ATTEMPTS;
+  return p;
+}

@@ -1,0 +1,64 @@
+import { createHash } from "node:crypto";
+import type { Store } from "@tokenmeter/clickhouse";
+import { toClickHouseTime } from "@tokenmeter/core";
+
+/**
+ * DESIGN: a producer re-sending an event_id "within 24 h" must count once, so
+ * the stored-id lookup searches the batch's event_time range widened by a day
+ * each side: a re-send carries the same event_time, the widening covers
+ * producers that re-stamp it on retry.
+ */
+export const DEDUP_WINDOW_MS = 24 * 60 * 60 * 1000;
+
+/** One event identity: event_id within its org, so one tenant can never suppress another's events. */
+export function eventKey(org_id: string, event_id: string): string {
+  return `${org_id}\u0000${event_id.toLowerCase()}`;
+}
+
+/**
+ * insert_deduplication_token for one flush: SHA-256 of its event keys in order.
+ * The same batch retried (or rebuilt after a restart) gets the same token, so
+ * ClickHouse drops the repeat in llm_usage and in every MV-fed rollup.
+ */
+export function dedupToken(keys: readonly string[]): string {
+  const h = createHash("sha256");
+  for (const k of keys) h.update(k).update("\n");
+  return `tm1-${h.digest("hex")}`;
+}
+
+/**
+ * Which of these events are already stored. org_id leads the ORDER BY and
+ * event_time follows, so the primary index narrows to the orgs' time slice,
+ * and the bloom filter on event_id skips most granules within it. The alias
+ * is not `event_id`: ClickHouse would substitute it into the WHERE clause.
+ */
+export const STORED_EVENT_IDS_SQL = `SELECT DISTINCT org_id, toString(event_id) AS id
+FROM llm_usage
+WHERE org_id IN {orgs:Array(String)}
+  AND event_time >= {from:DateTime64(3, 'UTC')}
+  AND event_time <= {to:DateTime64(3, 'UTC')}
+  AND event_id IN {ids:Array(UUID)}`;
+
+export interface StoredIdQuery {
+  orgs: string[];
+  ids: string[];
+  minTimeMs: number;
+  maxTimeMs: number;
+}
+
+/** Parameters of {@link STORED_EVENT_IDS_SQL} for one batch. */
+export function storedIdParams(q: StoredIdQuery): Record<string, unknown> {
+  return {
+    orgs: q.orgs,
+    ids: q.ids,
+    from: toClickHouseTime(q.minTimeMs - DEDUP_WINDOW_MS),
+    to: toClickHouseTime(q.maxTimeMs + DEDUP_WINDOW_MS),
+  };
+}
+
+/** Keys ({@link eventKey}) of the batch's events already in llm_usage. */
+export async function findStoredKeys(store: Store, q: StoredIdQuery): Promise<Set<string>> {
+  if (q.ids.length === 0) return new Set();
+  const rows = await store.query<{ org_id: string; id: string }>(STORED_EVENT_IDS_SQL, storedIdParams(q));
+  return new Set(rows.map((r) => eventKey(r.org_id, r.id)));
+}

@@ -1,0 +1,100 @@
+import type { FieldError } from "@tokenmeter/core";
+import { ApiError } from "@tokenmeter/http";
+
+/** One item of a request body: decoded JSON, or why its NDJSON line could not be decoded. */
+export type BodyItem = { ok: true; value: unknown } | { ok: false; error: FieldError };
+
+/**
+ * Reads the request body, refusing more than `limit` bytes: a Content-Length
+ * over the limit is refused before reading, and a body that runs past the
+ * limit (chunked, or lying about its length) is cut off at the limit, so
+ * memory per request stays bounded.
+ */
+export async function readBodyLimited(req: Request, limit: number): Promise<string> {
+  const tooLarge = (got: string) => new ApiError("payload_too_large", `request body over ${limit} bytes (${got})`, { max_bytes: limit });
+  const declared = Number(req.headers.get("content-length") ?? Number.NaN);
+  if (declared > limit) throw tooLarge(`Content-Length ${declared}`);
+  if (!req.body) return "";
+  const reader = req.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > limit) {
+      await reader.cancel().catch(() => {});
+      throw tooLarge(`more than ${limit} read`);
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks, total).toString("utf8");
+}
+
+/**
+ * Splits a body into items. `application/x-ndjson` (or `jsonlines`) is one
+ * event per line; otherwise the body is one JSON document (an array of
+ * events or one event), and if it is not, a body whose first line is a
+ * complete JSON object is taken as NDJSON sent with a generic content type.
+ */
+export function parseEventsBody(text: string, contentType: string): BodyItem[] {
+  if (/ndjson|jsonl|json-seq|jsonlines/i.test(contentType)) return parseNdjson(text);
+  const trimmed = text.trim();
+  if (trimmed === "") return [];
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (err) {
+    if (trimmed.startsWith("{") && looksLikeNdjson(trimmed)) return parseNdjson(text);
+    throw new ApiError("invalid_json", `malformed JSON: ${describeJsonError(err, text)}`, jsonErrorWhere(err, text));
+  }
+  if (Array.isArray(doc)) return doc.map((value) => ({ ok: true, value }));
+  if (doc !== null && typeof doc === "object") return [{ ok: true, value: doc }];
+  throw new ApiError("bad_request", "body must be a JSON array of events, one event object, or NDJSON");
+}
+
+function looksLikeNdjson(trimmed: string): boolean {
+  const end = trimmed.indexOf("\n");
+  if (end < 0) return false;
+  try {
+    JSON.parse(trimmed.slice(0, end));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Each non-blank line is one item; its index counts items, not blank lines. */
+function parseNdjson(text: string): BodyItem[] {
+  const items: BodyItem[] = [];
+  const lines = text.split("\n");
+  lines.forEach((raw, i) => {
+    const line = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
+    if (line.trim() === "") return;
+    try {
+      items.push({ ok: true, value: JSON.parse(line) });
+    } catch (err) {
+      const where = jsonErrorWhere(err, line);
+      items.push({
+        ok: false,
+        error: { path: "(line)", message: `line ${i + 1}: malformed JSON at column ${where.column}: ${(err as Error).message}` },
+      });
+    }
+  });
+  return items;
+}
+
+/** Line and column (1-based) of a JSON.parse failure, from the position V8 reports. */
+export function jsonErrorWhere(err: unknown, text: string): { line: number; column: number; position: number } {
+  const m = /position (\d+)/.exec((err as Error).message ?? "");
+  const position = m ? Number(m[1]) : text.length;
+  const before = text.slice(0, position);
+  const line = before.split("\n").length;
+  const column = position - before.lastIndexOf("\n");
+  return { line, column, position };
+}
+
+function describeJsonError(err: unknown, text: string): string {
+  const { line, column } = jsonErrorWhere(err, text);
+  return `${(err as Error).message.replace(/ in JSON at position \d+.*$/, "")} at line ${line} column ${column}`;
+}

@@ -1,0 +1,85 @@
+import { type FieldError, type UsageEvent, validateEvent } from "@tokenmeter/core";
+import { ApiError, type AuthEnv, type AuthOptions, authenticate, createErrorHandler } from "@tokenmeter/http";
+import { Hono } from "hono";
+import type { Logger } from "pino";
+import { Counter, type Registry } from "prom-client";
+import { parseEventsBody, readBodyLimited } from "./http-body.js";
+import type { EventSink } from "./sink.js";
+
+/** DESIGN "Ingest over HTTP": at most 1,000 events / 5 MB a request. */
+export const HTTP_INGEST_LIMITS = { maxEvents: 1_000, maxBytes: 5 * 1024 * 1024 } as const;
+
+export interface IngestRoutesOptions {
+  sink: EventSink;
+  auth: AuthOptions;
+  logger: Logger;
+  registry?: Registry;
+  /** Clock in epoch ms for event_time checks (tests inject one). */
+  now?: () => number;
+}
+
+export interface RejectedItem {
+  index: number;
+  errors: FieldError[];
+}
+
+/**
+ * `POST /v1/events`: a JSON array (or one object) or NDJSON of usage events
+ * for the credential's org. Valid items are stored even when others are
+ * rejected; 200 is sent only once the sink says they are durable.
+ */
+export function createIngestRoutes(opts: IngestRoutesOptions): Hono<AuthEnv> {
+  const now = opts.now ?? Date.now;
+  const events = eventsCounter(opts.registry);
+  const app = new Hono<AuthEnv>();
+  app.onError(createErrorHandler(opts.logger));
+
+  app.post("/v1/events", authenticate(opts.auth), async (c) => {
+    const org_id = c.get("principal").org_id;
+    // 1. Read at most 5 MB, whatever Content-Length claims.
+    const body = await readBodyLimited(c.req.raw, HTTP_INGEST_LIMITS.maxBytes);
+    // 2. Split into items; a broken JSON document is a 400, a broken NDJSON line only rejects that item.
+    const items = parseEventsBody(body, c.req.header("content-type") ?? "");
+    if (items.length > HTTP_INGEST_LIMITS.maxEvents) {
+      throw new ApiError("payload_too_large", `at most ${HTTP_INGEST_LIMITS.maxEvents} events per request, got ${items.length}`, {
+        max_events: HTTP_INGEST_LIMITS.maxEvents,
+        events: items.length,
+      });
+    }
+    if (items.length === 0) throw new ApiError("bad_request", "no events in the request body");
+    // 3. Validate each item against schema v1 and the credential's org.
+    const valid: UsageEvent[] = [];
+    const rejected: RejectedItem[] = [];
+    const at = now();
+    for (const [index, item] of items.entries()) {
+      const v = item.ok ? validateEvent(item.value, { now: at, org_id }) : { ok: false as const, errors: [item.error] };
+      if (v.ok) valid.push(v.event);
+      else rejected.push({ index, errors: v.errors });
+    }
+    events.inc({ outcome: "rejected" }, rejected.length);
+    if (valid.length === 0) {
+      throw new ApiError("invalid_events", "no valid events in the request", { accepted: 0, duplicates: 0, rejected });
+    }
+    // 4. Answer only after the sink made the valid ones durable.
+    let result: Awaited<ReturnType<EventSink["write"]>>;
+    try {
+      result = await opts.sink.write(valid, "http");
+    } catch (err) {
+      opts.logger.error({ op: "http_ingest", org_id, events: valid.length, err }, "sink write failed");
+      throw new ApiError("unavailable", "events could not be stored, retry the request", { retryable: true });
+    }
+    events.inc({ outcome: "accepted" }, result.accepted);
+    events.inc({ outcome: "duplicate" }, result.duplicates);
+    return c.json({ accepted: result.accepted, duplicates: result.duplicates, rejected });
+  });
+  return app;
+}
+
+function eventsCounter(registry?: Registry): Counter<"outcome"> {
+  const name = "tokenmeter_http_ingest_events_total";
+  const existing = registry?.getSingleMetric(name) as Counter<"outcome"> | undefined;
+  return (
+    existing ??
+    new Counter({ name, help: "Events received over HTTP by outcome", labelNames: ["outcome"], registers: registry ? [registry] : [] })
+  );
+}
