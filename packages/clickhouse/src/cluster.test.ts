@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -94,8 +95,8 @@ describe("cluster schema rendered from clickhouse/schema", () => {
   describe("on the real engine", () => {
     let store: ChdbStore;
     let reference: ChdbStore;
+    const dataDir = join(tmpdir(), `tokenmeter-cluster-test-${process.pid}`);
     beforeAll(async () => {
-      const dataDir = join(tmpdir(), `tokenmeter-cluster-test-${process.pid}`);
       const id = randomUUID().replace(/-/g, "").slice(0, 12);
       store = await ChdbStore.open({ dataDir, database: `c_${id}` });
       reference = await ChdbStore.open({ dataDir, database: `s_${id}` });
@@ -106,6 +107,7 @@ describe("cluster schema rendered from clickhouse/schema", () => {
         await s?.command(`DROP DATABASE IF EXISTS ${s.database}`);
         await s?.close();
       }
+      rmSync(dataDir, { recursive: true, force: true });
     });
 
     it("parses every rendered statement", async () => {
