@@ -1,0 +1,149 @@
+/**
+ * Scenario 1's ceilings and peer, on the same topic and the same rows as the
+ * end-to-end ingest run:
+ *   (a) raw insert: the same rows, pre-serialized as one JSONEachRow stream,
+ *       inserted into llm_usage (with its rollup MVs) of the same engine;
+ *   (b) consume-and-discard: the same topic read by kafkajs, nothing done;
+ *   peer: ClickHouse's Kafka table engine (in chDB) draining the topic into
+ *       an llm_usage-shaped table through a materialized view.
+ *
+ *   tsx bench/ceilings.ts [--quick] [--brokers=h:p --topic=T --events=N --end=MS --days=D --seed=S]
+ * Without --brokers it starts a broker and produces the event set itself.
+ */
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { ChdbStore } from "@tokenmeter/clickhouse";
+import { benchArgs, numberOption } from "./lib/args.js";
+import { benchDataDir, countRows, openBenchStore, removeDataDir } from "./lib/chdb.js";
+import { type EventSetSpec, eventSet, toRow } from "./lib/events.js";
+import { kafkaClient, produceEventSet, startBroker, stopBroker, topicSize } from "./lib/kafka.js";
+import { drainWithPeer } from "./lib/peer.js";
+import { writeResult } from "./lib/results.js";
+import { rate, round } from "./lib/stats.js";
+
+const args = benchArgs();
+const spec: EventSetSpec = {
+  events: numberOption(args, "events", 2_000_000, 200_000),
+  end: numberOption(args, "end", Date.now(), Date.now()),
+  days: numberOption(args, "days", 2, 2),
+  seed: numberOption(args, "seed", 1, 1),
+};
+const partitions = numberOption(args, "partitions", 8, 8);
+const timeoutMs = numberOption(args, "timeout-ms", 600_000, 120_000);
+
+async function main() {
+  // 1. The topic: given by the caller (shared with the end-to-end run), or ours.
+  let brokers = args.options.brokers;
+  let topic = args.options.topic;
+  const brokerDir = brokers ? null : mkdtempSync(join(tmpdir(), "tokenmeter-bench-kafka-"));
+  let produced: Record<string, unknown> = {};
+  if (!brokers || !topic) {
+    brokers = brokers ?? (await startBroker(brokerDir!));
+    topic = `bench.ceilings.${Date.now()}`;
+    const p = await produceEventSet(brokers, topic, partitions, spec);
+    produced = { produce_ms: p.produce_ms, produce_rate: rate(spec.events, p.produce_ms), bytes: p.bytes };
+    log(`produced ${spec.events} events to ${topic} in ${p.produce_ms} ms`);
+  }
+  const expected = await topicSize(brokers, topic);
+  const dataDir = benchDataDir("ceilings");
+  // Both stores open up front: closing chDB's last session shuts the engine
+  // down for the rest of the process.
+  const rawStore = await openBenchStore(dataDir, "bench_raw");
+  const peerStore = await openBenchStore(dataDir, "bench_peer");
+  try {
+    // 2. Consume-and-discard: the client's own ceiling.
+    const discard = await consumeAndDiscard(brokers, topic, expected);
+    log(`consume-and-discard: ${discard.rate} msg/s`);
+    // 3. Raw insert of the same rows as one stream.
+    const raw = await rawInsert(rawStore, spec);
+    log(`raw insert: ${raw.rate} rows/s`);
+    // 4. The Kafka table engine peer into a fresh database of the same engine.
+    const consumers = numberOption(args, "peer-consumers", 2, 2);
+    const maxBlockSize = numberOption(args, "peer-block", 262_144, 262_144);
+    const drained = await drainWithPeer(peerStore, { brokers, topic, consumers, maxBlockSize }, expected, timeoutMs);
+    const peerRate = rate(drained.rows, drained.total_ms);
+    log(`kafka engine peer: ${peerRate} rows/s (${drained.rows}/${expected} rows in ${drained.total_ms} ms)`);
+    // 5. Results.
+    writeResult({
+      scenario: "ceilings",
+      quick: args.quick,
+      figures: [
+        { scenario: "1 ingest", metric: "ceiling (a) raw insert, one stream", value: raw.rate, unit: "rows/s" },
+        { scenario: "1 ingest", metric: "ceiling (b) kafkajs consume-and-discard", value: discard.rate, unit: "msg/s" },
+        { scenario: "1 ingest", metric: "peer: chDB Kafka engine -> llm_usage", value: peerRate, unit: "rows/s" },
+      ],
+      detail: {
+        spec,
+        partitions,
+        topic,
+        expected,
+        produced,
+        discard,
+        raw,
+        peer: { ...drained, rate: peerRate, consumers, max_block_size: maxBlockSize },
+      },
+    });
+  } finally {
+    await rawStore.close();
+    await peerStore.close();
+    removeDataDir(dataDir);
+    if (brokerDir) await stopBroker(brokerDir);
+  }
+}
+
+/** kafkajs consumer group from the earliest offset, counting messages and nothing else. */
+async function consumeAndDiscard(brokers: string, topic: string, expected: number) {
+  const consumer = kafkaClient(brokers, "bench-discard").consumer({ groupId: `bench-discard-${Date.now()}`, maxBytes: 64 * 2 ** 20 });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  const started = performance.now();
+  let count = 0;
+  let firstMs: number | null = null;
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`consume-and-discard timed out at ${count}/${expected}`)), timeoutMs);
+    consumer
+      .run({
+        eachBatch: async ({ batch }) => {
+          firstMs ??= performance.now() - started;
+          count += batch.messages.length;
+          if (count >= expected) {
+            clearTimeout(timer);
+            resolve();
+          }
+        },
+      })
+      .catch(reject);
+  });
+  const ms = Math.round(performance.now() - started);
+  await consumer.disconnect();
+  return { messages: count, ms, first_batch_ms: round(firstMs ?? 0, 0), rate: rate(count, ms) };
+}
+
+/** Same rows the pipeline stores, serialized up front; only the insert is timed. */
+async function rawInsert(store: ChdbStore, s: EventSetSpec) {
+  {
+    const now = Date.now();
+    const parts: Buffer[] = [];
+    let i = 0;
+    for (const chunk of eventSet(s)) {
+      let text = "";
+      for (const e of chunk) text += `${JSON.stringify(toRow(e, now, `kafka:bench:0:${i++}`))}\n`;
+      parts.push(Buffer.from(text));
+    }
+    const payload = Buffer.concat(parts);
+    parts.length = 0;
+    const started = performance.now();
+    await store.insert("llm_usage", payload);
+    const ms = Math.round(performance.now() - started);
+    const rows = await countRows(store);
+    return { rows, bytes: payload.length, ms, rate: rate(rows, ms) };
+  }
+}
+
+function log(msg: string) {
+  process.stderr.write(`[ceilings] ${msg}\n`);
+}
+
+await main();
+process.exit(0);

@@ -1,0 +1,102 @@
+import { execFile } from "node:child_process";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { CompressionTypes, Kafka, logLevel } from "kafkajs";
+import { type EventSetSpec, eventSet } from "./events.js";
+import { REPO_DIR } from "./results.js";
+
+const run = promisify(execFile);
+
+/**
+ * Starts a throwaway broker with the Kafka engineer's script
+ * (scripts/kafka/start.sh) in its own state dir; returns "host:port".
+ */
+export async function startBroker(stateDir: string, heap = "1g"): Promise<string> {
+  const { stdout } = await run(join(REPO_DIR, "scripts/kafka/start.sh"), [stateDir], {
+    env: { ...process.env, KAFKA_HEAP: heap },
+    timeout: 300_000,
+  });
+  const brokers = stdout.trim().split("\n").pop() ?? "";
+  if (!/^[\d.]+:\d+$/.test(brokers)) throw new Error(`broker start printed ${JSON.stringify(stdout)}`);
+  return brokers;
+}
+
+export async function stopBroker(stateDir: string): Promise<void> {
+  await run(join(REPO_DIR, "scripts/kafka/stop.sh"), [stateDir], { timeout: 60_000 });
+}
+
+/** A kafkajs client that logs errors only (benchmarks print their own figures). */
+export function kafkaClient(brokers: string, clientId = "tokenmeter-bench"): Kafka {
+  return new Kafka({ clientId, brokers: brokers.split(","), logLevel: logLevel.ERROR });
+}
+
+export interface ProducedTopic {
+  brokers: string;
+  topic: string;
+  partitions: number;
+  spec: EventSetSpec;
+  /** Total bytes of message values (the serialized events). */
+  bytes: number;
+  produce_ms: number;
+}
+
+/**
+ * Creates `topic` with `partitions` and produces the event set into it, keyed
+ * by event_id (as the SDK does), acks=all, uncompressed, in batches of
+ * `batch` messages with a few sends in flight. Resolves when every message is
+ * acked: "produce complete" for the end-to-end clock.
+ */
+export async function produceEventSet(
+  brokers: string,
+  topic: string,
+  partitions: number,
+  spec: EventSetSpec,
+  batch = 5_000,
+): Promise<ProducedTopic> {
+  const kafka = kafkaClient(brokers, "bench-producer");
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }], waitForLeaders: true });
+  await admin.disconnect();
+  const producer = kafka.producer({ allowAutoTopicCreation: false });
+  await producer.connect();
+  const started = performance.now();
+  let bytes = 0;
+  const inflight = new Set<Promise<unknown>>();
+  try {
+    let messages: { key: string; value: string }[] = [];
+    const send = async () => {
+      const p = producer.send({ topic, acks: -1, compression: CompressionTypes.None, messages });
+      messages = [];
+      inflight.add(p);
+      void p.finally(() => inflight.delete(p));
+      // Bounded pipelining: enough to keep the broker busy, not the heap.
+      if (inflight.size >= 4) await Promise.race(inflight);
+    };
+    for (const chunk of eventSet(spec)) {
+      for (const e of chunk) {
+        const value = JSON.stringify(e);
+        bytes += Buffer.byteLength(value);
+        messages.push({ key: e.event_id, value });
+        if (messages.length >= batch) await send();
+      }
+    }
+    if (messages.length > 0) await send();
+    await Promise.all(inflight);
+  } finally {
+    await producer.disconnect();
+  }
+  return { brokers, topic, partitions, spec, bytes, produce_ms: Math.round(performance.now() - started) };
+}
+
+/** Sum of the partitions' high watermarks: how many messages the topic holds. */
+export async function topicSize(brokers: string, topic: string): Promise<number> {
+  const admin = kafkaClient(brokers, "bench-admin").admin();
+  await admin.connect();
+  try {
+    const offsets = await admin.fetchTopicOffsets(topic);
+    return offsets.reduce((s, o) => s + Number(o.high) - Number(o.low), 0);
+  } finally {
+    await admin.disconnect();
+  }
+}
