@@ -1,0 +1,133 @@
+import { createHash } from "node:crypto";
+import type { ModelPrices, PriceTier } from "@tokenmeter/core";
+import { z } from "zod";
+
+/**
+ * LiteLLM's `model_prices_and_context_window.json`: an object of model name →
+ * entry, prices in USD per token. Only the keys Tokenmeter bills are typed;
+ * everything else in an entry (context sizes, capability flags, image and
+ * audio prices) passes through untouched.
+ */
+const price = z.number().finite().nonnegative().nullish();
+const TIER_KEY = /^input_cost_per_token_above_(\d+(?:\.\d+)?)(k?)_tokens$/;
+
+export const LiteLlmEntry = z.looseObject({
+  litellm_provider: z.string().optional(),
+  mode: z.string().optional(),
+  input_cost_per_token: price,
+  output_cost_per_token: price,
+  cache_read_input_token_cost: price,
+  cache_creation_input_token_cost: price,
+  output_cost_per_reasoning_token: price,
+});
+export type LiteLlmEntry = z.infer<typeof LiteLlmEntry>;
+
+/** One model's prices as Tokenmeter stores them (a row of model_pricing, minus the version). */
+export interface ModelPriceEntry {
+  /** The document's key, e.g. "gpt-4o" or "gemini/gemini-1.5-pro". */
+  model: string;
+  provider: string;
+  mode: string;
+  prices: ModelPrices;
+}
+
+export interface ParsedDocument {
+  entries: ModelPriceEntry[];
+  /** sha256 of the document text: names a version and detects "nothing changed" cheaply. */
+  sha256: string;
+}
+
+export class PricingDocumentError extends Error {
+  override readonly name = "PricingDocumentError";
+  constructor(
+    message: string,
+    readonly problems: string[] = [],
+  ) {
+    super(
+      problems.length > 0
+        ? `${message}: ${problems.slice(0, 5).join("; ")}${problems.length > 5 ? ` (+${problems.length - 5} more)` : ""}`
+        : message,
+    );
+  }
+}
+
+export interface ParseOptions {
+  /** Fewer priced models than this means a truncated or wrong document. Default 1. */
+  minModels?: number;
+}
+
+/**
+ * Parses and validates a whole LiteLLM document. Any invalid price anywhere
+ * rejects the whole document (a partly wrong price list must not be half
+ * applied); entries without token prices (images, audio, per-second) are
+ * skipped, they are not wrong.
+ */
+export function parseLiteLlmDocument(text: string, opts: ParseOptions = {}): ParsedDocument {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new PricingDocumentError(`not JSON (${(err as Error).message})`);
+  }
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new PricingDocumentError("not a JSON object of model entries");
+  const problems: string[] = [];
+  const entries: ModelPriceEntry[] = [];
+  for (const [model, value] of Object.entries(raw)) {
+    if (model === "sample_spec") continue;
+    const parsed = LiteLlmEntry.safeParse(value);
+    if (!parsed.success) {
+      for (const i of parsed.error.issues) problems.push(`${model}.${i.path.join(".") || "(entry)"}: ${i.message}`);
+      continue;
+    }
+    const e = parsed.data;
+    if (e.input_cost_per_token == null && e.output_cost_per_token == null) continue;
+    const tiers = parseTiers(model, e, problems);
+    entries.push({
+      model,
+      provider: e.litellm_provider ?? "",
+      mode: e.mode ?? "",
+      prices: {
+        input: e.input_cost_per_token ?? 0,
+        output: e.output_cost_per_token ?? 0,
+        cache_read: e.cache_read_input_token_cost ?? null,
+        cache_write: e.cache_creation_input_token_cost ?? null,
+        reasoning: e.output_cost_per_reasoning_token ?? null,
+        tiers,
+      },
+    });
+  }
+  if (problems.length > 0) throw new PricingDocumentError("invalid prices", problems);
+  const minModels = opts.minModels ?? 1;
+  if (entries.length < minModels) throw new PricingDocumentError(`only ${entries.length} priced models, expected at least ${minModels}`);
+  return { entries, sha256: createHash("sha256").update(text).digest("hex") };
+}
+
+/** `input_cost_per_token_above_200k_tokens` and its siblings → one tier per threshold. */
+function parseTiers(model: string, e: LiteLlmEntry, problems: string[]): PriceTier[] {
+  const tiers: PriceTier[] = [];
+  for (const [key, value] of Object.entries(e)) {
+    const m = TIER_KEY.exec(key);
+    if (!m || value == null) continue;
+    const threshold = Number(m[1]) * (m[2] === "k" ? 1000 : 1);
+    const suffix = `_above_${m[1]}${m[2]}_tokens`;
+    const read = (k: string): number | null => {
+      const v = e[k];
+      if (v == null) return null;
+      if (typeof v !== "number" || !Number.isFinite(v) || v < 0) {
+        problems.push(`${model}.${k}: must be a number >= 0`);
+        return null;
+      }
+      return v;
+    };
+    const input = read(key);
+    if (input === null) continue;
+    tiers.push({
+      above_input_tokens: threshold,
+      input,
+      output: read(`output_cost_per_token${suffix}`),
+      cache_read: read(`cache_read_input_token_cost${suffix}`),
+      cache_write: read(`cache_creation_input_token_cost${suffix}`),
+    });
+  }
+  return tiers.sort((a, b) => a.above_input_tokens - b.above_input_tokens);
+}
