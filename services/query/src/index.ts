@@ -1,0 +1,6 @@
+export { createQueryApp, ENDPOINTS, type QueryAppOptions, ttlSeconds } from "./app.js";
+export { bucketStart, bucketStarts, GRANULARITIES, type Granularity } from "./buckets.js";
+export { MemoryResultCache, RedisResultCache, type ResultCache } from "./cache.js";
+export { cacheKey } from "./cache-aside.js";
+export { buildOpenApi } from "./openapi.js";
+export { type AnalyticsQuery, PARAMS, QUERY_LIMITS } from "./params.js";

@@ -1,0 +1,66 @@
+import { describe, expect, it } from "vitest";
+import { planSegments } from "./plan.js";
+
+const t = (s: string) => Date.parse(s);
+const show = (segs: ReturnType<typeof planSegments>) =>
+  segs.map((s) => `${s.source} ${new Date(s.from).toISOString()} ${new Date(s.to).toISOString()}`);
+const none = { user: false, latency: false };
+
+describe("planSegments", () => {
+  it("reads whole days from daily, whole hours from hourly and minute edges from raw", () => {
+    const segs = planSegments(t("2026-03-01T10:30:00Z"), t("2026-03-05T07:42:00Z"), [t("2026-03-02T00:00:00Z")], none);
+    expect(show(segs)).toEqual([
+      "raw 2026-03-01T10:30:00.000Z 2026-03-01T11:00:00.000Z",
+      "hourly 2026-03-01T11:00:00.000Z 2026-03-02T00:00:00.000Z",
+      "daily 2026-03-02T00:00:00.000Z 2026-03-05T00:00:00.000Z",
+      "hourly 2026-03-05T00:00:00.000Z 2026-03-05T07:00:00.000Z",
+      "raw 2026-03-05T07:00:00.000Z 2026-03-05T07:42:00.000Z",
+    ]);
+  });
+
+  it("uses hourly only when bucket boundaries are whole hours but not UTC midnights (New York days)", () => {
+    const segs = planSegments(
+      t("2026-03-07T05:00:00Z"),
+      t("2026-03-10T04:00:00Z"),
+      [t("2026-03-08T05:00:00Z"), t("2026-03-09T04:00:00Z")],
+      none,
+    );
+    expect(show(segs)).toEqual(["hourly 2026-03-07T05:00:00.000Z 2026-03-10T04:00:00.000Z"]);
+  });
+
+  it("cuts around a boundary off the hour grid, and gives up on many of them", () => {
+    const split = planSegments(t("2026-03-01T00:00:00Z"), t("2026-03-03T00:00:00Z"), [t("2026-03-01T18:30:00Z")], {
+      user: false,
+      latency: true,
+    });
+    expect(show(split)).toEqual([
+      "hourly 2026-03-01T00:00:00.000Z 2026-03-01T18:00:00.000Z",
+      "raw 2026-03-01T18:00:00.000Z 2026-03-01T19:00:00.000Z",
+      "hourly 2026-03-01T19:00:00.000Z 2026-03-03T00:00:00.000Z",
+    ]);
+    const halfHours = Array.from({ length: 47 }, (_, i) => t("2026-03-01T00:30:00Z") + i * 3_600_000);
+    expect(show(planSegments(t("2026-03-01T00:00:00Z"), t("2026-03-03T00:00:00Z"), halfHours, none))).toEqual([
+      "raw 2026-03-01T00:00:00.000Z 2026-03-03T00:00:00.000Z",
+    ]);
+  });
+
+  it("uses raw for the latency of users", () => {
+    expect(planSegments(t("2026-03-01T00:00:00Z"), t("2026-03-03T00:00:00Z"), [], { user: true, latency: true })).toHaveLength(1);
+  });
+
+  it("never reads hourly for user questions, and never daily for latency", () => {
+    const users = planSegments(t("2026-03-01T10:00:00Z"), t("2026-03-04T00:00:00Z"), [], { user: true, latency: false });
+    expect(show(users)).toEqual([
+      "raw 2026-03-01T10:00:00.000Z 2026-03-02T00:00:00.000Z",
+      "daily 2026-03-02T00:00:00.000Z 2026-03-04T00:00:00.000Z",
+    ]);
+    const latency = planSegments(t("2026-03-01T00:00:00Z"), t("2026-03-04T00:00:00Z"), [], { user: false, latency: true });
+    expect(show(latency)).toEqual(["hourly 2026-03-01T00:00:00.000Z 2026-03-04T00:00:00.000Z"]);
+  });
+
+  it("reads a range shorter than an hour from raw", () => {
+    expect(show(planSegments(t("2026-03-01T10:05:00Z"), t("2026-03-01T10:55:00Z"), [], none))).toEqual([
+      "raw 2026-03-01T10:05:00.000Z 2026-03-01T10:55:00.000Z",
+    ]);
+  });
+});
