@@ -1,7 +1,9 @@
 import { mkdirSync } from "node:fs";
 import { Session } from "chdb";
+import { parseExceptionCode, storeErrorFromCode } from "./errors.js";
 import {
   assertIdentifier,
+  encodeParams,
   type QueryParams,
   type Settings,
   type StatementOptions,
@@ -64,9 +66,10 @@ export class ChdbStore implements Store {
 
   async query<T>(sql: string, params: QueryParams = {}, opts: StatementOptions = {}): Promise<T[]> {
     const session = this.readers[this.nextReader++ % this.readers.length] ?? this.writer;
-    const text = withSettings(sql, opts.settings);
-    const timeout = opts.timeoutMs ?? this.timeoutMs;
-    const res = await run(() => session.queryBindAsync(text, encodeParams(params), { format: "JSONEachRow", timeout }));
+    const res = await execute(session, withSettings(sql, opts.settings), params, {
+      format: "JSONEachRow",
+      timeout: opts.timeoutMs ?? this.timeoutMs,
+    });
     return parseJsonEachRow<T>(res.text());
   }
 
@@ -85,9 +88,7 @@ export class ChdbStore implements Store {
   }
 
   async command(sql: string, params: QueryParams = {}, opts: StatementOptions = {}): Promise<void> {
-    const text = withSettings(sql, opts.settings);
-    const timeout = opts.timeoutMs ?? this.timeoutMs;
-    await run(() => this.writer.queryBindAsync(text, encodeParams(params), { timeout }));
+    await execute(this.writer, withSettings(sql, opts.settings), params, { timeout: opts.timeoutMs ?? this.timeoutMs });
   }
 
   async close(): Promise<void> {
@@ -105,13 +106,14 @@ function withSettings(sql: string, settings?: Settings): string {
   return `${sql.replace(/;\s*$/, "")} SETTINGS ${list}`;
 }
 
-/** chDB binds strings, numbers, arrays and maps as they are; Dates and booleans need text. */
-function encodeParams(params: QueryParams): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(params)) {
-    out[k] = v instanceof Date ? v.toISOString().replace("T", " ").replace("Z", "") : typeof v === "boolean" ? Number(v) : v;
-  }
-  return out;
+/**
+ * The chdb binding runs every parameterized statement of the process on one
+ * chain (its bind path is not thread-safe), so a statement without parameters
+ * takes the unbound path and runs in parallel on its own connection.
+ */
+function execute(session: Session, sql: string, params: QueryParams, opts: { format?: string; timeout: number }) {
+  if (Object.keys(params).length === 0) return run(() => session.queryAsync(sql, opts));
+  return run(() => session.queryBindAsync(sql, encodeParams(params), opts));
 }
 
 function parseJsonEachRow<T>(text: string): T[] {
@@ -130,16 +132,18 @@ async function run<T>(fn: () => Promise<T>): Promise<T> {
 }
 
 function toStoreError(err: unknown): StoreError {
-  const e = err as { code?: string; name?: string; message?: string; clickhouseCode?: number };
+  if (err instanceof StoreError) return err;
+  const e = err as { code?: string; message?: string; clickhouseCode?: number };
   const message = e?.message ?? String(err);
-  if (e?.code === "CHDB_SYNTAX") return new StoreError("syntax", message, false, { cause: err });
-  if (e?.name?.includes("Timeout") || e?.code === "CHDB_TIMEOUT" || /timed? ?out/i.test(message)) {
-    return new StoreError("timeout", message, true, { cause: err });
+  switch (e?.code) {
+    case "CHDB_TIMEOUT":
+      return new StoreError("timeout", message, true, { cause: err });
+    case "CHDB_BIND":
+      return new StoreError("bad_request", message, false, { cause: err });
+    case "CHDB_CLOSED":
+      return new StoreError("unavailable", message, false, { cause: err });
+    case "CHDB_CONNECTION":
+      return new StoreError("unavailable", message, true, { cause: err });
   }
-  // Codes of errors that a retry of the same statement cannot fix (bad SQL, types, params).
-  const permanent = new Set([6, 26, 27, 36, 38, 41, 43, 44, 46, 47, 53, 60, 62, 70, 72, 81, 117, 386, 456, 457]);
-  if (e?.clickhouseCode !== undefined && permanent.has(e.clickhouseCode)) {
-    return new StoreError("bad_request", message, false, { cause: err });
-  }
-  return new StoreError("engine", message, true, { cause: err });
+  return storeErrorFromCode(e?.clickhouseCode ?? parseExceptionCode(message), message, err);
 }

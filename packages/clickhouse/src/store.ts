@@ -1,4 +1,10 @@
-/** Values bound to `{name:Type}` placeholders; never interpolated into SQL text. */
+/**
+ * Values bound to `{name:Type}` placeholders; never interpolated into SQL text.
+ * Strings, numbers, arrays and plain objects (for `Map`) bind as they are; a
+ * `Date` binds as a Unix timestamp (with milliseconds when non-zero), which
+ * both `DateTime` and `DateTime64(…)` placeholders read regardless of the
+ * server's time zone. Bind a `Date` column with a `'YYYY-MM-DD'` string.
+ */
 export type QueryParams = Record<string, unknown>;
 /** ClickHouse settings for one statement (e.g. insert_deduplication_token). */
 export type Settings = Record<string, string | number | boolean>;
@@ -34,13 +40,16 @@ export type StoreErrorCode = "timeout" | "syntax" | "bad_request" | "unavailable
 /** A failed store call; `retryable` says whether trying the same call again can help. */
 export class StoreError extends Error {
   override readonly name = "StoreError";
+  /** ClickHouse's exception code (e.g. 60 for UNKNOWN_TABLE) when the engine reported one. */
+  readonly clickhouseCode?: number;
   constructor(
     readonly code: StoreErrorCode,
     message: string,
     readonly retryable: boolean,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; clickhouseCode?: number },
   ) {
     super(message, options);
+    if (options?.clickhouseCode !== undefined) this.clickhouseCode = options.clickhouseCode;
   }
 }
 
@@ -57,4 +66,21 @@ export function assertIdentifier(name: string): string {
     throw new StoreError("bad_request", `invalid identifier ${JSON.stringify(name)}`, false);
   }
   return name;
+}
+
+/** Encodes the values drivers cannot pass as they are (see {@link QueryParams}). */
+export function encodeParams(params: QueryParams): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(params)) {
+    out[k] = v instanceof Date ? toUnixTimestamp(v) : typeof v === "boolean" ? Number(v) : v;
+  }
+  return out;
+}
+
+function toUnixTimestamp(d: Date): string {
+  const ms = d.getTime();
+  if (Number.isNaN(ms)) throw new StoreError("bad_request", "invalid Date parameter", false);
+  const seconds = Math.floor(ms / 1000);
+  const frac = ms - seconds * 1000;
+  return frac === 0 ? String(seconds) : `${seconds}.${String(frac).padStart(3, "0")}`;
 }
