@@ -1,0 +1,67 @@
+/**
+ * Scenario 2: HTTP ingest into the all-in-one on its embedded default (chDB):
+ * 16 concurrent clients, each POSTing 1,000-event requests back to back.
+ * Reports accepted events/s (acked = inserted and queryable), request latency
+ * p50/p99, and the server's RSS.
+ *
+ *   tsx bench/http-ingest.ts [--quick] [--clients=16] [--duration-ms=60000]
+ */
+import { spawnApp } from "./lib/app.js";
+import { benchArgs, numberOption } from "./lib/args.js";
+import { templates } from "./lib/events.js";
+import { BodyFactory, closedLoop } from "./lib/load.js";
+import { writeResult } from "./lib/results.js";
+import { RssSampler, thin } from "./lib/rss.js";
+import { distribution, rate } from "./lib/stats.js";
+
+const args = benchArgs();
+const clients = numberOption(args, "clients", 16, 16);
+const eventsPerRequest = numberOption(args, "events-per-request", 1_000, 1_000);
+const durationMs = numberOption(args, "duration-ms", 60_000, 15_000);
+const warmupMs = numberOption(args, "warmup-ms", 5_000, 2_000);
+
+// 1. Server in its own process; realistic bodies prepared up front.
+const app = await spawnApp({ scenario: "http", orgs: ["acme"] });
+const bodies = new BodyFactory(templates(20_000));
+const token = app.tokens.acme!;
+try {
+  // 2. Warm-up (JIT, first parts, connection pool), not counted.
+  await closedLoop({ url: app.url, token, bodies, clients, eventsPerRequest, durationMs: warmupMs, maxRequests: 1_000 });
+  // 3. The measured run.
+  const rss = new RssSampler(1_000, app.pid).start();
+  const load = await closedLoop({ url: app.url, token, bodies, clients, eventsPerRequest, durationMs, maxRequests: 100_000 });
+  const mem = rss.stop();
+  const eps = rate(load.accepted, load.elapsed_ms);
+  const lat = distribution(load.latencies_ms);
+  process.stderr.write(`[http-ingest] ${eps} events/s, p50 ${lat.p50} ms, p99 ${lat.p99} ms, errors ${load.errors}\n`);
+  writeResult({
+    scenario: "http-ingest",
+    quick: args.quick,
+    figures: [
+      {
+        scenario: "2 http ingest",
+        metric: `events/s (${clients} clients x ${eventsPerRequest}-event requests)`,
+        value: eps,
+        unit: "events/s",
+      },
+      { scenario: "2 http ingest", metric: "request latency p50", value: lat.p50, unit: "ms" },
+      { scenario: "2 http ingest", metric: "request latency p99", value: lat.p99, unit: "ms" },
+      { scenario: "2 http ingest", metric: "failed requests", value: load.errors, unit: "requests", target: "0" },
+      { scenario: "2 http ingest", metric: "server RSS peak", value: mem.peak_mb, unit: "MiB" },
+    ],
+    detail: {
+      clients,
+      events_per_request: eventsPerRequest,
+      duration_ms: Math.round(load.elapsed_ms),
+      requests: load.requests,
+      accepted: load.accepted,
+      errors: load.errors,
+      first_error: load.first_error,
+      latency_ms: lat,
+      rss: { ...mem, samples: thin(mem.samples) },
+    },
+  });
+} finally {
+  await app.stop();
+}
+process.exit(0);
