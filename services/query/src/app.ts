@@ -1,4 +1,4 @@
-import type { Store } from "@tokenmeter/clickhouse";
+import { type Store, StoreError } from "@tokenmeter/clickhouse";
 import { ApiError, type AuthEnv, type AuthOptions, authenticate, createErrorHandler } from "@tokenmeter/http";
 import { stringify } from "csv-stringify/sync";
 import { Hono } from "hono";
@@ -7,7 +7,7 @@ import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import type { ResultCache } from "./cache.js";
 import { cacheKey, createCacheAside } from "./cache-aside.js";
-import type { EndpointDef } from "./endpoint.js";
+import type { EndpointDef, QueryContext } from "./endpoint.js";
 import { queryMetrics } from "./metrics.js";
 import { buildOpenApi } from "./openapi.js";
 import { canonicalParams, collectParams, parseQuery } from "./params.js";
@@ -31,6 +31,21 @@ export interface QueryAppOptions {
   readiness?: Record<string, () => Promise<void>>;
   /** Extra route groups mounted at "/" (dashboard, pricing, ingest). */
   mount?: Hono[];
+}
+
+/** Runs an endpoint's query; a zone ICU accepts but the store cannot load is the client's 400, not a 500. */
+async function runQuery(e: EndpointDef, ctx: QueryContext): Promise<unknown> {
+  try {
+    return await e.run(ctx);
+  } catch (err) {
+    if (err instanceof StoreError && /time zone/i.test(err.message)) {
+      throw new ApiError("invalid_parameter", "tz must be an IANA time zone such as UTC or America/New_York", {
+        parameter: "tz",
+        received: ctx.q.tz,
+      });
+    }
+    throw err;
+  }
 }
 
 export const ENDPOINTS: readonly EndpointDef[] = [usage, latency, models, errors, agents, users, summary] as EndpointDef[];
@@ -99,7 +114,7 @@ export function createQueryApp(opts: QueryAppOptions): Hono {
       const q = parseQuery(e.name, collectParams(c.req.queries()), now(), c.req.header("accept"));
       const ttl = ttlSeconds(q.granularity);
       const key = cacheKey(org_id, `${e.name}@v1`, canonicalParams(q));
-      const res = await cached(e.name, key, ttl, async () => JSON.stringify(await e.run({ store: opts.store, org_id, q })));
+      const res = await cached(e.name, key, ttl, async () => JSON.stringify(await runQuery(e, { store: opts.store, org_id, q })));
       const headers = { "X-Cache": res.hit ? "HIT" : "MISS", "Cache-Control": `private, max-age=${ttl}` };
       if (q.format === "csv") {
         const table = e.csv(JSON.parse(res.body));

@@ -49,7 +49,9 @@ describe("buckets", () => {
 
   it("canonicalizes zones and rejects unknown ones and injection", () => {
     expect(canonicalTimeZone("UTC")).toBe("UTC");
+    expect(canonicalTimeZone("utc")).toBe("UTC");
     expect(canonicalTimeZone("america/new_york")).toBe("America/New_York");
+    expect(canonicalTimeZone("Asia/Kolkata")).toBe("Asia/Kolkata");
     expect(canonicalTimeZone("Mars/Olympus")).toBeNull();
     expect(canonicalTimeZone("UTC'); DROP TABLE x;--")).toBeNull();
   });

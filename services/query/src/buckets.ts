@@ -27,14 +27,22 @@ function formatter(tz: string): Intl.DateTimeFormat {
   return f;
 }
 
-/** The canonical name of an IANA zone, or null when the runtime does not know it. */
+let knownZones: Map<string, string> | undefined;
+
+/**
+ * The spelling of an IANA zone that both ICU and ClickHouse load, or null when
+ * the runtime does not know it. Case is fixed from the runtime's list; a valid
+ * alias the list lacks (ICU lists Asia/Calcutta, not Asia/Kolkata) is kept as given.
+ */
 export function canonicalTimeZone(tz: string): string | null {
   if (!/^[A-Za-z][A-Za-z0-9_+\-/]{0,63}$/.test(tz)) return null;
   try {
-    return new Intl.DateTimeFormat("en-US", { timeZone: tz }).resolvedOptions().timeZone;
+    new Intl.DateTimeFormat("en-US", { timeZone: tz });
   } catch {
     return null;
   }
+  knownZones ??= new Map(["UTC", ...Intl.supportedValuesOf("timeZone")].map((z) => [z.toLowerCase(), z]));
+  return knownZones.get(tz.toLowerCase()) ?? tz;
 }
 
 interface Wall {
