@@ -1,0 +1,165 @@
+import uPlot from "uplot";
+import type { Granularity } from "./api.js";
+import { append, h } from "./dom.js";
+
+export interface SeriesSpec {
+  label: string;
+  color: string;
+  values: (number | null)[];
+}
+
+export interface TimeChartSpec {
+  kind: "stacked" | "lines";
+  /** Bucket starts, ms. */
+  xs: number[];
+  /** For "stacked", bottom first (the largest group sits on the axis). */
+  series: SeriesSpec[];
+  format: (v: number) => string;
+  axisFormat: (v: number) => string;
+  tz: string;
+  granularity: Granularity;
+  height: number;
+  /** Charts with the same key share the hover position. */
+  syncKey?: string;
+}
+
+/** Draws a time chart into `host`; returns its disposer. */
+export function timeChart(host: HTMLElement, spec: TimeChartSpec): () => void {
+  const css = getComputedStyle(document.documentElement);
+  const axisColor = css.getPropertyValue("--chart-axis").trim() || "#888";
+  const gridColor = css.getPropertyValue("--chart-grid").trim() || "#eee";
+  const xs = spec.xs.map((t) => t / 1000);
+  const step = xs.length > 1 ? ((xs[xs.length - 1] as number) - (xs[0] as number)) / (xs.length - 1) : 3600;
+  const stacked = spec.kind === "stacked";
+
+  // Stacking by overdraw: each drawn series is a cumulative sum, the tallest
+  // drawn first; the tooltip still reads the raw values from `spec`.
+  const drawn = stacked ? cumulative(spec.series).reverse() : spec.series;
+  const data: uPlot.AlignedData = [xs, ...drawn.map((s) => s.values)];
+  const bars = uPlot.paths.bars!({ size: [0.72, 56], gap: 1 });
+  const axis = (values: (v: number) => string): uPlot.Axis => ({
+    stroke: axisColor,
+    grid: { stroke: gridColor, width: 1 },
+    ticks: { show: false },
+    font: "12px system-ui, sans-serif",
+    values: (_u, splits) => splits.map((v) => values(v)),
+    size: (_u, values) => (values ? Math.max(...values.map((v) => String(v).length)) * 7 + 20 : 48),
+  });
+
+  const opts: uPlot.Options = {
+    width: Math.max(200, host.clientWidth),
+    height: spec.height,
+    padding: [12, 12, 0, 4],
+    legend: { show: false },
+    tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), spec.tz),
+    scales: {
+      x: { time: true, range: (_u, min, max) => (stacked ? [min - step / 2, max + step / 2] : [min, max]) },
+      y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.08 : 1] },
+    },
+    cursor: {
+      points: { show: !stacked, size: 7 },
+      drag: { x: false, y: false, setScale: false },
+      ...(spec.syncKey ? { sync: { key: spec.syncKey } } : {}),
+    },
+    axes: [{ stroke: axisColor, grid: { show: false }, ticks: { show: false }, font: "12px system-ui, sans-serif" }, axis(spec.axisFormat)],
+    series: [
+      {},
+      ...drawn.map(
+        (s): uPlot.Series => ({
+          label: s.label,
+          stroke: s.color,
+          width: stacked ? 0 : 2,
+          fill: stacked ? s.color : undefined,
+          paths: stacked ? bars : undefined,
+          points: { show: false },
+          spanGaps: false,
+        }),
+      ),
+    ],
+    plugins: [tooltip(spec)],
+  };
+  const chart = new uPlot(opts, data, host);
+  const ro = new ResizeObserver(() => {
+    if (host.clientWidth > 0 && Math.abs(host.clientWidth - chart.width) > 1)
+      chart.setSize({ width: host.clientWidth, height: spec.height });
+  });
+  ro.observe(host);
+  return () => {
+    ro.disconnect();
+    chart.destroy();
+  };
+}
+
+function cumulative(series: SeriesSpec[]): SeriesSpec[] {
+  const acc: number[] = [];
+  return series.map((s) => ({
+    ...s,
+    values: s.values.map((v, i) => {
+      acc[i] = (acc[i] ?? 0) + (v ?? 0);
+      return acc[i] as number;
+    }),
+  }));
+}
+
+const BUCKET_LABEL: Record<Granularity, Intl.DateTimeFormatOptions> = {
+  hour: { weekday: "short", month: "short", day: "numeric", hour: "numeric", minute: "2-digit" },
+  day: { weekday: "short", month: "short", day: "numeric", year: "numeric" },
+  week: { month: "short", day: "numeric", year: "numeric" },
+  month: { month: "long", year: "numeric" },
+};
+
+/** The hover card: bucket, each series with its swatch, and the total when stacked. */
+function tooltip(spec: TimeChartSpec): uPlot.Plugin {
+  const fmt = new Intl.DateTimeFormat(undefined, { ...BUCKET_LABEL[spec.granularity], timeZone: spec.tz });
+  const tip = h("div", { class: "tip", role: "tooltip" });
+  return {
+    hooks: {
+      init: (u) => {
+        u.over.append(tip);
+      },
+      setCursor: (u) => {
+        const idx = u.cursor.idx;
+        const left = u.cursor.left ?? -1;
+        if (idx === null || idx === undefined || left < 0) {
+          tip.classList.remove("on");
+          return;
+        }
+        const t = spec.xs[idx] as number;
+        const head = spec.granularity === "week" ? `Week of ${fmt.format(t)}` : fmt.format(t);
+        const rows = spec.series
+          .map((s) => ({ s, v: s.values[idx] ?? null }))
+          .filter((r) => spec.kind === "lines" || (r.v ?? 0) !== 0)
+          .reverse();
+        const total = rows.reduce((a, r) => a + (r.v ?? 0), 0);
+        tip.replaceChildren();
+        append(tip, [
+          h("div", { class: "tip-head" }, head),
+          ...rows.map((r) =>
+            h(
+              "div",
+              { class: "tip-row" },
+              swatch(r.s.color),
+              h("span", { class: "tip-label" }, r.s.label),
+              h("b", {}, r.v === null ? "–" : spec.format(r.v)),
+            ),
+          ),
+          spec.kind === "stacked" && spec.series.length > 1
+            ? h("div", { class: "tip-row tip-total" }, h("span", { class: "tip-label" }, "Total"), h("b", {}, spec.format(total)))
+            : null,
+          spec.kind === "stacked" && rows.length === 0 ? h("div", { class: "tip-row" }, "No data") : null,
+        ]);
+        tip.classList.add("on");
+        const w = tip.offsetWidth;
+        const x = left + 16 + w > u.over.clientWidth ? left - 16 - w : left + 16;
+        const y = Math.min(Math.max(0, (u.cursor.top ?? 0) - tip.offsetHeight / 2), Math.max(0, u.over.clientHeight - tip.offsetHeight));
+        tip.style.transform = `translate(${Math.max(0, x)}px, ${y}px)`;
+      },
+    },
+  };
+}
+
+export function swatch(color: string): HTMLElement {
+  const el = h("i", { class: "swatch" });
+  el.style.background = color;
+  return el;
+}

@@ -1,0 +1,200 @@
+import type { Granularity } from "./api.js";
+import { h } from "./dom.js";
+import { allowedGranularity, FILTERS, type FilterKey, GRANULARITIES, PRESETS, type ResolvedRange, type ViewState } from "./state.js";
+import { browserZone, isoDate } from "./time.js";
+
+export interface ControlHandlers {
+  change(patch: Partial<ViewState>): void;
+  refresh(): void;
+  signOut(): void;
+  cycleTheme(): string;
+}
+
+export type FilterOptions = Record<FilterKey, string[]>;
+
+const FILTER_LABEL: Record<FilterKey, string> = { project_id: "Project", agent_id: "Agent", provider: "Provider", model: "Model" };
+const THEME_LABEL: Record<string, string> = { auto: "◐ Auto", light: "☀ Light", dark: "☾ Dark" };
+
+/** The header (range, granularity, zone, theme) and the filter bar. */
+export class Controls {
+  readonly el: HTMLElement;
+  private readonly presets: HTMLButtonElement[];
+  private readonly custom: HTMLFormElement;
+  private readonly from: HTMLInputElement;
+  private readonly to: HTMLInputElement;
+  private readonly gran: HTMLSelectElement;
+  private readonly tz: HTMLSelectElement;
+  private readonly filters = new Map<FilterKey, HTMLSelectElement>();
+  private readonly clear: HTMLButtonElement;
+  readonly status: HTMLElement;
+  private options: FilterOptions = { project_id: [], agent_id: [], provider: [], model: [] };
+  private state: ViewState | undefined;
+
+  constructor(org: string | null, theme: string, on: ControlHandlers) {
+    this.presets = PRESETS.map((p) =>
+      h(
+        "button",
+        {
+          type: "button",
+          class: "seg-btn",
+          "data-range": p.id,
+          onclick: () => (p.id === "custom" ? this.openCustom() : on.change({ range: p.id, from: undefined, to: undefined })),
+        },
+        p.label,
+      ),
+    );
+    this.from = h("input", { type: "date", class: "input", "aria-label": "From (inclusive)", name: "from", required: true });
+    this.to = h("input", { type: "date", class: "input", "aria-label": "To (inclusive)", name: "to", required: true });
+    this.custom = h(
+      "form",
+      {
+        class: "custom-range",
+        hidden: true,
+        onsubmit: (ev: Event) => {
+          ev.preventDefault();
+          if (this.from.value && this.to.value && this.from.value <= this.to.value)
+            on.change({ range: "custom", from: this.from.value, to: this.to.value });
+        },
+      },
+      this.from,
+      h("span", { class: "muted" }, "to"),
+      this.to,
+      h("button", { type: "submit", class: "btn btn-sm btn-primary" }, "Apply"),
+    );
+    this.gran = h(
+      "select",
+      {
+        class: "input",
+        "aria-label": "Granularity",
+        "data-control": "granularity",
+        onchange: () => on.change({ gran: this.gran.value as Granularity }),
+      },
+      GRANULARITIES.map((g) => h("option", { value: g }, g[0]?.toUpperCase() + g.slice(1))),
+    );
+    this.tz = h("select", {
+      class: "input tz",
+      "aria-label": "Time zone",
+      "data-control": "tz",
+      onchange: () => on.change({ tz: this.tz.value }),
+    });
+    const themeBtn = h(
+      "button",
+      { type: "button", class: "btn btn-ghost", title: "Theme: auto, light or dark", "data-control": "theme" },
+      THEME_LABEL[theme] ?? theme,
+    );
+    themeBtn.addEventListener("click", () => {
+      themeBtn.textContent = THEME_LABEL[on.cycleTheme()] ?? "";
+    });
+    this.status = h("div", { class: "status-line", "data-testid": "range-label" });
+    for (const k of FILTERS) {
+      const sel = h("select", {
+        class: "input",
+        "aria-label": FILTER_LABEL[k],
+        "data-filter": k,
+        onchange: () => on.change({ filters: { ...this.state?.filters, [k]: sel.value || undefined } }),
+      });
+      this.filters.set(k, sel);
+    }
+    this.clear = h(
+      "button",
+      { type: "button", class: "btn btn-ghost btn-sm", "data-control": "clear-filters", onclick: () => on.change({ filters: {} }) },
+      "Clear filters",
+    );
+
+    this.el = h(
+      "div",
+      { class: "topbar" },
+      h(
+        "header",
+        { class: "header" },
+        h(
+          "div",
+          { class: "brand" },
+          h("span", { class: "logo", "aria-hidden": "true" }),
+          "Tokenmeter",
+          org ? h("span", { class: "org", title: "Organization" }, org) : null,
+        ),
+        h(
+          "div",
+          { class: "header-controls" },
+          h("div", { class: "seg", role: "group", "aria-label": "Range" }, this.presets),
+          this.gran,
+          this.tz,
+        ),
+        h(
+          "div",
+          { class: "header-actions" },
+          h("button", { type: "button", class: "btn btn-ghost", title: "Reload all panels", onclick: () => on.refresh() }, "↻ Refresh"),
+          themeBtn,
+          h(
+            "button",
+            { type: "button", class: "btn btn-ghost", title: "Forget the token in this tab", onclick: () => on.signOut() },
+            "Sign out",
+          ),
+        ),
+      ),
+      h(
+        "div",
+        { class: "filterbar" },
+        this.custom,
+        h(
+          "div",
+          { class: "filters" },
+          FILTERS.map((k) => h("label", { class: "filter" }, h("span", {}, FILTER_LABEL[k]), this.filters.get(k) as HTMLSelectElement)),
+          this.clear,
+        ),
+        this.status,
+      ),
+    );
+  }
+
+  /** Reflects a (new) view in every control. */
+  update(s: ViewState, r: ResolvedRange): void {
+    this.state = s;
+    for (const b of this.presets) b.setAttribute("aria-pressed", String(b.dataset.range === s.range));
+    this.custom.hidden = s.range !== "custom";
+    this.from.value = s.range === "custom" && s.from ? s.from : isoDate(r.start, s.tz);
+    this.to.value = s.range === "custom" && s.to ? s.to : isoDate(r.end - 1, s.tz);
+    for (const o of Array.from(this.gran.options)) o.disabled = !allowedGranularity(o.value as Granularity, r.end - r.start);
+    this.gran.value = r.granularity;
+    this.fillZones(s.tz);
+    this.fillFilters();
+    this.clear.hidden = FILTERS.every((k) => !s.filters[k]);
+  }
+
+  setOptions(o: FilterOptions): void {
+    this.options = o;
+    this.fillFilters();
+  }
+
+  private openCustom(): void {
+    this.custom.hidden = false;
+    for (const b of this.presets) b.setAttribute("aria-pressed", String(b.dataset.range === "custom"));
+    this.from.focus();
+  }
+
+  private fillFilters(): void {
+    const s = this.state;
+    if (!s) return;
+    for (const k of FILTERS) {
+      const sel = this.filters.get(k) as HTMLSelectElement;
+      const current = s.filters[k] ?? "";
+      const values = [...new Set([...this.options[k], ...(current ? [current] : [])])].filter((v) => v !== "").sort();
+      sel.replaceChildren(
+        h("option", { value: "" }, `All ${FILTER_LABEL[k].toLowerCase()}s`),
+        ...values.map((v) => h("option", { value: v }, v)),
+      );
+      sel.value = current;
+      sel.classList.toggle("active", current !== "");
+    }
+  }
+
+  private fillZones(current: string): void {
+    if (this.tz.dataset.filled !== current) {
+      const zones = new Set([browserZone(), "UTC", current, ...Intl.supportedValuesOf("timeZone")]);
+      this.tz.replaceChildren(...[...zones].map((z) => h("option", { value: z }, z === browserZone() ? `${z} (browser)` : z)));
+      this.tz.dataset.filled = current;
+    }
+    this.tz.value = current;
+  }
+}
