@@ -1,7 +1,9 @@
+import { createHash } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { Store } from "./store.js";
+import { CH } from "./errors.js";
+import { type Store, StoreError } from "./store.js";
 
 /** The repository's `clickhouse/schema` directory. */
 export const SCHEMA_DIR = fileURLToPath(new URL("../../../clickhouse/schema", import.meta.url));
@@ -32,32 +34,92 @@ export function splitStatements(sql: string): string[] {
     .filter((s) => s.replace(/--.*$/gm, "").trim().length > 0);
 }
 
+/**
+ * SHA-256 of a migration's SQL without comments and with whitespace collapsed,
+ * so rewording a comment is fine but changing what an applied file does is not.
+ */
+export function migrationChecksum(m: Migration): string {
+  const h = createHash("sha256");
+  for (const s of m.statements) h.update(s.replace(/--.*$/gm, "").replace(/\s+/g, " ").trim()).update(";");
+  return h.digest("hex");
+}
+
+/** An applied migration's file changed since it ran: the schema and the files disagree. */
+export class MigrationError extends Error {
+  override readonly name = "MigrationError";
+  constructor(readonly changed: string[]) {
+    super(
+      `applied migration(s) changed since they ran: ${changed.join(", ")}. ` +
+        "Never edit an applied migration; add a new NNNN_name.sql that alters the schema.",
+    );
+  }
+}
+
+// The dedup window lets two processes recording the same version with the same
+// token store one row; ReplacingMergeTree and the readers' DISTINCT cover the rest.
 const LEDGER = `CREATE TABLE IF NOT EXISTS schema_migrations
 (
     version    UInt32,
     name       String,
+    checksum   String DEFAULT '',
     applied_at DateTime64(3, 'UTC') DEFAULT now64(3)
 )
 ENGINE = ReplacingMergeTree(applied_at)
-ORDER BY version`;
+ORDER BY version
+SETTINGS non_replicated_deduplication_window = 1000`;
+
+// Ledgers created before checksums were recorded.
+const LEDGER_CHECKSUM = "ALTER TABLE schema_migrations ADD COLUMN IF NOT EXISTS checksum String DEFAULT '' AFTER name";
 
 /**
- * Applies pending migrations in order and records each one. Every statement in
- * the schema files is idempotent (IF NOT EXISTS), so two processes migrating at
- * once both succeed and the ledger's ReplacingMergeTree keeps one row per version.
+ * Applies pending migrations in order and records each with its checksum.
+ * Safe to run from several processes at once: every schema statement is
+ * idempotent (IF NOT EXISTS), a lost race on creating the same object counts
+ * as done, and the ledger keeps one row per version. Refuses to run, before
+ * applying anything, when an applied migration's file has changed.
+ * Returns the versions this call applied.
  */
 export async function migrate(store: Store, migrations: Migration[] = loadMigrations()): Promise<number[]> {
-  await store.command(LEDGER);
-  const rows = await store.query<{ version: number }>("SELECT DISTINCT version FROM schema_migrations");
-  const done = new Set(rows.map((r) => Number(r.version)));
-  const applied: number[] = [];
+  // 1. The ledger itself.
+  await idempotent(store, LEDGER);
+  await idempotent(store, LEDGER_CHECKSUM);
+  // 2. What ran before, and whether its files still say the same.
+  const rows = await store.query<{ version: number; checksum: string }>(
+    "SELECT version, argMax(checksum, applied_at) AS checksum FROM schema_migrations GROUP BY version",
+  );
+  const applied = new Map(rows.map((r) => [Number(r.version), r.checksum]));
+  const changed = migrations.filter((m) => {
+    const recorded = applied.get(m.version);
+    return recorded !== undefined && recorded !== "" && recorded !== migrationChecksum(m);
+  });
+  if (changed.length > 0) throw new MigrationError(changed.map((m) => m.name));
+  // 3. The rest, in order, each recorded once all its statements succeeded.
+  const done: number[] = [];
   for (const m of migrations) {
-    if (done.has(m.version)) continue;
-    for (const stmt of m.statements) await store.command(stmt);
-    await store.insert("schema_migrations", [{ version: m.version, name: m.name }], {
-      settings: { insert_deduplication_token: `migration-${m.version}` },
+    if (applied.has(m.version)) continue;
+    for (const stmt of m.statements) await idempotent(store, stmt);
+    const checksum = migrationChecksum(m);
+    await store.insert("schema_migrations", [{ version: m.version, name: m.name, checksum }], {
+      settings: { insert_deduplication_token: `migration-${m.version}-${checksum}` },
     });
-    applied.push(m.version);
+    done.push(m.version);
   }
-  return applied;
+  return done;
+}
+
+/**
+ * Runs an IF NOT EXISTS statement. Two processes creating the same table or
+ * view at the same moment can both pass the existence check; the loser gets
+ * "already exists", which is exactly the state the statement asks for.
+ */
+async function idempotent(store: Store, sql: string): Promise<void> {
+  try {
+    await store.command(sql);
+  } catch (err) {
+    const lostRace =
+      err instanceof StoreError &&
+      (err.clickhouseCode === CH.TABLE_ALREADY_EXISTS || err.clickhouseCode === CH.DATABASE_ALREADY_EXISTS) &&
+      /\bIF\s+NOT\s+EXISTS\b/i.test(sql);
+    if (!lostRace) throw err;
+  }
 }
