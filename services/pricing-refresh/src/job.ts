@@ -1,0 +1,95 @@
+import { type Job, Queue, Worker } from "bullmq";
+import type { Redis } from "ioredis";
+import type { Logger } from "pino";
+import type { RefreshResult } from "./refresh.js";
+
+/** Job names on the pricing queue. */
+export const REFRESH_JOB = "pricing-refresh";
+export const REPRICE_JOB = "reprice";
+/** One scheduler id for the whole deployment: every worker upserts the same one, so it exists once. */
+export const REFRESH_SCHEDULER_ID = "pricing-refresh-schedule";
+
+export interface RepriceJobData {
+  /** ISO-8601 instants, `to` exclusive. */
+  from: string;
+  to: string;
+  model?: string;
+}
+
+export interface PricingQueueOptions {
+  /** BullMQ needs `maxRetriesPerRequest: null` on it (blocking commands must not time out). */
+  connection: Redis;
+  queueName: string;
+}
+
+export interface PricingWorkerOptions extends PricingQueueOptions {
+  /** Cron pattern of the refresh (UTC). */
+  cron: string;
+  /** Tries per refresh job, the first included. */
+  attempts: number;
+  /** First retry delay; doubles each retry. */
+  backoffMs: number;
+  logger: Logger;
+  refresh: () => Promise<RefreshResult>;
+  reprice?: (data: RepriceJobData, job: Job) => Promise<unknown>;
+}
+
+export interface PricingWorker {
+  queue: Queue;
+  worker: Worker;
+  /** Adds a refresh job to run now (ops, tests), with the same retry policy as the scheduled ones. */
+  refreshNow(): Promise<Job>;
+  /** Queues a re-pricing run; a worker with `reprice` set runs it. */
+  enqueueReprice(data: RepriceJobData): Promise<Job>;
+  close(): Promise<void>;
+}
+
+function jobOptions(o: { attempts: number; backoffMs: number }) {
+  return {
+    attempts: o.attempts,
+    backoff: { type: "exponential" as const, delay: o.backoffMs },
+    // Keep some history for `bullmq` dashboards without growing Redis forever.
+    removeOnComplete: 100,
+    removeOnFail: 500,
+  };
+}
+
+/**
+ * The distributed pricing job: registers the repeatable refresh (idempotent
+ * upsert, so N replicas still mean one schedule) and works the queue. Failures
+ * are retried by BullMQ with exponential backoff; each failed attempt is logged,
+ * and the refresh itself counts outcomes in metrics.
+ */
+export async function startPricingWorker(opts: PricingWorkerOptions): Promise<PricingWorker> {
+  const log = opts.logger.child({ op: "pricing_worker", queue: opts.queueName });
+  const queue = new Queue(opts.queueName, { connection: opts.connection });
+  await queue.upsertJobScheduler(REFRESH_SCHEDULER_ID, { pattern: opts.cron, tz: "UTC" }, { name: REFRESH_JOB, opts: jobOptions(opts) });
+  const worker = new Worker(
+    opts.queueName,
+    async (job: Job) => {
+      if (job.name === REFRESH_JOB) return await opts.refresh();
+      if (job.name === REPRICE_JOB && opts.reprice) return await opts.reprice(job.data as RepriceJobData, job);
+      throw new Error(`no handler for job ${job.name}`);
+    },
+    { connection: opts.connection, concurrency: 1 },
+  );
+  worker.on("failed", (job, err) => {
+    log.error(
+      { err, job: job?.name, job_id: job?.id, attempts_made: job?.attemptsMade, attempts: job?.opts.attempts },
+      "pricing job attempt failed",
+    );
+  });
+  worker.on("error", (err) => log.error({ err }, "pricing worker error"));
+  await worker.waitUntilReady();
+  return {
+    queue,
+    worker,
+    refreshNow: () => queue.add(REFRESH_JOB, {}, jobOptions(opts)),
+    enqueueReprice: (data) =>
+      queue.add(REPRICE_JOB, data, { attempts: 3, backoff: { type: "exponential", delay: 60_000 }, removeOnComplete: 100 }),
+    async close() {
+      await worker.close();
+      await queue.close();
+    },
+  };
+}

@@ -1,0 +1,26 @@
+import { BUNDLED_SNAPSHOT_PATH, BUNDLED_SOURCE } from "@tokenmeter/pricing";
+import { fileSource } from "./file.js";
+import type { PriceSource } from "./source.js";
+import { type UrlSourceOptions, urlSource } from "./url.js";
+
+export * from "./file.js";
+export * from "./source.js";
+export * from "./url.js";
+
+/** LiteLLM's published price list: the default source. */
+export const LITELLM_PRICES_URL = "https://raw.githubusercontent.com/BerriAI/litellm/main/model_prices_and_context_window.json";
+
+/** The snapshot shipped in @tokenmeter/pricing. */
+export function bundledSource(): PriceSource {
+  return fileSource(BUNDLED_SNAPSHOT_PATH, BUNDLED_SOURCE);
+}
+
+/**
+ * `TOKENMETER_PRICING_SOURCE` → a source: an http(s) URL, "bundled", or a file
+ * path (optionally `file:` prefixed).
+ */
+export function sourceFromSpec(spec: string, http: Omit<UrlSourceOptions, "url"> = {}): PriceSource {
+  if (/^https?:\/\//i.test(spec)) return urlSource({ ...http, url: spec });
+  if (spec === "bundled") return bundledSource();
+  return fileSource(spec.replace(/^file:(\/\/)?/, ""));
+}
