@@ -60,11 +60,11 @@ export const PARAMS = {
 export type Endpoint = keyof typeof PARAMS;
 
 function limitParam() {
+  // Checked in parseQuery so every bad limit gets the same message with its range.
   return z
     .string()
-    .regex(/^\d{1,7}$/, `must be an integer from 1 to ${QUERY_LIMITS.maxLimit}`)
     .optional()
-    .describe(`Rows returned, 1-${QUERY_LIMITS.maxLimit}; default ${QUERY_LIMITS.defaultLimit}`);
+    .describe(`Rows returned, an integer from 1 to ${QUERY_LIMITS.maxLimit}; default ${QUERY_LIMITS.defaultLimit}`);
 }
 
 /** A validated query: instants in epoch ms, defaults applied, zone canonical. */
@@ -100,7 +100,7 @@ export function collectParams(queries: Record<string, string[]>): Record<string,
  */
 export function parseQuery(endpoint: Endpoint, raw: Record<string, string | string[]>, now: number, accept?: string): AnalyticsQuery {
   const parsed = PARAMS[endpoint].safeParse(raw);
-  if (!parsed.success) throw fromZod(parsed.error);
+  if (!parsed.success) throw fromZod(parsed.error, Object.keys(PARAMS[endpoint].shape));
   const p = parsed.data as Record<string, unknown>;
 
   const tz = canonicalTimeZone((p.tz as string | undefined) ?? "UTC");
@@ -123,7 +123,7 @@ export function parseQuery(endpoint: Endpoint, raw: Record<string, string | stri
       allowed: GRANULARITIES,
     });
   }
-  const limit = p.limit !== undefined ? Number(p.limit) : QUERY_LIMITS.defaultLimit;
+  const limit = p.limit !== undefined ? (/^\d{1,7}$/.test(p.limit as string) ? Number(p.limit) : Number.NaN) : QUERY_LIMITS.defaultLimit;
   if (!(limit >= 1 && limit <= QUERY_LIMITS.maxLimit)) {
     throw invalid("limit", `limit must be an integer from 1 to ${QUERY_LIMITS.maxLimit}`, {
       min: 1,
@@ -175,11 +175,12 @@ function invalid(parameter: string, message: string, extra: Record<string, unkno
   return new ApiError("invalid_parameter", message, { parameter, ...extra });
 }
 
-function fromZod(error: z.ZodError): ApiError {
+function fromZod(error: z.ZodError, known: string[]): ApiError {
   const issues = error.issues.map((i) => {
     const issue = i as z.core.$ZodIssue & { values?: unknown[]; keys?: string[]; minimum?: unknown; maximum?: unknown };
-    const parameter = issue.code === "unrecognized_keys" ? (issue.keys ?? []).join(", ") : String(i.path[0] ?? "(query)");
-    const allowed = issue.values ?? (i.path.length > 0 ? undefined : undefined);
+    const unknown = issue.code === "unrecognized_keys";
+    const parameter = unknown ? (issue.keys ?? []).join(", ") : String(i.path[0] ?? "(query)");
+    const allowed = unknown ? known : issue.values;
     return {
       parameter,
       message: issue.code === "unrecognized_keys" ? `unknown parameter ${parameter}` : `${parameter}: ${i.message}`,

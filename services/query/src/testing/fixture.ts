@@ -121,7 +121,12 @@ export interface TestApp {
   get(path: string, org: string, headers?: Record<string, string>): Promise<Response>;
 }
 
-export function makeApp(opts: { store: Store; cache?: ResultCache; now: number; apiKeyHashes?: Record<string, string> }): TestApp {
+export function makeApp(opts: {
+  store: Store;
+  cache?: ResultCache;
+  now: number | (() => number);
+  apiKeyHashes?: Record<string, string>;
+}): TestApp {
   const registry = new Registry();
   const app = createQueryApp({
     store: opts.store,
@@ -129,7 +134,7 @@ export function makeApp(opts: { store: Store; cache?: ResultCache; now: number; 
     auth: { jwtSecret: JWT_SECRET, ...(opts.apiKeyHashes ? { apiKeyHashes: opts.apiKeyHashes } : {}) },
     logger: pino({ level: "silent" }),
     registry,
-    now: () => opts.now,
+    now: typeof opts.now === "function" ? opts.now : () => opts.now as number,
   });
   const tokens = new Map<string, string>();
   return {

@@ -1,0 +1,143 @@
+import { createHash } from "node:crypto";
+import type { ChdbStore } from "@tokenmeter/clickhouse";
+import { sign } from "hono/jwt";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { dropTestStore, openTestStore } from "../../../test/support/store.js";
+import { generateEvents, insertEvents, JWT_SECRET, makeApp, type TestApp } from "./testing/fixture.js";
+
+// HTTP behaviour around the numbers: every documented 400, auth, CSV, OpenAPI,
+// health, readiness and metrics.
+const NOW = Date.parse("2026-03-16T13:37:40Z");
+const API_KEY = "tm_live_test_key_1";
+let store: ChdbStore;
+let t: TestApp;
+
+beforeAll(async () => {
+  store = await openTestStore();
+  await insertEvents(store, generateEvents({ orgs: ["org-a"], perOrg: 500, from: NOW - 10 * 86_400_000, to: NOW - 1_000 }));
+  t = makeApp({ store, now: NOW, apiKeyHashes: { [createHash("sha256").update(API_KEY).digest("hex")]: "org-a" } });
+});
+afterAll(async () => {
+  await dropTestStore(store);
+});
+
+async function error(path: string) {
+  const res = await t.get(path, "org-a");
+  const body = (await res.json()) as { error: { code: string; message: string; details: Record<string, unknown> } };
+  return { status: res.status, ...body.error };
+}
+
+describe("400 for every documented bad parameter", () => {
+  it.each([
+    ["unknown granularity", "/v1/analytics/usage?granularity=minute", "granularity", { allowed: ["hour", "day", "week", "month"] }],
+    ["start equal to end", "/v1/analytics/usage?start=2026-03-01T00:00:00Z&end=2026-03-01T00:00:00Z", "start", {}],
+    ["start after end", "/v1/analytics/usage?start=2026-03-02T00:00:00Z&end=2026-03-01T00:00:00Z", "start", {}],
+    [
+      "span over 400 days",
+      "/v1/analytics/usage?start=2025-01-01T00:00:00Z&end=2026-03-01T00:00:00Z&granularity=month",
+      "start",
+      { max_days: 400 },
+    ],
+    [
+      "over 2,000 buckets",
+      "/v1/analytics/usage?start=2025-12-01T00:00:00Z&end=2026-03-01T00:00:00Z&granularity=hour",
+      "granularity",
+      { max_buckets: 2000 },
+    ],
+    ["unknown tz", "/v1/analytics/usage?tz=Mars/Olympus_Mons", "tz", {}],
+    ["tz injection", "/v1/analytics/usage?tz=UTC')%20OR%201=1--", "tz", {}],
+    ["bad percentile", "/v1/analytics/latency?percentile=90", "percentile", { allowed: ["50", "95", "99"] }],
+    ["limit 0", "/v1/analytics/agents?limit=0", "limit", { min: 1, max: 1000 }],
+    ["limit too big", "/v1/analytics/users?limit=1001", "limit", { min: 1, max: 1000 }],
+    ["limit not a number", "/v1/analytics/agents?limit=ten", "limit", { min: 1, max: 1000 }],
+    ["bad start", "/v1/analytics/usage?start=yesterday", "start", {}],
+    [
+      "unknown group_by",
+      "/v1/analytics/usage?group_by=org_id",
+      "group_by",
+      { allowed: ["provider", "model", "agent_id", "project_id", "user_id"] },
+    ],
+    ["org_id as a parameter", "/v1/analytics/usage?org_id=org-b", "org_id", {}],
+    ["a single parameter twice", "/v1/analytics/usage?granularity=day&granularity=hour", "granularity", {}],
+    ["group_by where it does not apply", "/v1/analytics/models?group_by=model", "group_by", {}],
+  ])("%s", async (_name, path, parameter, extra) => {
+    const e = await error(path);
+    expect(e.status).toBe(400);
+    expect(e.code).toBe("invalid_parameter");
+    expect(e.details.parameter).toBe(parameter);
+    expect(e.message).toContain(parameter);
+    expect(e.details).toMatchObject(extra);
+  });
+});
+
+describe("auth", () => {
+  it("answers 401 without, with a forged, an expired or an org-less token", async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const tokens = [
+      undefined,
+      await sign({ org_id: "org-a", exp: now + 60 }, "another-secret-another-secret-0000", "HS256"),
+      await sign({ org_id: "org-a", exp: now - 60 }, JWT_SECRET, "HS256"),
+      await sign({ sub: "x", exp: now + 60 }, JWT_SECRET, "HS256"),
+      "not-a-key",
+    ];
+    for (const token of tokens) {
+      const res = await t.app.request("/v1/analytics/summary", { headers: token ? { authorization: `Bearer ${token}` } : {} });
+      expect(res.status).toBe(401);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe("unauthorized");
+    }
+  });
+
+  it("accepts a hashed static API key mapped to its org", async () => {
+    const res = await t.app.request("/v1/analytics/summary", { headers: { authorization: `Bearer ${API_KEY}` } });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { requests: number }).requests).toBeGreaterThan(0);
+  });
+});
+
+describe("formats and operations", () => {
+  it("returns CSV for format=csv and for Accept: text/csv", async () => {
+    const a = await t.get("/v1/analytics/usage?granularity=day", "org-a", { accept: "text/csv" });
+    expect(a.headers.get("content-type")).toContain("text/csv");
+    const lines = (await a.text()).trim().split("\n");
+    expect(lines[0]).toBe("bucket,requests,errors,input_tokens,output_tokens,cached_input_tokens,reasoning_tokens,total_tokens,cost_usd");
+    expect(lines).toHaveLength(1 + 8); // 7 days back from a minute-snapped end touch 8 UTC days
+    const b = await t.get("/v1/analytics/latency?format=csv&percentile=95", "org-a");
+    expect((await b.text()).split("\n")[0]).toBe("bucket,requests,ttfb_ms.p95,proxy_overhead_ms.p95,duration_ms.p95");
+    const s = await t.get("/v1/analytics/summary?format=csv", "org-a");
+    expect((await s.text()).split("\n")[0]).toMatch(/^period,start,end,requests,/);
+  });
+
+  it("publishes OpenAPI generated from the parameter schemas", async () => {
+    const res = await t.app.request("/v1/openapi.json");
+    const doc = (await res.json()) as {
+      paths: Record<string, { get: { parameters: { name: string; schema: Record<string, unknown> }[] } }>;
+    };
+    expect(Object.keys(doc.paths).sort()).toEqual(
+      ["agents", "errors", "latency", "models", "summary", "usage", "users"].map((e) => `/v1/analytics/${e}`),
+    );
+    const gran = doc.paths["/v1/analytics/usage"]?.get.parameters.find((p) => p.name === "granularity");
+    expect(gran?.schema).toMatchObject({ enum: ["hour", "day", "week", "month"] });
+  });
+
+  it("serves healthz, readyz and metrics by route and status", async () => {
+    expect((await t.app.request("/healthz")).status).toBe(200);
+    const ready = await t.app.request("/readyz");
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({ status: "ok", checks: { store: "ok", cache: "ok" } });
+    await t.get("/v1/analytics/models", "org-a");
+    await t.get("/v1/analytics/models", "org-a");
+    await t.get("/v1/analytics/models?limit=1", "org-a");
+    const text = await (await t.app.request("/metrics")).text();
+    expect(text).toMatch(/tokenmeter_query_http_requests_total\{route="\/v1\/analytics\/models",method="GET",status="200"\} 2/);
+    expect(text).toMatch(/tokenmeter_query_http_requests_total\{route="\/v1\/analytics\/models",method="GET",status="400"\} \d+/);
+    expect(text).toMatch(/tokenmeter_query_http_request_duration_seconds_bucket\{le="0.5",route="\/v1\/analytics\/models"/);
+    expect(text).toMatch(/tokenmeter_query_cache_requests_total\{endpoint="models",result="hit"\} 1/);
+    expect(text).toMatch(/tokenmeter_query_cache_requests_total\{endpoint="models",result="miss"\} 1/);
+  });
+
+  it("answers unknown routes with the error shape", async () => {
+    const res = await t.app.request("/v1/analytics/nope");
+    expect([401, 404]).toContain(res.status);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBeDefined();
+  });
+});

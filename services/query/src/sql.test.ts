@@ -1,0 +1,76 @@
+import { describe, expect, it } from "vitest";
+import { buildLatestQuery } from "./routes/summary.js";
+import { bucketDim, buildAggregateQuery, column, latencySketch, REQUESTS, rangeValue, sumOf } from "./sql.js";
+
+const t = (s: string) => Date.parse(s);
+
+describe("buildAggregateQuery", () => {
+  it("unions raw edges with rollup segments, every value bound", () => {
+    const q = buildAggregateQuery({
+      org_id: "org-a",
+      segments: [
+        { source: "raw", from: t("2026-03-01T10:30:00Z"), to: t("2026-03-01T11:00:00Z") },
+        { source: "hourly", from: t("2026-03-01T11:00:00Z"), to: t("2026-03-02T00:00:00Z") },
+        { source: "daily", from: t("2026-03-02T00:00:00Z"), to: t("2026-03-04T00:00:00Z") },
+      ],
+      dims: [bucketDim("day")],
+      measures: [REQUESTS, sumOf("cost_usd")],
+      filters: { model: ["gpt-4o"] },
+      params: { tz: "UTC" },
+    });
+    expect(q.sql).toBe(
+      "SELECT bucket, sum(requests) AS requests, sum(cost_usd) AS cost_usd FROM (" +
+        "SELECT toUnixTimestamp(toStartOfDay(event_time, {tz:String})) AS bucket, count() AS requests, sum(cost_usd) AS cost_usd FROM llm_usage" +
+        " WHERE org_id = {org_id:String} AND event_time >= {from_0:DateTime64(3, 'UTC')} AND event_time < {to_0:DateTime64(3, 'UTC')} AND model IN {model:Array(String)} GROUP BY bucket" +
+        " UNION ALL SELECT toUnixTimestamp(toStartOfDay(hour, {tz:String})) AS bucket, sum(requests) AS requests, sum(cost_usd) AS cost_usd FROM llm_usage_hourly" +
+        " WHERE org_id = {org_id:String} AND hour >= {from_1:DateTime('UTC')} AND hour < {to_1:DateTime('UTC')} AND model IN {model:Array(String)} GROUP BY bucket" +
+        " UNION ALL SELECT toUnixTimestamp(toStartOfDay(toDateTime(day, 'UTC'), {tz:String})) AS bucket, sum(requests) AS requests, sum(cost_usd) AS cost_usd FROM llm_usage_daily" +
+        " WHERE org_id = {org_id:String} AND day >= {from_2:Date} AND day < {to_2:Date} AND model IN {model:Array(String)} GROUP BY bucket" +
+        ") GROUP BY bucket ORDER BY bucket",
+    );
+    expect(q.params).toEqual({
+      org_id: "org-a",
+      tz: "UTC",
+      model: ["gpt-4o"],
+      from_0: "2026-03-01 10:30:00.000",
+      to_0: "2026-03-01 11:00:00.000",
+      from_1: "2026-03-01 11:00:00",
+      to_1: "2026-03-02 00:00:00",
+      from_2: "2026-03-02",
+      to_2: "2026-03-04",
+    });
+  });
+
+  it("merges latency states and ranks with a bound limit", () => {
+    const q = buildAggregateQuery({
+      org_id: "o",
+      segments: [{ source: "hourly", from: 0, to: 3_600_000 }],
+      dims: [column("agent_id")],
+      measures: [latencySketch("ttfb_ms")],
+      filters: {},
+      where: "agent_id != ''",
+      orderBy: "agent_id",
+      limit: 5,
+    });
+    expect(q.sql).toBe(
+      "SELECT agent_id, quantilesTDigestMerge(0.5, 0.95, 0.99)(ttfb_ms_q) AS ttfb_ms_q FROM (" +
+        "SELECT agent_id AS agent_id, quantilesTDigestMergeState(0.5, 0.95, 0.99)(ttfb_ms_q) AS ttfb_ms_q FROM llm_usage_hourly" +
+        " WHERE org_id = {org_id:String} AND hour >= {from_0:DateTime('UTC')} AND hour < {to_0:DateTime('UTC')} AND agent_id != '' GROUP BY agent_id" +
+        ") GROUP BY agent_id ORDER BY agent_id LIMIT {limit:UInt32}",
+    );
+    expect(q.params.limit).toBe(5);
+  });
+
+  it("buckets weeks on Monday and months in the zone", () => {
+    expect(bucketDim("week").expr("raw")).toBe("toUnixTimestamp(toDateTime(toStartOfWeek(event_time, 1, {tz:String}), {tz:String}))");
+    expect(bucketDim("month").expr("hourly")).toBe("toUnixTimestamp(toDateTime(toStartOfMonth(hour, {tz:String}), {tz:String}))");
+    expect(rangeValue("daily", t("2026-03-02T00:00:00Z"))).toBe("2026-03-02");
+  });
+
+  it("finds the newest event by reading the primary key backwards", () => {
+    const q = buildLatestQuery("o", 0, 1000, { provider: ["openai"], model: undefined });
+    expect(q.sql).toBe(
+      "SELECT toUnixTimestamp64Milli(event_time) AS t FROM llm_usage WHERE org_id = {org_id:String} AND event_time >= {from:DateTime64(3, 'UTC')} AND event_time < {to:DateTime64(3, 'UTC')} AND provider IN {provider:Array(String)} ORDER BY event_time DESC LIMIT 1",
+    );
+  });
+});
