@@ -1,0 +1,56 @@
+import { type QueryParams, type StatementOptions, type Store, StoreError } from "@tokenmeter/clickhouse";
+
+/** TEST ONLY: how often {@link FaultyStore} breaks inserts. Rates are 0-1. */
+export interface InsertFaults {
+  /** Share of inserts rejected before they run (nothing stored). */
+  failRate: number;
+  /** Share of inserts that run to the end and then report a timeout (stored, caller unsure). */
+  timeoutRate: number;
+  /** Random extra delay before an insert, up to this many ms. */
+  maxDelayMs: number;
+  random?: () => number;
+}
+
+/**
+ * TEST ONLY: a Store that makes inserts fail or time out at random, for the
+ * fault-injection suite (docs/exactly-once.md). Wired by main.ts only when a
+ * TOKENMETER_FAULT_* variable is set; queries and commands pass through.
+ */
+export class FaultyStore implements Store {
+  private readonly random: () => number;
+
+  constructor(
+    private readonly inner: Store,
+    private readonly faults: InsertFaults,
+  ) {
+    this.random = faults.random ?? Math.random;
+  }
+
+  get database(): string {
+    return this.inner.database;
+  }
+
+  query<T>(sql: string, params?: QueryParams, opts?: StatementOptions): Promise<T[]> {
+    return this.inner.query<T>(sql, params, opts);
+  }
+
+  async insert(table: string, rows: readonly object[] | Buffer | string, opts?: StatementOptions): Promise<void> {
+    if (this.faults.maxDelayMs > 0) await sleep(this.random() * this.faults.maxDelayMs);
+    if (this.random() < this.faults.failRate) throw new StoreError("unavailable", "injected insert failure (test fault)", true);
+    await this.inner.insert(table, rows, opts);
+    if (this.random() < this.faults.timeoutRate)
+      throw new StoreError("timeout", "injected timeout after a stored insert (test fault)", true);
+  }
+
+  command(sql: string, params?: QueryParams, opts?: StatementOptions): Promise<void> {
+    return this.inner.command(sql, params, opts);
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

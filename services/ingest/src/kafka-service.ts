@@ -1,0 +1,125 @@
+import type { Store } from "@tokenmeter/clickhouse";
+import type { Pricer } from "@tokenmeter/core";
+import type { Kafka, Producer } from "kafkajs";
+import type { Logger } from "pino";
+import type { Registry } from "prom-client";
+import { createInFlightGate, createKafkaConsumer, type KafkaConsumer } from "./consumer.js";
+import { ensureTopics } from "./kafka.js";
+import { createKafkaMetrics } from "./kafka-metrics.js";
+
+export interface KafkaIngestSettings {
+  topic: string;
+  dlqTopic: string;
+  groupId: string;
+  /** Partitions for topics created here; 0 = do not create topics. */
+  createPartitions: number;
+  concurrency: number;
+  sessionTimeoutMs: number;
+  heartbeatIntervalMs: number;
+  maxBatchRows: number;
+  maxBytesPerPartition: number;
+  maxInFlightBytes: number;
+  maxEventBytes: number;
+}
+
+/** Defaults matching kafka-config.ts, for callers that build settings by hand (tests, bench). */
+export const DEFAULT_KAFKA_INGEST: Omit<KafkaIngestSettings, "topic" | "dlqTopic" | "groupId"> = {
+  createPartitions: 6,
+  concurrency: 2,
+  sessionTimeoutMs: 30_000,
+  heartbeatIntervalMs: 3_000,
+  maxBatchRows: 10_000,
+  maxBytesPerPartition: 4 * 1024 * 1024,
+  maxInFlightBytes: 32 * 1024 * 1024,
+  maxEventBytes: 256 * 1024,
+};
+
+export interface KafkaIngestOptions {
+  kafka: Kafka;
+  store: Store;
+  pricer: Pricer;
+  logger: Logger;
+  registry?: Registry;
+  settings: KafkaIngestSettings;
+  retry?: { retryMinMs: number; retryMaxMs: number };
+  now?: () => number;
+}
+
+/** The Kafka side of the ingest service: consumer member(s) plus the DLQ producer. */
+export interface KafkaIngest {
+  /** Adds a consumer member in this process (joins the group: a rebalance). */
+  addMember(): Promise<void>;
+  /** Stops the newest member (finishes its range, leaves the group: a rebalance). */
+  removeMember(): Promise<void>;
+  members(): number;
+  ready(): boolean;
+  /** SIGTERM path: every member finishes its range, commits, leaves; then the producer disconnects. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Creates the topics if asked, connects the DLQ producer and starts one
+ * consumer member. Partitions are the unit of scale: more members (here or in
+ * other processes) share the topic's partitions.
+ */
+export async function startKafkaIngest(opts: KafkaIngestOptions): Promise<KafkaIngest> {
+  const s = opts.settings;
+  if (s.createPartitions > 0) {
+    const admin = opts.kafka.admin();
+    await admin.connect();
+    try {
+      await ensureTopics(admin, [
+        { topic: s.topic, numPartitions: s.createPartitions },
+        { topic: s.dlqTopic, numPartitions: 1 },
+      ]);
+    } finally {
+      await admin.disconnect();
+    }
+  }
+  // Idempotent, acks=all: a DLQ record is acked before its range's offsets are committed.
+  const producer: Producer = opts.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+  await producer.connect();
+  const metrics = createKafkaMetrics(opts.registry);
+  const gate = createInFlightGate(s.maxInFlightBytes);
+  const members: KafkaConsumer[] = [];
+
+  async function addMember(): Promise<void> {
+    const member = createKafkaConsumer({
+      kafka: opts.kafka,
+      store: opts.store,
+      pricer: opts.pricer,
+      logger: opts.logger.child({ member: members.length }),
+      metrics,
+      producer,
+      gate,
+      topic: s.topic,
+      dlqTopic: s.dlqTopic,
+      groupId: s.groupId,
+      maxBatchRows: s.maxBatchRows,
+      maxEventBytes: s.maxEventBytes,
+      maxBytesPerPartition: s.maxBytesPerPartition,
+      concurrency: s.concurrency,
+      sessionTimeoutMs: s.sessionTimeoutMs,
+      heartbeatIntervalMs: s.heartbeatIntervalMs,
+      ...(opts.retry ? { retry: opts.retry } : {}),
+      ...(opts.now ? { now: opts.now } : {}),
+    });
+    members.push(member);
+    await member.start();
+  }
+
+  await addMember();
+  return {
+    addMember,
+    async removeMember() {
+      const m = members.pop();
+      if (m) await m.stop();
+    },
+    members: () => members.length,
+    ready: () => members.length > 0 && members.every((m) => m.ready()),
+    async stop() {
+      while (members.length > 0) await members.pop()!.stop();
+      await producer.disconnect();
+    },
+  };
+}

@@ -1,0 +1,115 @@
+import type { Store } from "@tokenmeter/clickhouse";
+import type { UsageRow } from "@tokenmeter/core";
+import { eventKey, storedIdParams } from "./dedup.js";
+
+/**
+ * One contiguous offset range of one partition: the Kafka consumer's unit of
+ * work. Its rows go to ClickHouse as ONE insert whose deduplication token is
+ * derived from the range alone, so any attempt to store the same range (a
+ * retry, a restart after SIGKILL, a new owner after a rebalance) lands once in
+ * llm_usage and once in every MV-fed rollup. See docs/exactly-once.md.
+ */
+export interface OffsetRange {
+  topic: string;
+  partition: number;
+  /** First and last offset (inclusive), decimal strings as kafkajs gives them. */
+  first: string;
+  last: string;
+}
+
+/** `source` column of a row read from Kafka: where exactly it came from. */
+export function kafkaSource(topic: string, partition: number, offset: string): string {
+  return `kafka:${topic}:${partition}:${offset}`;
+}
+
+/** insert_deduplication_token of a range: depends on the offsets only, never on timing or content. */
+export function rangeToken(r: OffsetRange): string {
+  return `kafka:${r.topic}:${r.partition}:${r.first}-${r.last}`;
+}
+
+/**
+ * Stored copies of a batch's events (the UUID is read as `id`: aliasing it
+ * `event_id` would shadow the column in WHERE and compare strings to UUIDs), with their source, so a re-attempt of
+ * the same range can tell "stored by an earlier attempt of this range" (keep:
+ * the token makes the insert a no-op where it landed and completes what did
+ * not) from "stored from another message" (a producer duplicate: drop).
+ */
+export const STORED_SOURCES_SQL = `SELECT org_id, toString(event_id) AS id, source
+FROM llm_usage
+WHERE org_id IN {orgs:Array(String)}
+  AND event_time >= {from:DateTime64(3, 'UTC')}
+  AND event_time <= {to:DateTime64(3, 'UTC')}
+  AND event_id IN {ids:Array(UUID)}`;
+
+export interface Selection {
+  rows: UsageRow[];
+  /** Dropped: repeated inside the range, or already stored from another message. */
+  duplicates: number;
+}
+
+/**
+ * Picks the rows of a range to insert: the first occurrence of each event
+ * wins inside the range; an event already stored from a different message is
+ * a duplicate. With `keepOwn`, an event stored from this very message (same
+ * source) is kept, because only the same insert under the same token can
+ * complete a rollup that an interrupted attempt left behind.
+ */
+export async function selectRows(store: Store, rows: UsageRow[], opts: { keepOwn: boolean }): Promise<Selection> {
+  const seen = new Set<string>();
+  const unique: UsageRow[] = [];
+  for (const r of rows) {
+    const key = eventKey(r.org_id, r.event_id);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    unique.push(r);
+  }
+  if (unique.length === 0) return { rows: [], duplicates: rows.length };
+  const stored = await storedSources(store, unique);
+  const kept = unique.filter((r) => {
+    const sources = stored.get(eventKey(r.org_id, r.event_id));
+    if (!sources) return true;
+    return opts.keepOwn && sources.has(r.source);
+  });
+  return { rows: kept, duplicates: rows.length - kept.length };
+}
+
+async function storedSources(store: Store, rows: UsageRow[]): Promise<Map<string, Set<string>>> {
+  const orgs = new Set<string>();
+  let minTimeMs = Number.POSITIVE_INFINITY;
+  let maxTimeMs = Number.NEGATIVE_INFINITY;
+  for (const r of rows) {
+    orgs.add(r.org_id);
+    const t = Date.parse(`${r.event_time.replace(" ", "T")}Z`);
+    if (t < minTimeMs) minTimeMs = t;
+    if (t > maxTimeMs) maxTimeMs = t;
+  }
+  const params = storedIdParams({ orgs: [...orgs], ids: rows.map((r) => r.event_id), minTimeMs, maxTimeMs });
+  const found = await store.query<{ org_id: string; id: string; source: string }>(STORED_SOURCES_SQL, params);
+  const out = new Map<string, Set<string>>();
+  for (const f of found) {
+    const key = eventKey(f.org_id, f.id);
+    const set = out.get(key) ?? new Set<string>();
+    set.add(f.source);
+    out.set(key, set);
+  }
+  return out;
+}
+
+/** Serializes rows as the JSONEachRow payload of one insert. */
+export function toPayload(rows: UsageRow[]): Buffer {
+  let out = "";
+  for (const r of rows) out += `${JSON.stringify(r)}\n`;
+  return Buffer.from(out);
+}
+
+/**
+ * Inserts one range's rows under its range token. The dependent-MV setting
+ * makes the rollups de-duplicate on their own: a retry after the raw part
+ * landed but a rollup part did not still fills the rollup.
+ */
+export async function insertRange(store: Store, range: OffsetRange, payload: Buffer, table = "llm_usage"): Promise<void> {
+  if (payload.length === 0) return;
+  await store.insert(table, payload, {
+    settings: { insert_deduplication_token: rangeToken(range), deduplicate_blocks_in_dependent_materialized_views: 1 },
+  });
+}

@@ -1,0 +1,70 @@
+import type { Store } from "@tokenmeter/clickhouse";
+import { isError, type UsageEvent } from "@tokenmeter/core";
+
+/** Totals per org that every table (raw, daily, hourly) must agree on. */
+export interface OrgTotals {
+  requests: number;
+  errors: number;
+  input_tokens: number;
+  output_tokens: number;
+  cached_input_tokens: number;
+  reasoning_tokens: number;
+  /** Micro-dollars, rounded: float sums in different orders differ in the last bits. */
+  cost_micros: number;
+}
+
+/** Expected totals from the produced (valid, unique) events, cost as reported or 0 (unpriced). */
+export function expectedTotals(events: Iterable<UsageEvent>): Record<string, OrgTotals> {
+  const out: Record<string, OrgTotals> = {};
+  const cost: Record<string, number> = {};
+  for (const e of events) {
+    const t = out[e.org_id] ?? zero();
+    out[e.org_id] = t;
+    t.requests++;
+    if (isError(e)) t.errors++;
+    t.input_tokens += e.input_tokens;
+    t.output_tokens += e.output_tokens;
+    t.cached_input_tokens += e.cached_input_tokens;
+    t.reasoning_tokens += e.reasoning_tokens;
+    cost[e.org_id] = (cost[e.org_id] ?? 0) + (e.cost_usd ?? 0);
+  }
+  for (const [org, c] of Object.entries(cost)) out[org]!.cost_micros = Math.round(c * 1e6);
+  return out;
+}
+
+function zero(): OrgTotals {
+  return { requests: 0, errors: 0, input_tokens: 0, output_tokens: 0, cached_input_tokens: 0, reasoning_tokens: 0, cost_micros: 0 };
+}
+
+const SUMS = `sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,
+  sum(cached_input_tokens) AS cached_input_tokens, sum(reasoning_tokens) AS reasoning_tokens,
+  round(sum(cost_usd) * 1000000) AS cost_micros`;
+
+/** Stored totals per org in raw, daily and hourly rollups (read with sum(), parts need not be merged). */
+export async function storedTotals(store: Store): Promise<Record<"raw" | "daily" | "hourly", Record<string, OrgTotals>>> {
+  const raw = await store.query<OrgTotals & { org_id: string }>(
+    `SELECT org_id, count() AS requests, countIf(status_code >= 400 OR error_code != '') AS errors, ${SUMS} FROM llm_usage GROUP BY org_id`,
+  );
+  const daily = await store.query<OrgTotals & { org_id: string }>(
+    `SELECT org_id, sum(requests) AS requests, sum(errors) AS errors, ${SUMS} FROM llm_usage_daily GROUP BY org_id`,
+  );
+  const hourly = await store.query<OrgTotals & { org_id: string }>(
+    `SELECT org_id, sum(requests) AS requests, sum(errors) AS errors, ${SUMS} FROM llm_usage_hourly GROUP BY org_id`,
+  );
+  const byOrg = (rows: Array<OrgTotals & { org_id: string }>) =>
+    Object.fromEntries(
+      rows.map(({ org_id, ...t }) => [
+        org_id,
+        Object.fromEntries(Object.entries(t).map(([k, v]) => [k, Number(v)])) as unknown as OrgTotals,
+      ]),
+    );
+  return { raw: byOrg(raw), daily: byOrg(daily), hourly: byOrg(hourly) };
+}
+
+/** event_ids stored more than once in raw (must be none). */
+export async function duplicateIds(store: Store): Promise<number> {
+  const r = await store.query<{ n: number }>(
+    "SELECT count() AS n FROM (SELECT event_id FROM llm_usage GROUP BY event_id HAVING count() > 1)",
+  );
+  return Number(r[0]?.n ?? 0);
+}
