@@ -1,0 +1,63 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { BENCH_DIR } from "./results.js";
+
+/** One child process of the runner: a script, its arguments, its time bound. */
+export interface Step {
+  /** Result file it writes: bench/results/<result>.json. */
+  result: string;
+  script: string;
+  args: string[];
+  timeoutMs: number;
+  /** Owner's script that may not have landed yet: skipped (and reported) when absent. */
+  optional?: boolean;
+}
+
+export interface TopicArgs {
+  brokers: string;
+  topic: string;
+  events: number;
+  end: number;
+  days: number;
+  seed: number;
+  partitions: number;
+}
+
+/** The same topic, event set and clock for the end-to-end run and its ceilings. */
+export function topicArgs(t: TopicArgs): string[] {
+  return [
+    `--brokers=${t.brokers}`,
+    `--topic=${t.topic}`,
+    `--events=${t.events}`,
+    `--end=${t.end}`,
+    `--days=${t.days}`,
+    `--seed=${t.seed}`,
+    `--partitions=${t.partitions}`,
+  ];
+}
+
+/** Scenario 1 runs against a shared topic; 2-6 start their own app. Bounds are generous upper limits. */
+export function plan(quick: boolean, topic: TopicArgs): Step[] {
+  const q = quick ? ["--quick"] : [];
+  const min = 60_000;
+  return [
+    {
+      result: "ingest-kafka",
+      script: "ingest-kafka.ts",
+      args: [...q, ...topicArgs(topic)],
+      timeoutMs: (quick ? 3 : 20) * min,
+      optional: true,
+    },
+    { result: "ceilings", script: "ceilings.ts", args: [...q, ...topicArgs(topic)], timeoutMs: (quick ? 3 : 20) * min },
+    { result: "http-ingest", script: "http-ingest.ts", args: q, timeoutMs: (quick ? 2 : 5) * min },
+    { result: "query", script: "query.ts", args: q, timeoutMs: (quick ? 3 : 30) * min, optional: true },
+    { result: "freshness", script: "freshness.ts", args: q, timeoutMs: (quick ? 2 : 5) * min },
+    { result: "soak", script: "soak.ts", args: q, timeoutMs: (quick ? 2 : 15) * min },
+    { result: "profile", script: "profile.ts", args: q, timeoutMs: (quick ? 2 : 5) * min },
+    { result: "page-load", script: "page-load.ts", args: q, timeoutMs: (quick ? 2 : 5) * min, optional: true },
+  ];
+}
+
+export function scriptExists(step: Step): boolean {
+  return existsSync(join(BENCH_DIR, step.script));
+}

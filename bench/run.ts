@@ -1,0 +1,167 @@
+/**
+ * `pnpm bench [--quick] [--only=a,b]`: runs every scenario as its own child
+ * process (one chDB data dir each), collects bench/results/<scenario>.json,
+ * prints one table and writes bench/results/summary.json.
+ *
+ * Scenario 1 shares one broker and one topic (8 partitions, the same event
+ * set) between the end-to-end run and its ceilings, so the ratios are taken
+ * from one run on one machine state.
+ */
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { benchArgs, numberOption } from "./lib/args.js";
+import { produceEventSet, startBroker, stopBroker } from "./lib/kafka.js";
+import { type BenchResult, type Figure, REPO_DIR, RESULTS_DIR, runMeta } from "./lib/results.js";
+import { plan, type Step, scriptExists, type TopicArgs } from "./lib/scenarios.js";
+import { rate, round } from "./lib/stats.js";
+import { formatTable } from "./lib/table.js";
+
+const args = benchArgs();
+const only = args.options.only?.split(",");
+const started = Date.now();
+const outcomes: { step: string; status: string; ms: number }[] = [];
+
+async function main() {
+  // 1. Broker and the shared topic for scenario 1.
+  const brokerDir = mkdtempSync(join(tmpdir(), "tokenmeter-bench-broker-"));
+  const steps = plan(args.quick, placeholderTopic()).filter((s) => !only || only.includes(s.result));
+  const needsTopic = steps.some((s) => s.result === "ingest-kafka" || s.result === "ceilings");
+  let produced: Record<string, number> = {};
+  let topic = placeholderTopic();
+  try {
+    if (needsTopic) {
+      const brokers = await startBroker(brokerDir);
+      topic = { ...topic, brokers, topic: `bench.ingest.${Date.now()}` };
+      log(
+        `broker ${brokers}; producing ${topic.events.toLocaleString("en-US")} events into ${topic.topic} (${topic.partitions} partitions)`,
+      );
+      const p = await produceEventSet(brokers, topic.topic, topic.partitions, topic);
+      produced = { events: topic.events, bytes: p.bytes, produce_ms: p.produce_ms, produce_rate: rate(topic.events, p.produce_ms) };
+      log(`produced in ${p.produce_ms} ms (${produced.produce_rate} events/s)`);
+    }
+    // 2. Every scenario, one child process each, in order.
+    for (const step of plan(args.quick, topic).filter((s) => !only || only.includes(s.result))) {
+      if (!scriptExists(step)) {
+        outcomes.push({ step: step.result, status: step.optional ? "not landed yet" : "missing", ms: 0 });
+        continue;
+      }
+      outcomes.push(await runStep(step));
+    }
+  } finally {
+    if (needsTopic) await stopBroker(brokerDir).catch(() => undefined);
+    rmSync(brokerDir, { recursive: true, force: true });
+  }
+  // 3. One table from what this run wrote.
+  report(produced);
+}
+
+function placeholderTopic(): TopicArgs {
+  return {
+    brokers: "",
+    topic: "",
+    events: numberOption(args, "events", 2_000_000, 200_000),
+    end: Date.now(),
+    days: 2,
+    seed: 1,
+    partitions: 8,
+  };
+}
+
+function runStep(step: Step): Promise<{ step: string; status: string; ms: number }> {
+  const t0 = Date.now();
+  log(`--- ${step.result}: tsx bench/${step.script} ${step.args.join(" ")}`);
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ["--import", "tsx", join("bench", step.script), ...step.args], {
+      cwd: REPO_DIR,
+      stdio: ["ignore", "inherit", "inherit"],
+      env: { ...process.env, KAFKAJS_NO_PARTITIONER_WARNING: "1" },
+    });
+    const timer = setTimeout(() => {
+      log(`${step.result} exceeded ${step.timeoutMs} ms, killing it`);
+      child.kill("SIGKILL");
+    }, step.timeoutMs);
+    child.on("exit", (code, signal) => {
+      clearTimeout(timer);
+      const ms = Date.now() - t0;
+      const fresh = existsSync(resultPath(step.result)) && readResult(step.result).meta.date >= new Date(t0).toISOString();
+      resolve({ step: step.result, status: code === 0 && fresh ? "ok" : `failed (${signal ?? `exit ${code}`})`, ms });
+    });
+  });
+}
+
+function report(produced: Record<string, number>) {
+  const figures: Figure[] = [];
+  const results: Record<string, BenchResult> = {};
+  for (const o of outcomes) {
+    if (o.status !== "ok") continue;
+    const r = readResult(o.step);
+    results[o.step] = r;
+    figures.push(...r.figures);
+  }
+  figures.push(...ratios(results));
+  const rows = figures.map((f) => [f.scenario, f.metric, f.value, f.unit, f.target ?? "", verdict(f)]);
+  const meta = runMeta();
+  console.log(
+    `\nTokenmeter benchmarks${args.quick ? " (--quick, reduced scale)" : ""} — ${meta.date}, ${meta.commit}${meta.dirty ? "+dirty" : ""}, ${meta.machine}, ${meta.cores} cores, load ${meta.load_avg_1m}\n`,
+  );
+  console.log(formatTable(["scenario", "figure", "value", "unit", "target", ""], rows));
+  console.log(
+    `\n${formatTable(
+      ["step", "status", "seconds"],
+      outcomes.map((o) => [o.step, o.status, round(o.ms / 1000, 1)]),
+    )}`,
+  );
+  console.log(`\ntotal ${round((Date.now() - started) / 1000, 1)} s; results in bench/results/*.json`);
+  writeFileSync(
+    join(RESULTS_DIR, "summary.json"),
+    `${JSON.stringify({ quick: args.quick, meta, produced, outcomes, figures }, null, 2)}\n`,
+  );
+}
+
+/** Our end-to-end rate over each ceiling and the peer, all from this run. */
+function ratios(results: Record<string, BenchResult>): Figure[] {
+  const ours = results["ingest-kafka"]?.figures.find((f) => f.unit === "events/s" && /end.to.end/i.test(f.metric));
+  const c = results.ceilings?.figures;
+  if (!ours || !c) return [];
+  ours.target ??= ">= 60000";
+  const out: Figure[] = [];
+  const pick = (re: RegExp) => c.find((f) => re.test(f.metric));
+  const pairs: [RegExp, string, string | undefined][] = [
+    [/raw insert/, "ours / raw-insert ceiling", ">= 0.5"],
+    [/consume-and-discard/, "ours / consume-and-discard ceiling", undefined],
+    [/peer/, "ours / Kafka table engine peer", "> 1"],
+  ];
+  for (const [re, metric, target] of pairs) {
+    const base = pick(re);
+    if (base && base.value > 0)
+      out.push({ scenario: "1 ingest", metric, value: round(ours.value / base.value, 2), unit: "x", ...(target ? { target } : {}) });
+  }
+  return out;
+}
+
+/** "ok" / "MISSED" against a target like ">= 60000", "<= 5", "> 1", "0". */
+function verdict(f: Figure): string {
+  if (!f.target) return "";
+  const m = /^(>=|<=|>|<)?\s*([\d.]+)$/.exec(f.target);
+  if (!m) return "";
+  const t = Number(m[2]);
+  const ok = { ">=": f.value >= t, "<=": f.value <= t, ">": f.value > t, "<": f.value < t, "": f.value === t }[m[1] ?? ""];
+  return ok ? "ok" : "MISSED";
+}
+
+function resultPath(name: string) {
+  return join(RESULTS_DIR, `${name}.json`);
+}
+
+function readResult(name: string): BenchResult {
+  return JSON.parse(readFileSync(resultPath(name), "utf8")) as BenchResult;
+}
+
+function log(msg: string) {
+  process.stderr.write(`[bench] ${msg}\n`);
+}
+
+await main();
+process.exit(0);
