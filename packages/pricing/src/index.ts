@@ -1,4 +1,5 @@
 export * from "./diff.js";
+export * from "./follow.js";
 export * from "./litellm.js";
 export * from "./normalize.js";
 export * from "./price-book.js";
