@@ -46,18 +46,26 @@ export const PARAMS = {
     granularity,
     percentile: z.array(z.enum(PERCENTILES)).optional().describe("50, 95 and/or 99 (repeatable); default all three"),
   }),
-  models: z.strictObject({ ...common }),
+  models: z.strictObject({ ...common, granularity: ignoredGranularity() }),
   errors: z.strictObject({
     ...common,
     granularity,
     group_by: groupBy,
     error_code: filterValues.optional().describe("Count only errors with this code (repeatable)"),
   }),
-  agents: z.strictObject({ ...common, limit: limitParam() }),
-  users: z.strictObject({ ...common, limit: limitParam() }),
-  summary: z.strictObject({ ...common }),
+  agents: z.strictObject({ ...common, granularity: ignoredGranularity(), limit: limitParam() }),
+  users: z.strictObject({ ...common, granularity: ignoredGranularity(), limit: limitParam() }),
+  summary: z.strictObject({ ...common, granularity: ignoredGranularity() }),
 } as const;
 export type Endpoint = keyof typeof PARAMS;
+
+/** Endpoints that return a time series (the bucket limit applies to them only). */
+export const SERIES_ENDPOINTS = new Set<Endpoint>(["usage", "latency", "errors"]);
+
+/** Table endpoints accept the dashboard's common granularity (it sets the cache TTL) but have no buckets. */
+function ignoredGranularity() {
+  return z.enum(GRANULARITIES).optional().describe("Accepted for a uniform query string; sets the cache TTL only");
+}
 
 function limitParam() {
   // Checked in parseQuery so every bad limit gets the same message with its range.
@@ -116,7 +124,7 @@ export function parseQuery(endpoint: Endpoint, raw: Record<string, string | stri
     });
   }
   const granularity = (p.granularity as Granularity | undefined) ?? "day";
-  const buckets = bucketStarts(granularity, tz, start, end, QUERY_LIMITS.maxBuckets);
+  const buckets = SERIES_ENDPOINTS.has(endpoint) ? bucketStarts(granularity, tz, start, end, QUERY_LIMITS.maxBuckets) : [];
   if (buckets.length > QUERY_LIMITS.maxBuckets) {
     throw invalid("granularity", `the range holds more than ${QUERY_LIMITS.maxBuckets} ${granularity} buckets; use a coarser granularity`, {
       max_buckets: QUERY_LIMITS.maxBuckets,
