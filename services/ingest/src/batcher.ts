@@ -234,7 +234,12 @@ export function createBatchWriter(opts: BatchWriterOptions): BatchWriter {
     }
   }
 
-  async function admit(bytes: number): Promise<void> {
+  /**
+   * Waits for room (FIFO), then enqueues in the same turn, so a flush() that
+   * waits for the admission queue sees every write called before it.
+   */
+  async function admit(pending: Pending[]): Promise<void> {
+    const bytes = pending.reduce((n, p) => n + p.bytes, 0);
     const turn = admission.then(async () => {
       while (!hasRoom(queuedBytes + inFlightBytes, bytes, policy)) {
         await new Promise<void>((r) => {
@@ -242,21 +247,13 @@ export function createBatchWriter(opts: BatchWriterOptions): BatchWriter {
           kick();
         });
       }
+      enqueue(pending);
     });
     admission = turn.catch(() => {});
     await turn;
   }
 
-  async function writeRows(rows: UsageRow[]): Promise<WriteResult> {
-    if (closing) throw new WriterClosedError("batch writer is closed");
-    if (rows.length === 0) return { accepted: 0, duplicates: 0 };
-    const ticket: Ticket = { remaining: rows.length, accepted: 0, duplicates: 0, failed: false, resolve: () => {}, reject: () => {} };
-    const promise = new Promise<WriteResult>((resolve, reject) => {
-      ticket.resolve = resolve;
-      ticket.reject = reject;
-    });
-    const pending = rows.map((r) => toPending(r, ticket));
-    await admit(pending.reduce((n, p) => n + p.bytes, 0));
+  function enqueue(pending: Pending[]): void {
     const at = now();
     if (oldestAtMs === null) oldestAtMs = at;
     for (const p of pending) {
@@ -267,12 +264,24 @@ export function createBatchWriter(opts: BatchWriterOptions): BatchWriter {
     enqueued += pending.length;
     setBuffered();
     kick();
+  }
+
+  async function writeRows(rows: UsageRow[]): Promise<WriteResult> {
+    if (closing) throw new WriterClosedError("batch writer is closed");
+    if (rows.length === 0) return { accepted: 0, duplicates: 0 };
+    const ticket: Ticket = { remaining: rows.length, accepted: 0, duplicates: 0, failed: false, resolve: () => {}, reject: () => {} };
+    const promise = new Promise<WriteResult>((resolve, reject) => {
+      ticket.resolve = resolve;
+      ticket.reject = reject;
+    });
+    await admit(rows.map((r) => toPending(r, ticket)));
     return promise;
   }
 
   async function flush(): Promise<void> {
-    const target = enqueued;
     const failuresBefore = failures;
+    await admission;
+    const target = enqueued;
     forcedUntil = Math.max(forcedUntil, target);
     // Bounded: each pass takes at least one row below target, and target is fixed.
     while (taken < target || loop) {
