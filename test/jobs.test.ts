@@ -1,0 +1,200 @@
+import { execFile } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { loadMigrations } from "@tokenmeter/clickhouse";
+import { pino } from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { backfillJob } from "../apps/tokenmeter/src/commands/backfill.js";
+import { migrateJob } from "../apps/tokenmeter/src/commands/migrate.js";
+import { rebuildRollupsJob } from "../apps/tokenmeter/src/commands/rebuild-rollups.js";
+import { loadJobConfig } from "../apps/tokenmeter/src/jobs/config.js";
+import type { JobContext } from "../apps/tokenmeter/src/jobs/run.js";
+import { dropTestStore, openTestStore } from "./support/store.js";
+
+const CLI = fileURLToPath(new URL("../apps/tokenmeter/bin/tokenmeter", import.meta.url));
+const run = promisify(execFile);
+const logger = pino({ level: "silent" });
+const loaded = loadJobConfig({});
+if (!loaded.ok) throw new Error(loaded.errors.join("; "));
+const config = loaded.config;
+
+// Events of last month: always inside the raw TTL, whatever day the suite runs.
+const now = new Date();
+const month = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 1, 1));
+const FROM = month.toISOString().slice(0, 10);
+const TO = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1)).toISOString().slice(0, 10);
+
+function eventsFile(dir: string, n: number, extra: string[] = []): string {
+  const lines = Array.from({ length: n }, (_, i) =>
+    JSON.stringify({
+      event_id: randomUUID(),
+      event_time: new Date(month.getTime() + i * 3_600_000).toISOString(),
+      org_id: `org_${i % 3}`,
+      agent_id: `agent_${i % 4}`,
+      provider: "OpenAI",
+      model: "gpt-4o-mini",
+      input_tokens: 100 + i,
+      output_tokens: 20,
+      cost_usd: 0.001,
+      duration_ms: 100 + (i % 50),
+      status_code: i % 10 === 0 ? 429 : 200,
+    }),
+  );
+  const file = join(dir, `events-${randomUUID()}.ndjson`);
+  writeFileSync(file, `${[...lines, ...extra].join("\n")}\n`);
+  return file;
+}
+
+describe("jobs in-process on the real engine", () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), "tokenmeter-jobs-"));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  const totals = async (ctx: JobContext) => {
+    const q = (t: string, count: string) =>
+      ctx.store.query(`SELECT ${count} AS requests, sum(input_tokens) AS input, round(sum(cost_usd), 6) AS cost FROM ${t}`);
+    return {
+      raw: await q("llm_usage", "count()"),
+      daily: await q("llm_usage_daily", "sum(requests)"),
+      hourly: await q("llm_usage_hourly", "sum(requests)"),
+    };
+  };
+
+  it("migrate: --check fails while pending, applying twice is a no-op the second time, then --check passes", async () => {
+    const store = await openTestStore({ migrated: false });
+    const ctx = { store, logger, config };
+    try {
+      expect(await migrateJob(ctx, { check: true })).toBe(1);
+      expect(await migrateJob(ctx, {})).toBe(0);
+      const tables = await store.query("SELECT name FROM system.tables WHERE database = {db:String} ORDER BY name", { db: store.database });
+      expect(await migrateJob(ctx, {})).toBe(0);
+      expect(
+        await store.query("SELECT name FROM system.tables WHERE database = {db:String} ORDER BY name", { db: store.database }),
+      ).toEqual(tables);
+      expect(await store.query("SELECT count() AS n FROM schema_migrations FINAL")).toEqual([{ n: loadMigrations().length }]);
+      expect(await migrateJob(ctx, { check: true, waitSeconds: 1, pollMs: 100 })).toBe(0);
+    } finally {
+      await dropTestStore(store);
+    }
+  });
+
+  it("backfill then rebuild-rollups, each twice: nothing lands twice and rollups equal raw", async () => {
+    const store = await openTestStore();
+    const ctx = { store, logger, config };
+    try {
+      const file = eventsFile(dir, 500);
+      const args = { from: new Date(FROM), to: new Date(TO), file };
+      expect(await backfillJob(ctx, args)).toBe(0);
+      const once = await totals(ctx);
+      expect(once.raw).toEqual([{ requests: 500, input: expect.any(Number), cost: 0.5 }]);
+      expect(await backfillJob(ctx, args)).toBe(0);
+      expect(await totals(ctx)).toEqual(once);
+      expect(once.daily).toEqual(once.raw);
+      expect(once.hourly).toEqual(once.raw);
+
+      const months = { fromMonth: FROM.slice(0, 7), toMonth: FROM.slice(0, 7), force: false };
+      expect(await rebuildRollupsJob(ctx, months)).toBe(0);
+      expect(await totals(ctx)).toEqual(once);
+      expect(await rebuildRollupsJob(ctx, months)).toBe(0);
+      expect(await totals(ctx)).toEqual(once);
+    } finally {
+      await dropTestStore(store);
+    }
+  });
+
+  it("backfill: bad lines exit 1 without losing the good ones; events outside the range are left out", async () => {
+    const store = await openTestStore();
+    const ctx = { store, logger, config };
+    try {
+      const file = eventsFile(dir, 50, ["{not json", JSON.stringify({ event_id: "nope" })]);
+      expect(await backfillJob(ctx, { from: new Date(FROM), to: new Date(month.getTime() + 10 * 3_600_000), file })).toBe(1);
+      expect(await store.query("SELECT count() AS n FROM llm_usage")).toEqual([{ n: 10 }]);
+    } finally {
+      await dropTestStore(store);
+    }
+  });
+});
+
+/** The CLI as k8s runs it: its own process, env config, JSON logs on stdout, exit code. */
+describe("jobs as CLI processes", () => {
+  let dir: string;
+  let env: NodeJS.ProcessEnv;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), "tokenmeter-cli-"));
+    env = { PATH: process.env.PATH, TOKENMETER_DATA_DIR: join(dir, "data"), TOKENMETER_CLICKHOUSE_DATABASE: "jobs_cli" };
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  async function cli(...args: string[]): Promise<{ code: number; logs: Array<Record<string, unknown>>; stderr: string }> {
+    try {
+      const r = await run(CLI, args, { env, timeout: 60_000 });
+      return { code: 0, logs: parseLogs(r.stdout), stderr: r.stderr };
+    } catch (err) {
+      const e = err as { code?: number; stdout?: string; stderr?: string };
+      if (typeof e.code !== "number") throw err;
+      return { code: e.code, logs: parseLogs(e.stdout ?? ""), stderr: e.stderr ?? "" };
+    }
+  }
+
+  it("migrate, backfill and rebuild-rollups are idempotent and say what they did", async () => {
+    expect((await cli("migrate", "--check")).code).toBe(1);
+    const first = await cli("migrate");
+    expect(first.code).toBe(0);
+    expect(first.logs.find((l) => l.op === "migrate" && Array.isArray(l.applied))?.applied).not.toEqual([]);
+    const second = await cli("migrate");
+    expect(second.logs.find((l) => l.op === "migrate" && Array.isArray(l.applied))?.applied).toEqual([]);
+    expect((await cli("migrate", "--check")).code).toBe(0);
+
+    const file = eventsFile(dir, 200);
+    const loads = [
+      await cli("backfill", "--from", FROM, "--to", TO, "--file", file),
+      await cli("backfill", "--from", FROM, "--to", TO, "--file", file),
+    ];
+    expect(loads.map((l) => l.code)).toEqual([0, 0]);
+    const summaries = loads.map((l) => l.logs.find((x) => x.msg === "backfill finished"));
+    expect(summaries.map((s) => [s?.accepted, s?.duplicates])).toEqual([
+      [200, 0],
+      [0, 200],
+    ]);
+
+    for (let i = 0; i < 2; i++) {
+      const r = await cli("rebuild-rollups", "--from", FROM, "--to", TO);
+      expect(r.code).toBe(0);
+      const month = r.logs.find((l) => l.op === "rebuild_rollups" && l.raw_requests !== undefined);
+      expect(month).toMatchObject({ raw_requests: 200, rollups: { llm_usage_daily: 200, llm_usage_hourly: 200 }, ok: true });
+    }
+  });
+
+  it("bad usage exits 2 with a message and touches nothing", async () => {
+    const cases = [
+      ["rebuild-rollups", "--from", "yesterday", "--to", TO],
+      ["backfill", "--from", FROM, "--to", TO, "--file", join(dir, "missing.ndjson")],
+      ["migrate", "--no-such-flag"],
+      ["schema", "--cluster", "a b"],
+    ];
+    // None of these opens the store, so they can run side by side.
+    const results = await Promise.all(cases.map((args) => cli(...args)));
+    expect(results.map((r, i) => ({ args: cases[i], code: r.code, said: r.stderr.length > 0 }))).toEqual(
+      cases.map((args) => ({ args, code: 2, said: true })),
+    );
+  });
+
+  it("schema --cluster prints the cluster DDL", async () => {
+    const { stdout } = await run(CLI, ["schema", "--cluster", "{cluster}"], { env });
+    expect(stdout).toContain("CREATE TABLE IF NOT EXISTS llm_usage_local ON CLUSTER '{cluster}'");
+    expect(stdout).toContain("ENGINE = Distributed('{cluster}', 'tokenmeter', 'llm_usage_local'");
+  });
+});
+
+function parseLogs(stdout: string): Array<Record<string, unknown>> {
+  return stdout
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
