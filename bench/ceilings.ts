@@ -94,7 +94,13 @@ async function main() {
 
 /** kafkajs consumer group from the earliest offset, counting messages and nothing else. */
 async function consumeAndDiscard(brokers: string, topic: string, expected: number) {
-  const consumer = kafkaClient(brokers, "bench-discard").consumer({ groupId: `bench-discard-${Date.now()}`, maxBytes: 64 * 2 ** 20 });
+  // The fetch settings of our consumer's defaults (services/ingest kafka-config.ts), so the
+  // ratio isolates what we do with the messages, not how they are fetched.
+  const consumer = kafkaClient(brokers, "bench-discard").consumer({
+    groupId: `bench-discard-${Date.now()}`,
+    maxBytesPerPartition: 4 * 2 ** 20,
+    maxBytes: 10 * 2 ** 20,
+  });
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
   const started = performance.now();
@@ -104,6 +110,7 @@ async function consumeAndDiscard(brokers: string, topic: string, expected: numbe
     const timer = setTimeout(() => reject(new Error(`consume-and-discard timed out at ${count}/${expected}`)), timeoutMs);
     consumer
       .run({
+        partitionsConsumedConcurrently: 2,
         eachBatch: async ({ batch }) => {
           firstMs ??= performance.now() - started;
           count += batch.messages.length;

@@ -25,9 +25,9 @@ export async function stopBroker(stateDir: string): Promise<void> {
   await run(join(REPO_DIR, "scripts/kafka/stop.sh"), [stateDir], { timeout: 60_000 });
 }
 
-/** A kafkajs client that logs errors only (benchmarks print their own figures). */
+/** A quiet kafkajs client: failures surface as rejections, and benchmarks print their own figures. */
 export function kafkaClient(brokers: string, clientId = "tokenmeter-bench"): Kafka {
-  return new Kafka({ clientId, brokers: brokers.split(","), logLevel: logLevel.ERROR });
+  return new Kafka({ clientId, brokers: brokers.split(","), logLevel: logLevel.NOTHING });
 }
 
 export interface ProducedTopic {
