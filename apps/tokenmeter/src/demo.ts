@@ -85,7 +85,7 @@ export function* demoEvents(opts: DemoOptions): Generator<UsageEventInput[]> {
       const hourOfDay = local.getUTCHours();
       const weekend = local.getUTCDay() === 0 || local.getUTCDay() === 6;
       const diurnal = 0.25 + 0.75 * Math.max(0, Math.sin(((hourOfDay - 6) / 24) * 2 * Math.PI)) ** 1.5;
-      const expected = perHour * org.weight * diurnal * (weekend ? 0.45 : 1.25) * (0.8 + 0.4 * progress) * 1.6;
+      const expected = perHour * org.weight * diurnal * (weekend ? 0.45 : 1.25) * (0.8 + 0.4 * progress) * 2.12;
       const n = Math.max(0, Math.round(expected * (0.85 + 0.3 * rand())));
       for (let i = 0; i < n; i++) chunk.push(demoEvent(rand, pick, org, h + Math.floor(rand() * HOUR), incident));
     }

@@ -1,0 +1,124 @@
+import type { AddressInfo } from "node:net";
+import { serve } from "@hono/node-server";
+import { createStore, migrate, type Store } from "@tokenmeter/clickhouse";
+import { type UsageEvent, validateEvent } from "@tokenmeter/core";
+import { type AuthOptions, issueToken } from "@tokenmeter/http";
+import { type BatchWriter, createBatchWriter, createIngestRoutes, type EventSink } from "@tokenmeter/ingest";
+import { PriceBook } from "@tokenmeter/pricing";
+import { createQueryApp, MemoryResultCache, RedisResultCache, type ResultCache } from "@tokenmeter/query";
+import { Hono } from "hono";
+import type { Logger } from "pino";
+import { Registry } from "prom-client";
+import { type AppConfig, parseApiKeys } from "./config.js";
+import { demoEvents } from "./demo.js";
+import { loadOrCreateSecret } from "./secret.js";
+
+export interface Tokenmeter {
+  /** Base URL the HTTP server listens on. */
+  url: string;
+  store: Store;
+  writer: BatchWriter;
+  app: Hono;
+  /** A signed token for an org (the demo token, tests). */
+  issueToken(org_id: string, ttlSeconds?: number): Promise<string>;
+  /** Stops serving, flushes the writer, closes connections. */
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  logger: Logger;
+  /** Clock (tests inject one). */
+  now?: () => number;
+  /** Extra route groups (the dashboard is added by main). */
+  mount?: Hono[];
+}
+
+/**
+ * Starts the whole product in one process: storage (chDB unless a ClickHouse
+ * URL is set), schema, pricing, the batching writer behind HTTP ingest, the
+ * query API and its cache, and demo data on an empty store.
+ */
+export async function startTokenmeter(config: AppConfig, opts: StartOptions): Promise<Tokenmeter> {
+  const { logger } = opts;
+  const registry = new Registry();
+  // 1. Storage and schema.
+  const store = await createStore({
+    clickhouseUrl: config.TOKENMETER_CLICKHOUSE_URL,
+    dataDir: config.TOKENMETER_DATA_DIR,
+    database: config.TOKENMETER_CLICKHOUSE_DATABASE,
+    username: config.TOKENMETER_CLICKHOUSE_USER,
+    password: config.TOKENMETER_CLICKHOUSE_PASSWORD,
+  });
+  const applied = await migrate(store);
+  if (applied.length > 0) logger.info({ op: "migrate", applied }, "schema migrated");
+
+  // 2. Credentials.
+  const jwtSecret = config.TOKENMETER_JWT_SECRET ?? loadOrCreateSecret(config.TOKENMETER_DATA_DIR);
+  const auth: AuthOptions = { jwtSecret, apiKeyHashes: parseApiKeys(config.TOKENMETER_API_KEYS) };
+
+  // 3. Pricing, then the writer that prices every event at its event_time.
+  const prices = await PriceBook.load(store);
+  const writer = createBatchWriter({ store, logger, registry, pricer: prices, now: opts.now });
+  const sink: EventSink = writer;
+
+  // 4. Query API with its cache; ingest and extra routes mounted on the same server.
+  const cache: ResultCache = config.TOKENMETER_REDIS_URL
+    ? new RedisResultCache({ url: config.TOKENMETER_REDIS_URL, logger })
+    : new MemoryResultCache();
+  const app = createQueryApp({
+    store,
+    cache,
+    auth,
+    logger,
+    registry,
+    now: opts.now,
+    // route() re-roots the ingest app (typed with its auth variables) as a plain one.
+    mount: [new Hono().route("/", createIngestRoutes({ sink, auth, logger, registry, now: opts.now })), ...(opts.mount ?? [])],
+  });
+
+  // 5. Demo data before the URL is printed, so the first page has something to show.
+  if (config.TOKENMETER_DEMO) await loadDemoData(store, writer, config.TOKENMETER_DEMO_EVENTS, logger, opts.now ?? Date.now);
+
+  // 6. Serve.
+  const server = serve({ fetch: app.fetch, port: config.TOKENMETER_PORT, hostname: config.TOKENMETER_HOST });
+  await new Promise<void>((resolve, reject) => {
+    server.once("listening", resolve);
+    server.once("error", reject);
+  });
+  const { port } = server.address() as AddressInfo;
+  const host = config.TOKENMETER_HOST === "0.0.0.0" ? "127.0.0.1" : config.TOKENMETER_HOST;
+
+  return {
+    url: `http://${host}:${port}`,
+    store,
+    writer,
+    app,
+    issueToken: (org_id, ttl) => issueToken(jwtSecret, org_id, ttl),
+    async stop() {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await writer.close();
+      await cache.close();
+      await store.close();
+    },
+  };
+}
+
+/** Loads the demo data set through the real writer (validated, priced, deduplicated) on an empty store. */
+async function loadDemoData(store: Store, writer: BatchWriter, events: number, logger: Logger, now: () => number): Promise<void> {
+  const [row] = await store.query<{ n: number }>("SELECT count() AS n FROM llm_usage");
+  if (Number(row?.n ?? 0) > 0 || events === 0) return;
+  const started = now();
+  let written = 0;
+  for (const chunk of demoEvents({ events, end: started })) {
+    const valid: UsageEvent[] = [];
+    for (const raw of chunk) {
+      const r = validateEvent(raw, { now: started });
+      if (r.ok) valid.push(r.event);
+    }
+    // One insert per ~5,000-event chunk: flush now rather than wait for the timer.
+    const done = writer.write(valid, "demo");
+    await writer.flush();
+    written += (await done).accepted;
+  }
+  logger.info({ op: "demo", events: written, ms: Date.now() - started }, "demo data loaded");
+}
