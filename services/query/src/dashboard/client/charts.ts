@@ -1,6 +1,7 @@
 import uPlot from "uplot";
 import type { Granularity } from "./api.js";
 import { append, h } from "./dom.js";
+import { wallOf } from "./time.js";
 
 export interface SeriesSpec {
   label: string;
@@ -61,7 +62,17 @@ export function timeChart(host: HTMLElement, spec: TimeChartSpec): () => void {
       drag: { x: false, y: false, setScale: false },
       ...(spec.syncKey ? { sync: { key: spec.syncKey } } : {}),
     },
-    axes: [{ stroke: axisColor, grid: { show: false }, ticks: { show: false }, font: "12px system-ui, sans-serif" }, axis(spec.axisFormat)],
+    axes: [
+      {
+        stroke: axisColor,
+        grid: { show: false },
+        ticks: { show: false },
+        font: "12px system-ui, sans-serif",
+        splits: (u) => tickSplits(xs, spec.granularity, spec.tz, u.width),
+        values: (_u, splits) => splits.map((s) => tickLabel(s * 1000, spec.granularity, spec.tz)),
+      },
+      axis(spec.axisFormat),
+    ],
     series: [
       {},
       ...drawn.map(
@@ -88,6 +99,41 @@ export function timeChart(host: HTMLElement, spec: TimeChartSpec): () => void {
     ro.disconnect();
     chart.destroy();
   };
+}
+
+/**
+ * X ticks on bucket starts only (the API's buckets are aligned to the zone),
+ * every k-th one so labels keep ~80 px apart; hourly ticks on round hours.
+ */
+function tickSplits(xs: number[], g: Granularity, tz: string, width: number): number[] {
+  const maxLabels = Math.max(2, Math.floor(width / 80));
+  if (g !== "hour") {
+    const k = Math.ceil(xs.length / maxLabels);
+    return xs.filter((_, i) => i % k === 0);
+  }
+  const k = [1, 2, 3, 4, 6, 12, 24, 48, 72, 168].find((s) => xs.length / s <= maxLabels) ?? 336;
+  if (k < 24) return xs.filter((x) => wallOf(x * 1000, tz).h % k === 0);
+  const midnights = xs.filter((x) => wallOf(x * 1000, tz).h === 0);
+  return midnights.filter((_, i) => i % (k / 24) === 0);
+}
+
+const tickFormats = new Map<string, Intl.DateTimeFormat>();
+function tickFormat(kind: "day" | "hour" | "month", tz: string): Intl.DateTimeFormat {
+  const key = `${kind}|${tz}`;
+  let f = tickFormats.get(key);
+  if (!f) {
+    const opts: Intl.DateTimeFormatOptions =
+      kind === "day" ? { month: "short", day: "numeric" } : kind === "hour" ? { hour: "numeric" } : { month: "short", year: "2-digit" };
+    f = new Intl.DateTimeFormat(undefined, { ...opts, timeZone: tz });
+    tickFormats.set(key, f);
+  }
+  return f;
+}
+
+function tickLabel(t: number, g: Granularity, tz: string): string {
+  if (g === "month") return tickFormat("month", tz).format(t);
+  if (g === "hour" && wallOf(t, tz).h !== 0) return tickFormat("hour", tz).format(t);
+  return tickFormat("day", tz).format(t);
 }
 
 function cumulative(series: SeriesSpec[]): SeriesSpec[] {

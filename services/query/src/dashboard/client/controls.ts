@@ -192,7 +192,7 @@ export class Controls {
   private fillZones(current: string): void {
     if (this.tz.dataset.filled !== current) {
       const zones = new Set([browserZone(), "UTC", current, ...Intl.supportedValuesOf("timeZone")]);
-      this.tz.replaceChildren(...[...zones].map((z) => h("option", { value: z }, z === browserZone() ? `${z} (browser)` : z)));
+      this.tz.replaceChildren(...[...zones].map((z) => h("option", { value: z }, z === browserZone() ? `${z} · local` : z)));
       this.tz.dataset.filled = current;
     }
     this.tz.value = current;

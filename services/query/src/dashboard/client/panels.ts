@@ -9,15 +9,15 @@ import { isModelsEmpty, renderModels } from "./models.js";
 import { GROUPS, type ViewState } from "./state.js";
 import { isUsageEmpty, renderCostTrend, renderTokenTrend } from "./trend.js";
 
-/** One API call per source; several panels may draw from one source. */
+/** One API call per source; several panels may draw from one source. Only series endpoints take a granularity. */
 export const SOURCES = {
-  summary: { endpoint: "summary", extra: (): Params => ({}) },
-  usage: { endpoint: "usage", extra: (s: ViewState): Params => ({ group_by: s.group === "none" ? undefined : s.group }) },
-  latency: { endpoint: "latency", extra: (): Params => ({}) },
-  errors: { endpoint: "errors", extra: (): Params => ({}) },
-  models: { endpoint: "models", extra: (): Params => ({}) },
-  agents: { endpoint: "agents", extra: (): Params => ({ limit: 10 }) },
-  users: { endpoint: "users", extra: (): Params => ({ limit: 10 }) },
+  summary: { endpoint: "summary", series: false, extra: (): Params => ({}) },
+  usage: { endpoint: "usage", series: true, extra: (s: ViewState): Params => ({ group_by: s.group === "none" ? undefined : s.group }) },
+  latency: { endpoint: "latency", series: true, extra: (): Params => ({}) },
+  errors: { endpoint: "errors", series: true, extra: (): Params => ({}) },
+  models: { endpoint: "models", series: false, extra: (): Params => ({}) },
+  agents: { endpoint: "agents", series: false, extra: (): Params => ({ limit: 10 }) },
+  users: { endpoint: "users", series: false, extra: (): Params => ({ limit: 10 }) },
 } as const;
 export type SourceKey = keyof typeof SOURCES;
 

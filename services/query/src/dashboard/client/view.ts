@@ -129,7 +129,10 @@ export class View {
   }
 
   private paramsFor(source: SourceKey): Params {
-    return { ...apiParams(this.state, this.range), ...SOURCES[source].extra(this.state) };
+    const def = SOURCES[source];
+    const base = apiParams(this.state, this.range);
+    if (!def.series) base.granularity = undefined;
+    return { ...base, ...def.extra(this.state) };
   }
 
   private async loadSource(source: SourceKey, signal: AbortSignal): Promise<void> {
@@ -236,14 +239,14 @@ export class View {
 
   /** Filter choices for the range, unfiltered, fetched once per range. */
   private async loadOptions(signal: AbortSignal): Promise<void> {
-    const base = apiParams({ ...this.state, filters: {} }, this.range);
+    const base: Params = { ...apiParams({ ...this.state, filters: {} }, this.range), granularity: undefined };
     const key = `${base.start}|${base.end}`;
     if (key === this.optionsKey) return;
     try {
       const [models, agents, projects] = await Promise.all([
         this.deps.api.json<ModelsResponse>("models", base, signal),
         this.deps.api.json<{ agents: { agent_id: string }[] }>("agents", { ...base, limit: 200 }, signal),
-        this.deps.api.json<UsageResponse>("usage", { ...base, granularity: this.range.granularity, group_by: "project_id" }, signal),
+        this.deps.api.json<UsageResponse>("usage", { ...base, granularity: "month", group_by: "project_id" }, signal),
       ]);
       const opts: FilterOptions = {
         provider: [...new Set(models.models.map((m) => m.provider))],
