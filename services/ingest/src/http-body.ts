@@ -1,5 +1,6 @@
 import type { FieldError } from "@tokenmeter/core";
 import { ApiError } from "@tokenmeter/http";
+import { jsonErrorPosition } from "./json-position.js";
 
 /** One item of a request body: decoded JSON, or why its NDJSON line could not be decoded. */
 export type BodyItem = { ok: true; value: unknown } | { ok: false; error: FieldError };
@@ -46,7 +47,8 @@ export function parseEventsBody(text: string, contentType: string): BodyItem[] {
     doc = JSON.parse(text);
   } catch (err) {
     if (trimmed.startsWith("{") && looksLikeNdjson(trimmed)) return parseNdjson(text);
-    throw new ApiError("invalid_json", `malformed JSON: ${describeJsonError(err, text)}`, jsonErrorWhere(err, text));
+    const where = jsonErrorPosition(text);
+    throw new ApiError("invalid_json", `malformed JSON at line ${where.line} column ${where.column}: ${(err as Error).message}`, where);
   }
   if (Array.isArray(doc)) return doc.map((value) => ({ ok: true, value }));
   if (doc !== null && typeof doc === "object") return [{ ok: true, value: doc }];
@@ -74,7 +76,7 @@ function parseNdjson(text: string): BodyItem[] {
     try {
       items.push({ ok: true, value: JSON.parse(line) });
     } catch (err) {
-      const where = jsonErrorWhere(err, line);
+      const where = jsonErrorPosition(line);
       items.push({
         ok: false,
         error: { path: "(line)", message: `line ${i + 1}: malformed JSON at column ${where.column}: ${(err as Error).message}` },
@@ -82,19 +84,4 @@ function parseNdjson(text: string): BodyItem[] {
     }
   });
   return items;
-}
-
-/** Line and column (1-based) of a JSON.parse failure, from the position V8 reports. */
-export function jsonErrorWhere(err: unknown, text: string): { line: number; column: number; position: number } {
-  const m = /position (\d+)/.exec((err as Error).message ?? "");
-  const position = m ? Number(m[1]) : text.length;
-  const before = text.slice(0, position);
-  const line = before.split("\n").length;
-  const column = position - before.lastIndexOf("\n");
-  return { line, column, position };
-}
-
-function describeJsonError(err: unknown, text: string): string {
-  const { line, column } = jsonErrorWhere(err, text);
-  return `${(err as Error).message.replace(/ in JSON at position \d+.*$/, "")} at line ${line} column ${column}`;
 }
