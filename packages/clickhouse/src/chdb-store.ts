@@ -1,6 +1,6 @@
 import { mkdirSync } from "node:fs";
 import { Session } from "chdb";
-import { parseExceptionCode, storeErrorFromCode } from "./errors.js";
+import { isLostCreateRace, parseExceptionCode, storeErrorFromCode } from "./errors.js";
 import {
   assertIdentifier,
   encodeParams,
@@ -53,7 +53,10 @@ export class ChdbStore implements Store {
     mkdirSync(opts.dataDir, { recursive: true });
     const timeoutMs = opts.timeoutMs ?? 30_000;
     const writer = new Session(opts.dataDir, { installSignalHandlers: false });
-    await run(() => writer.queryAsync(`CREATE DATABASE IF NOT EXISTS ${database}`, { timeout: timeoutMs }));
+    const create = `CREATE DATABASE IF NOT EXISTS ${database}`;
+    await run(() => writer.queryAsync(create, { timeout: timeoutMs })).catch((err: unknown) => {
+      if (!isLostCreateRace(err, create)) throw err;
+    });
     const readers = Array.from({ length: opts.readers ?? 2 }, () => new Session(opts.dataDir, { installSignalHandlers: false }));
     for (const s of [writer, ...readers]) {
       await run(() => s.queryAsync(`USE ${database}`, { timeout: timeoutMs }));
@@ -103,7 +106,8 @@ function withSettings(sql: string, settings?: Settings): string {
   const list = Object.entries(settings)
     .map(([k, v]) => `${assertIdentifier(k)} = ${typeof v === "string" ? `'${v.replace(/[\\']/g, "\\$&")}'` : Number(v)}`)
     .join(", ");
-  return `${sql.replace(/;\s*$/, "")} SETTINGS ${list}`;
+  // On its own line, so a trailing `-- comment` in the statement cannot swallow it.
+  return `${sql.replace(/;\s*$/, "")}\nSETTINGS ${list}`;
 }
 
 /**

@@ -128,6 +128,12 @@ export function describeStoreConformance(name: string, openStore: OpenStore): vo
         },
       );
       expect(rows).toEqual([{ v: 1234, t: "2026-01-01T00:00:00.000Z" }]);
+      const commented = await store.query(
+        "SELECT getSetting('max_block_size') AS v -- a trailing comment",
+        {},
+        { settings: { max_block_size: 77 } },
+      );
+      expect(commented).toEqual([{ v: 77 }]);
       await store.command(
         "INSERT INTO items SELECT 100 + number, 'cmd', [], now64(3) FROM numbers(3)",
         {},

@@ -75,3 +75,16 @@ export function parseExceptionCode(message: string): number | undefined {
   const m = /\bCode: (\d+)\./.exec(message);
   return m ? Number(m[1]) : undefined;
 }
+
+/**
+ * True when a `CREATE … IF NOT EXISTS` failed only because a concurrent
+ * statement created the same object between its existence check and its
+ * create: the state it asked for holds, so the caller can treat it as done.
+ */
+export function isLostCreateRace(err: unknown, sql: string): boolean {
+  return (
+    err instanceof StoreError &&
+    (err.clickhouseCode === CH.TABLE_ALREADY_EXISTS || err.clickhouseCode === CH.DATABASE_ALREADY_EXISTS) &&
+    /\bIF\s+NOT\s+EXISTS\b/i.test(sql)
+  );
+}

@@ -1,7 +1,7 @@
 import { Readable } from "node:stream";
 import { finished } from "node:stream/promises";
 import { type ClickHouseClient, ClickHouseError, ClickHouseLogLevel, type ClickHouseSettings, createClient } from "@clickhouse/client";
-import { parseExceptionCode, storeErrorFromCode } from "./errors.js";
+import { isLostCreateRace, parseExceptionCode, storeErrorFromCode } from "./errors.js";
 import {
   assertIdentifier,
   encodeParams,
@@ -74,7 +74,10 @@ export class HttpStore implements Store {
     // 1. The database may not exist yet, so create it through a client bound to "default".
     const bootstrap = new HttpStore("default", createClient(base), timeoutMs);
     try {
-      await bootstrap.command(`CREATE DATABASE IF NOT EXISTS ${database}`);
+      const create = `CREATE DATABASE IF NOT EXISTS ${database}`;
+      await bootstrap.command(create).catch((err: unknown) => {
+        if (!isLostCreateRace(err, create)) throw err;
+      });
     } finally {
       await bootstrap.close();
     }

@@ -22,13 +22,13 @@ const drivers: Array<[string, (database: string) => Promise<Store>]> = [
 ];
 
 describe.each(drivers)("migrate with %s", (_name, open) => {
-  it("is safe when two run at once and idempotent on re-run", async () => {
+  it("is safe when two open and migrate one database at once, and idempotent on re-run", async () => {
     const migrations = loadMigrations();
     const versions = migrations.map((m) => m.version);
     // A few rounds on fresh databases: a race that loses only sometimes still shows up.
     for (let round = 0; round < 2; round++) {
       const database = testDatabaseName();
-      const [a, b] = [await open(database), await open(database)];
+      const [a, b] = await Promise.all([open(database), open(database)]);
       try {
         const [appliedA, appliedB] = await Promise.all([migrate(a), migrate(b)]);
         // Every version applied by at least one of them, and every object exists.

@@ -2,8 +2,8 @@ import { createHash } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { CH } from "./errors.js";
-import { type Store, StoreError } from "./store.js";
+import { isLostCreateRace } from "./errors.js";
+import type { Store } from "./store.js";
 
 /** The repository's `clickhouse/schema` directory. */
 export const SCHEMA_DIR = fileURLToPath(new URL("../../../clickhouse/schema", import.meta.url));
@@ -116,10 +116,6 @@ async function idempotent(store: Store, sql: string): Promise<void> {
   try {
     await store.command(sql);
   } catch (err) {
-    const lostRace =
-      err instanceof StoreError &&
-      (err.clickhouseCode === CH.TABLE_ALREADY_EXISTS || err.clickhouseCode === CH.DATABASE_ALREADY_EXISTS) &&
-      /\bIF\s+NOT\s+EXISTS\b/i.test(sql);
-    if (!lostRace) throw err;
+    if (!isLostCreateRace(err, sql)) throw err;
   }
 }
