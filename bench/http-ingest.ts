@@ -5,6 +5,7 @@
  * p50/p99, and the server's RSS.
  *
  *   tsx bench/http-ingest.ts [--quick] [--clients=16] [--duration-ms=60000]
+ *                            [--process=writer --max-delay-ms=N --max-rows=N] [--result=name]
  */
 import { spawnApp } from "./lib/app.js";
 import { benchArgs, numberOption } from "./lib/args.js";
@@ -21,7 +22,16 @@ const durationMs = numberOption(args, "duration-ms", 60_000, 15_000);
 const warmupMs = numberOption(args, "warmup-ms", 5_000, 2_000);
 
 // 1. Server in its own process; realistic bodies prepared up front.
-const app = await spawnApp({ scenario: "http", orgs: ["acme"] });
+// --process=writer --max-delay-ms=N: the writer alone with another batch policy (see the profile section).
+const processKind = args.options.process === "writer" ? "writer" : "app";
+const extraArgs = ["max-delay-ms", "max-rows"].filter((k) => args.options[k]).map((k) => `--${k}=${args.options[k]}`);
+const app = await spawnApp({
+  scenario: "http",
+  orgs: ["acme"],
+  process: processKind,
+  extraArgs,
+  ...(args.options["log-level"] ? { logLevel: args.options["log-level"] } : {}),
+});
 const bodies = new BodyFactory(templates(20_000));
 const token = app.tokens.acme!;
 try {
@@ -35,7 +45,7 @@ try {
   const lat = distribution(load.latencies_ms);
   process.stderr.write(`[http-ingest] ${eps} events/s, p50 ${lat.p50} ms, p99 ${lat.p99} ms, errors ${load.errors}\n`);
   writeResult({
-    scenario: "http-ingest",
+    scenario: args.options.result ?? "http-ingest",
     quick: args.quick,
     figures: [
       {
@@ -50,6 +60,8 @@ try {
       { scenario: "2 http ingest", metric: "server RSS peak", value: mem.peak_mb, unit: "MiB" },
     ],
     detail: {
+      process: processKind,
+      policy_overrides: extraArgs,
       clients,
       events_per_request: eventsPerRequest,
       duration_ms: Math.round(load.elapsed_ms),

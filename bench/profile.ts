@@ -16,6 +16,7 @@ import { type CpuProfile, summarizeProfile } from "./lib/cpuprofile.js";
 import { templates } from "./lib/events.js";
 import { BodyFactory, closedLoop } from "./lib/load.js";
 import { writeResult } from "./lib/results.js";
+import { stageCosts } from "./lib/stages.js";
 import { rate } from "./lib/stats.js";
 import { formatTable } from "./lib/table.js";
 
@@ -44,6 +45,9 @@ const file = readdirSync(profDir).find((f) => f.endsWith(".cpuprofile"));
 if (!file) throw new Error(`no .cpuprofile in ${profDir}`);
 const summary = summarizeProfile(JSON.parse(readFileSync(join(profDir, file), "utf8")) as CpuProfile, 25);
 rmSync(profDir, { recursive: true, force: true });
+// 3. The per-event JS stages in isolation, in this (unprofiled) process.
+const stages = stageCosts(args.quick ? 20_000 : 50_000);
+const jsPerEvent = stages.reduce((s, x) => s + x.us_per_event, 0);
 const eps = rate(load.accepted, load.elapsed_ms);
 const cpuPer100k = Math.round((cpuMs / Math.max(1, load.accepted)) * 100_000);
 process.stderr.write(
@@ -77,7 +81,14 @@ writeResult({
       .slice(0, 3)
       .map((c) => ({ scenario: "6 profile", metric: `top area: ${c.name}`, value: c.self_pct, unit: "% of busy" })),
   ],
-  detail: { duration_ms: Math.round(load.elapsed_ms), accepted: load.accepted, errors: load.errors, process_cpu_ms: cpuMs, ...summary },
+  detail: {
+    duration_ms: Math.round(load.elapsed_ms),
+    accepted: load.accepted,
+    errors: load.errors,
+    process_cpu_ms: cpuMs,
+    stages,
+    ...summary,
+  },
 });
 process.exit(0);
 

@@ -4,7 +4,7 @@
  * Prints one JSON line {url, pid, tokens} on stdout when serving; SIGTERM
  * stops it cleanly (so --cpu-prof can write its profile).
  *
- *   node --import tsx bench/lib/app-process.ts --data-dir=DIR [--orgs=acme,bench-fresh]
+ *   node --import tsx bench/lib/app-process.ts --data-dir=DIR [--orgs=acme,bench-fresh] [--log-level=info]
  */
 import { pino } from "pino";
 import { startTokenmeter } from "../../apps/tokenmeter/src/app.js";
@@ -20,10 +20,10 @@ const result = loadConfig({
   TOKENMETER_HOST: "127.0.0.1",
   TOKENMETER_DEMO: "0",
   TOKENMETER_JWT_SECRET: "bench-secret-bench-secret-bench-secret-0123",
-  TOKENMETER_LOG_LEVEL: "warn",
+  TOKENMETER_LOG_LEVEL: args.options["log-level"] ?? "warn",
 });
 if (!result.ok) throw new Error(result.errors.join("; "));
-const logger = pino({ level: "warn" }, pino.destination(2));
+const logger = pino({ level: result.config.TOKENMETER_LOG_LEVEL }, pino.destination(2));
 const tm = await startTokenmeter(result.config, { logger });
 const orgs = (args.options.orgs ?? "acme,globex,initech,bench-fresh").split(",");
 const tokens: Record<string, string> = {};

@@ -18,6 +18,15 @@ export interface SpawnAppOptions {
   /** Orgs to issue tokens for. */
   orgs?: string[];
   startTimeoutMs?: number;
+  /** The app's pino level (stderr); "info" shows every flush. */
+  logLevel?: string;
+  /**
+   * "app": the all-in-one (startTokenmeter). "writer": HTTP ingest alone with
+   * a tunable batch policy (writer-process.ts), for before/after comparisons.
+   */
+  process?: "app" | "writer";
+  /** Extra --key=value arguments for the process (e.g. --max-delay-ms=50). */
+  extraArgs?: string[];
 }
 
 /**
@@ -27,8 +36,10 @@ export interface SpawnAppOptions {
  */
 export async function spawnApp(opts: SpawnAppOptions): Promise<AppHandle> {
   const dataDir = `${benchDataDir(opts.scenario)}-app`;
-  const args = [...(opts.nodeFlags ?? []), "--import", "tsx", "bench/lib/app-process.ts", `--data-dir=${dataDir}`];
+  const script = opts.process === "writer" ? "bench/lib/writer-process.ts" : "bench/lib/app-process.ts";
+  const args = [...(opts.nodeFlags ?? []), "--import", "tsx", script, `--data-dir=${dataDir}`, ...(opts.extraArgs ?? [])];
   if (opts.orgs) args.push(`--orgs=${opts.orgs.join(",")}`);
+  if (opts.logLevel) args.push(`--log-level=${opts.logLevel}`);
   const child = spawn(process.execPath, args, { cwd: REPO_DIR, stdio: ["ignore", "pipe", "inherit"] });
   const ready = await firstLine(child, opts.startTimeoutMs ?? 120_000);
   const info = JSON.parse(ready) as { url: string; pid: number; tokens: Record<string, string> };
