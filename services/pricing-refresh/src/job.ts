@@ -44,6 +44,25 @@ export interface PricingWorker {
   close(): Promise<void>;
 }
 
+/** Re-pricing is idempotent, so retrying a failed run whole is safe. */
+const REPRICE_JOB_OPTIONS = {
+  attempts: 3,
+  backoff: { type: "exponential" as const, delay: 60_000 },
+  removeOnComplete: 100,
+  removeOnFail: 100,
+};
+
+/** Queues a re-pricing run for the pricing workers (`tokenmeter reprice --enqueue`). */
+export async function enqueueReprice(opts: PricingQueueOptions, data: RepriceJobData): Promise<string> {
+  const queue = new Queue(opts.queueName, { connection: opts.connection });
+  try {
+    const job = await queue.add(REPRICE_JOB, data, REPRICE_JOB_OPTIONS);
+    return job.id ?? "";
+  } finally {
+    await queue.close();
+  }
+}
+
 function jobOptions(o: { attempts: number; backoffMs: number }) {
   return {
     attempts: o.attempts,

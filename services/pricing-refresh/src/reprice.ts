@@ -17,6 +17,8 @@ export interface RepriceOptions {
   onProgress?: (p: RepriceProgress) => void;
   /** Injected clock for the raw-retention guard. */
   now?: () => number;
+  /** Only compute the report; change nothing. */
+  dryRun?: boolean;
 }
 
 export interface RepriceProgress {
@@ -45,6 +47,7 @@ export interface RepriceReport {
   to: string;
   rows_scanned: number;
   rows_changed: number;
+  dry_run: boolean;
   /** Months whose raw costs were rewritten and rollups rebuilt. */
   months: MonthResult[];
   models: ModelDiff[];
@@ -137,7 +140,7 @@ export async function reprice(opts: RepriceOptions): Promise<RepriceReport> {
   }
   // 2 + 3. rewrite raw, rebuild rollups, month by month
   const months: MonthResult[] = [];
-  for (const [month, changes] of [...changesByMonth].sort(([a], [b]) => a.localeCompare(b))) {
+  for (const [month, changes] of opts.dryRun ? [] : [...changesByMonth].sort(([a], [b]) => a.localeCompare(b))) {
     await applyChanges(opts.store, month, changes);
     const [result] = await rebuildRollups(opts.store, {
       fromMonth: month,
@@ -153,6 +156,7 @@ export async function reprice(opts: RepriceOptions): Promise<RepriceReport> {
     to: opts.to.toISOString(),
     rows_scanned: scanned,
     rows_changed: changedRows,
+    dry_run: opts.dryRun === true,
     months,
     models: [...models.values()].sort((a, b) => b.new_cost_usd - a.new_cost_usd || a.model.localeCompare(b.model)),
   };
