@@ -191,7 +191,11 @@ function fromZod(error: z.ZodError, known: string[]): ApiError {
     const allowed = unknown ? known : issue.values;
     return {
       parameter,
-      message: issue.code === "unrecognized_keys" ? `unknown parameter ${parameter}` : `${parameter}: ${i.message}`,
+      message: unknown
+        ? `unknown parameter ${parameter}`
+        : issue.values
+          ? `${parameter} must be one of ${issue.values.join(", ")}`
+          : `${parameter}: ${i.message}`,
       ...(allowed ? { allowed } : {}),
       ...(issue.minimum !== undefined ? { min: Number(issue.minimum) } : {}),
       ...(issue.maximum !== undefined ? { max: Number(issue.maximum) } : {}),
