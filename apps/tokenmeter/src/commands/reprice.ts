@@ -64,10 +64,15 @@ export function parseRepriceArgs(raw: {
  * before/after report on stdout. Exit 1 when a month's rollups still differ from raw.
  */
 export async function repriceJob(
-  { store, logger }: JobContext,
+  { store, logger, config }: JobContext,
   args: RepriceArgs,
   out: (text: string) => void = (t) => process.stdout.write(t),
 ): Promise<ExitCode> {
+  if (config.TOKENMETER_CLICKHOUSE_CLUSTER && !args.dryRun) {
+    // Mutations and REPLACE PARTITION must run per shard on the _local tables, not through Distributed ones.
+    logger.error({ op: "reprice" }, "not supported through a cluster's Distributed tables yet; run with --dry-run for the report");
+    return EXIT.failed;
+  }
   const book = await PriceBook.load(store);
   logger.info({
     op: "reprice",
