@@ -129,8 +129,7 @@ export function createBatchWriter(opts: BatchWriterOptions): BatchWriter {
       timeDue = true;
       kick();
     }, wait);
-    // A pending time flush must not keep a finished process alive; close() flushes explicitly.
-    timer.unref();
+    // Not unref'd: buffered rows are a reason to stay alive, or a script awaiting a write would exit with the write unsettled.
   }
 
   async function runLoop(): Promise<void> {
@@ -185,6 +184,7 @@ export function createBatchWriter(opts: BatchWriterOptions): BatchWriter {
       }
       // 2. Drop events already stored by an earlier flush (this process or another).
       const stored = await withRetry("dedup_query", () => findStoredKeys(opts.store, storedIdQuery(unique)));
+      const dedupMs = performance.now() - started;
       const kept: Pending[] = [];
       for (const p of unique) (stored.has(p.key) ? dropped : kept).push(p);
       // 3. One insert, token from content: a retry of the same rows lands once in raw and rollups.
@@ -203,7 +203,10 @@ export function createBatchWriter(opts: BatchWriterOptions): BatchWriter {
       for (const p of dropped) settle(p.ticket, "duplicates");
       const ms = performance.now() - started;
       m.record(reason, kept.length, dropped.length, ms, maxTime(kept));
-      log.info({ op: "flush", reason, rows: kept.length, duplicates: dropped.length, bytes, ms: Math.round(ms) }, "flushed");
+      log.info(
+        { op: "flush", reason, rows: kept.length, duplicates: dropped.length, bytes, ms: Math.round(ms), dedup_ms: Math.round(dedupMs) },
+        "flushed",
+      );
     } catch (err) {
       failures++;
       lastError = err;
