@@ -120,13 +120,22 @@ export async function waitFor(what: string, check: () => Promise<boolean>, timeo
   }
 }
 
-/** `n` realistic events of the last two days (valid now), from the demo generator. */
+/** Exactly `n` realistic events of the last two days (valid now), from the demo generator. */
 export function liveEvents(n: number, seed: number): UsageEventInput[] {
   const out: UsageEventInput[] = [];
-  for (const chunk of demoEvents({ events: n * 1.3, end: Date.now() - 60_000, days: 2, seed })) {
-    out.push(...chunk);
-    if (out.length >= n) break;
+  // The generator gives "roughly" the count asked for; top up from further seeds.
+  for (let round = 0; out.length < n && round < 20; round++) {
+    for (const chunk of demoEvents({
+      events: Math.max(1_000, (n - out.length) * 1.3),
+      end: Date.now() - 60_000,
+      days: 2,
+      seed: seed + round * 7919,
+    })) {
+      out.push(...chunk);
+      if (out.length >= n) break;
+    }
   }
+  if (out.length < n) throw new Error(`generator fell ${n - out.length} events short`);
   return out.slice(0, n);
 }
 

@@ -67,12 +67,15 @@ export function createKafkaConsumer(opts: KafkaConsumerOptions): KafkaConsumer {
   let crashed = false;
   let stopping = false;
   let lastEventSeconds = 0;
+  /** Messages of a range being redone that came in more than one fetch; dropped on rebalance. */
+  const carries = new Map<number, { intent: Intent; messages: KafkaMessage[] }>();
   /** Intents recorded by the previous owners, loaded once per generation and used once each. */
   let intents: Promise<Map<number, Intent>> | null = null;
 
   consumer.on(consumer.events.GROUP_JOIN, (e) => {
     joined = true;
     intents = null;
+    carries.clear();
     m.rebalances.inc();
     log.info({ op: "group_join", member: e.payload.memberId, assignment: e.payload.memberAssignment }, "joined group");
   });
@@ -103,16 +106,38 @@ export function createKafkaConsumer(opts: KafkaConsumerOptions): KafkaConsumer {
   }): Promise<void> {
     const { batch } = ctx;
     let messages = batch.messages;
+    if (messages.length === 0) return;
+    log.debug({ op: "batch", partition: batch.partition, first: messages[0]!.offset, n: messages.length }, "batch");
     // A range a previous owner started (recorded intent) must be redone exactly, or its token would not match.
-    const intent = messages.length > 0 ? await pendingIntent(batch.partition) : undefined;
-    let redo = intent !== undefined && intent.first === messages[0]?.offset ? intent : undefined;
+    let redo: Intent | undefined;
+    const carried = carries.get(batch.partition);
+    if (carried) {
+      carries.delete(batch.partition);
+      const after = BigInt(carried.messages[carried.messages.length - 1]!.offset);
+      messages = [...carried.messages, ...messages.filter((msg) => BigInt(msg.offset) > after)];
+      redo = carried.intent;
+    } else {
+      const intent = await pendingIntent(batch.partition);
+      if (intent !== undefined && intent.first === messages[0]!.offset) redo = intent;
+    }
+    // A fetch may return less than the recorded range: hold what came (bounded by the
+    // range) and fetch on, so the redo covers exactly the recorded offsets.
+    const lastFetched = messages[messages.length - 1]!.offset;
+    if (redo && BigInt(lastFetched) < BigInt(redo.last)) {
+      carries.set(batch.partition, { intent: redo, messages });
+      ctx.resolveOffset(lastFetched);
+      return;
+    }
     while (messages.length > 0 && ctx.isRunning() && !ctx.isStale() && !stopping) {
       const take = redo ? countUpTo(messages, redo.last) : Math.min(messages.length, opts.maxBatchRows);
       const unit = messages.slice(0, take);
       const last = unit[unit.length - 1]!.offset;
       const exact = redo !== undefined && last === redo.last;
       if (redo && !exact) {
-        log.warn({ op: "redo", partition: batch.partition, intent: redo, fetched_last: last }, "fetched less than the recorded range");
+        log.warn(
+          { op: "redo", partition: batch.partition, intent: redo, fetched_last: last },
+          "recorded range has offsets missing from the log; redone with a different token",
+        );
       }
       const outcome = await handleRange(ctx, unit, { redo: redo !== undefined, keepOwn: exact });
       if (outcome !== "done") return;
