@@ -37,6 +37,28 @@ describe("parseLiteLlmDocument", () => {
     ]);
   });
 
+  it("reads the tiered_pricing range style as base prices plus above-threshold tiers", () => {
+    const doc = madeUpDocument({
+      "acme-range": {
+        litellm_provider: "acme",
+        mode: "chat",
+        tiered_pricing: [
+          { input_cost_per_token: 2.5e-7, output_cost_per_token: 2e-6, range: [256000, 1000000] },
+          { input_cost_per_token: 5e-8, output_cost_per_token: 4e-7, range: [0, 256000] },
+        ],
+      },
+    });
+    const e = parseLiteLlmDocument(JSON.stringify(doc)).entries.find((x) => x.model === "acme-range");
+    expect(e?.prices).toEqual({
+      input: 5e-8,
+      output: 4e-7,
+      cache_read: null,
+      cache_write: null,
+      reasoning: null,
+      tiers: [{ above_input_tokens: 256_000, input: 2.5e-7, output: 2e-6, cache_read: null, cache_write: null }],
+    });
+  });
+
   it("rejects the whole document for one bad price, and says where", () => {
     const doc = madeUpDocument({ "acme-bad": { input_cost_per_token: "cheap", output_cost_per_token: -1 } });
     expect(() => parseLiteLlmDocument(JSON.stringify(doc))).toThrow(PricingDocumentError);

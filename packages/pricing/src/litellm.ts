@@ -11,6 +11,15 @@ import { z } from "zod";
 const price = z.number().finite().nonnegative().nullish();
 const TIER_KEY = /^input_cost_per_token_above_(\d+(?:\.\d+)?)(k?)_tokens$/;
 
+/** One level of LiteLLM's other tier style (e.g. dashscope): prices for prompts within `range`. */
+const RangeTier = z.looseObject({
+  range: z.tuple([z.number().nonnegative(), z.number().nonnegative()]),
+  input_cost_per_token: z.number().finite().nonnegative(),
+  output_cost_per_token: price,
+  cache_read_input_token_cost: price,
+  cache_creation_input_token_cost: price,
+});
+
 export const LiteLlmEntry = z.looseObject({
   litellm_provider: z.string().optional(),
   mode: z.string().optional(),
@@ -19,6 +28,8 @@ export const LiteLlmEntry = z.looseObject({
   cache_read_input_token_cost: price,
   cache_creation_input_token_cost: price,
   output_cost_per_reasoning_token: price,
+  // Read leniently (see withRangeTiers): an unfamiliar shape must not block every other price.
+  tiered_pricing: z.unknown().optional(),
 });
 export type LiteLlmEntry = z.infer<typeof LiteLlmEntry>;
 
@@ -79,7 +90,7 @@ export function parseLiteLlmDocument(text: string, opts: ParseOptions = {}): Par
       for (const i of parsed.error.issues) problems.push(`${model}.${i.path.join(".") || "(entry)"}: ${i.message}`);
       continue;
     }
-    const e = parsed.data;
+    const e = withRangeTiers(parsed.data);
     if (e.input_cost_per_token == null && e.output_cost_per_token == null) continue;
     const tiers = parseTiers(model, e, problems);
     entries.push({
@@ -100,6 +111,35 @@ export function parseLiteLlmDocument(text: string, opts: ParseOptions = {}): Par
   const minModels = opts.minModels ?? 1;
   if (entries.length < minModels) throw new PricingDocumentError(`only ${entries.length} priced models, expected at least ${minModels}`);
   return { entries, sha256: createHash("sha256").update(text).digest("hex") };
+}
+
+/**
+ * `tiered_pricing: [{range: [0, 256000], …}, {range: [256000, 1000000], …}]`
+ * → the lowest range as base prices (unless the entry has its own) and each
+ * higher range as an `_above_<start>_tokens` tier, so one tier model serves both styles.
+ */
+function withRangeTiers(e: LiteLlmEntry): LiteLlmEntry {
+  if (e.tiered_pricing === undefined) return e;
+  // A shape we do not know is ignored: the model keeps its top-level prices, or stays unpriced.
+  const parsed = z.array(RangeTier).min(1).safeParse(e.tiered_pricing);
+  if (!parsed.success) return e;
+  const levels = [...parsed.data].sort((a, b) => a.range[0] - b.range[0]);
+  const out: Record<string, unknown> = { ...e };
+  const [base, ...higher] = levels;
+  if (base && out.input_cost_per_token == null) {
+    out.input_cost_per_token = base.input_cost_per_token;
+    out.output_cost_per_token ??= base.output_cost_per_token;
+    out.cache_read_input_token_cost ??= base.cache_read_input_token_cost;
+    out.cache_creation_input_token_cost ??= base.cache_creation_input_token_cost;
+  }
+  for (const t of higher) {
+    const suffix = `_above_${t.range[0]}_tokens`;
+    out[`input_cost_per_token${suffix}`] ??= t.input_cost_per_token;
+    out[`output_cost_per_token${suffix}`] ??= t.output_cost_per_token;
+    out[`cache_read_input_token_cost${suffix}`] ??= t.cache_read_input_token_cost;
+    out[`cache_creation_input_token_cost${suffix}`] ??= t.cache_creation_input_token_cost;
+  }
+  return out as LiteLlmEntry;
 }
 
 /** `input_cost_per_token_above_200k_tokens` and its siblings → one tier per threshold. */
