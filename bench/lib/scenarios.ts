@@ -51,6 +51,7 @@ export function plan(quick: boolean, topic: TopicArgs): Step[] {
     { result: "ceilings", script: "ceilings.ts", args: [...q, ...topicArgs(topic)], timeoutMs: (quick ? 3 : 20) * min },
     { result: "http-ingest", script: "http-ingest.ts", args: q, timeoutMs: (quick ? 2 : 5) * min },
     { result: "query", script: "query.ts", args: q, timeoutMs: (quick ? 3 : 30) * min, optional: true },
+    { result: "rollup-vs-raw", script: "rollup-vs-raw.ts", args: q, timeoutMs: (quick ? 2 : 20) * min },
     { result: "freshness", script: "freshness.ts", args: q, timeoutMs: (quick ? 2 : 5) * min },
     { result: "soak", script: "soak.ts", args: q, timeoutMs: (quick ? 2 : 15) * min },
     { result: "profile", script: "profile.ts", args: q, timeoutMs: (quick ? 2 : 5) * min },
