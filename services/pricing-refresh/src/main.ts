@@ -47,12 +47,34 @@ const updates = new RedisPricingUpdates({ redis: publisher, channel: pricingChan
 // 3. the job
 const pricing = await startPricingRefresh({ store, config, updates, logger, registry, bullConnection });
 
-// 4. metrics and liveness
+// 4. metrics, liveness, readiness (storage and the queue's Redis both reachable)
 const server = createServer(async (req, res) => {
   if (req.url === "/metrics") {
     res.writeHead(200, { "content-type": registry.contentType }).end(await registry.metrics());
   } else if (req.url === "/healthz") {
     res.writeHead(200, { "content-type": "application/json" }).end('{"status":"ok"}');
+  } else if (req.url === "/readyz") {
+    const checks: Record<string, string> = {};
+    await Promise.all([
+      store
+        .query("SELECT 1 AS ok")
+        .then(
+          () => "ok",
+          (err: Error) => `failed: ${err.message}`,
+        )
+        .then((v) => (checks.store = v)),
+      bullConnection
+        .ping()
+        .then(
+          () => "ok",
+          (err: Error) => `failed: ${err.message}`,
+        )
+        .then((v) => (checks.redis = v)),
+    ]);
+    const ok = Object.values(checks).every((v) => v === "ok");
+    res
+      .writeHead(ok ? 200 : 503, { "content-type": "application/json" })
+      .end(JSON.stringify({ status: ok ? "ok" : "unavailable", checks }));
   } else {
     res.writeHead(404).end();
   }
