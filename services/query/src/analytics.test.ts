@@ -276,6 +276,17 @@ function sumsOfSeries(series: Point[]): Record<string, number> {
   return out;
 }
 
+describe("other orgs", () => {
+  it.each(["org-b", "org-c"])("%s gets its own sums per bucket", async (org) => {
+    const { start, end, qs } = range(CASES[2] as Case);
+    const body = await json<{ series: Point[]; totals: Record<string, number> }>(`/v1/analytics/usage?${qs}&granularity=week`, org);
+    const evs = select(events, org, start, end);
+    const byLabel = groupBy(evs, (e) => bucketLabel("week", "America/New_York", e.event_time_ms));
+    for (const p of body.series) expectSums(p, byLabel.get(bucketLabel("week", "America/New_York", Date.parse(p.bucket))) ?? [], p.bucket);
+    expectSums(body.totals, evs, `${org} totals`);
+  });
+});
+
 describe("filters", () => {
   it("user_id filter and group_by user_id read raw and the daily rollup correctly", async () => {
     const { start, end, qs } = range(CASES[0] as Case);
