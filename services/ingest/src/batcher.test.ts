@@ -1,4 +1,7 @@
 import { randomUUID } from "node:crypto";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { type StatementOptions, type Store, StoreError } from "@tokenmeter/clickhouse";
 import { type BatchPolicy, reportedOrUnpriced, type UsageEvent, validateEvent } from "@tokenmeter/core";
 import { pino } from "pino";
@@ -7,6 +10,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { dropTestStore, openTestStore } from "../../../test/support/store.js";
 import { createBatchWriter, WriterClosedError } from "./batcher.js";
 import { dedupToken, eventKey } from "./dedup.js";
+import { fileFlushJournal } from "./flush-journal.js";
 
 const T = Date.parse("2026-06-01T12:00:00Z");
 const logger = pino({ level: "silent" });
@@ -189,19 +193,69 @@ describe("exactly-once effect", () => {
     const first = w.write(events(3));
     await expect(w.flush()).rejects.toThrow("injected failure");
     await expect(first).rejects.toMatchObject({ code: "bad_request", retryable: false });
-    const second = w.write(events(3));
+    const secondEvents = events(3);
+    const second = w.write(secondEvents);
     await expect(w.flush()).rejects.toThrow("injected failure");
     await expect(second).rejects.toMatchObject({ code: "timeout" });
     expect(store.tokens).toHaveLength(3);
     expect((await counts(inner)).raw).toBe(0);
     expect(await metric(registry, "tokenmeter_writer_flush_failures_total")).toBe(2);
-    // The caller retries the same events: they land, once.
-    const again = events(4);
-    const third = w.write(again);
+    // The next flush first redoes the exhausted batch (it may have landed in part), under its token.
+    const third = w.write(events(4));
     await w.flush();
     await expect(third).resolves.toEqual({ accepted: 4, duplicates: 0 });
-    expect((await counts(inner)).raw).toBe(4);
+    expect(store.tokens[3]).toBe(store.tokens[2]);
+    expect(await counts(inner)).toEqual({ raw: 7, daily: 7, hourly: 7 });
+    // The rejected caller retries: its events are there already, counted once.
+    const retried = w.write(secondEvents);
+    await w.flush();
+    await expect(retried).resolves.toEqual({ accepted: 0, duplicates: 3 });
     await w.close();
+  });
+
+  it("completes the rollups of a flush cut off after its raw part, redone from the journal after a restart", async () => {
+    const inner = await freshStore();
+    const dir = await mkdtemp(join(tmpdir(), "tm-journal-"));
+    try {
+      // The raw (and hourly) parts land, the daily MV never runs, and the process dies mid-insert:
+      // the insert never returns, so the journal entry is never forgotten.
+      let cutOff!: () => void;
+      const died = new Promise<void>((r) => {
+        cutOff = r;
+      });
+      const dying = wrapInserts(inner, (_, insert) => async (t, r, o) => {
+        await inner.command("DETACH TABLE llm_usage_daily_mv");
+        await insert(t, r, o).finally(() => inner.command("ATTACH TABLE llm_usage_daily_mv"));
+        cutOff();
+        await new Promise(() => {});
+      });
+      const batch = events(20);
+      const first = createBatchWriter({
+        store: dying,
+        logger,
+        pricer: reportedOrUnpriced,
+        policy: idle,
+        journal: await fileFlushJournal(dir),
+      });
+      void first.write(batch);
+      void first.flush();
+      await died;
+      expect(await counts(inner)).toEqual({ raw: 20, daily: 0, hourly: 20 });
+      expect(await readdir(dir)).toHaveLength(1);
+      // The restarted process redoes it before taking writes: raw and hourly are no-ops, daily is filled.
+      const journal = await fileFlushJournal(dir);
+      const restarted = createBatchWriter({ store: inner, logger, pricer: reportedOrUnpriced, policy: idle, journal });
+      expect(await restarted.recover()).toBe(1);
+      expect(await counts(inner)).toEqual({ raw: 20, daily: 20, hourly: 20 });
+      expect(await readdir(dir)).toEqual([]);
+      // The client never got its answer and retries: a duplicate.
+      const retry = restarted.write(batch);
+      await restarted.flush();
+      await expect(retry).resolves.toEqual({ accepted: 0, duplicates: 20 });
+      await restarted.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 
@@ -228,6 +282,29 @@ describe("duplicates", () => {
     expect(await counts(store)).toEqual({ raw: 12, daily: 12, hourly: 12 });
     expect(await metric(registry, "tokenmeter_writer_duplicates_dropped_total")).toBe(10);
     await Promise.all([w.close(), other.close()]);
+  });
+
+  it("drops a repeat of the batch being inserted while the next batch is checked (pipelined check)", async () => {
+    const inner = await freshStore();
+    // A slow insert, so the next batch's stored-id check runs while it is in flight.
+    const store = wrapInserts(inner, (_, insert) => async (t, r, o) => {
+      await new Promise((res) => setTimeout(res, 30));
+      return insert(t, r, o);
+    });
+    const w = createBatchWriter({ store, logger, pricer: reportedOrUnpriced, policy: { ...idle, maxRows: 10 } });
+    const [a, b, c] = [events(10), events(10), events(10)];
+    const results = await Promise.all([a, a, b, b, c, c].map((batch) => w.write(batch)));
+    expect(results).toEqual([
+      { accepted: 10, duplicates: 0 },
+      { accepted: 0, duplicates: 10 },
+      { accepted: 10, duplicates: 0 },
+      { accepted: 0, duplicates: 10 },
+      { accepted: 10, duplicates: 0 },
+      { accepted: 0, duplicates: 10 },
+    ]);
+    expect(store.tokens).toHaveLength(3);
+    expect(await counts(inner)).toEqual({ raw: 30, daily: 30, hourly: 30 });
+    await w.close();
   });
 
   it("treats the same event_id of two orgs as two events", async () => {

@@ -15,8 +15,10 @@ import {
 } from "@tokenmeter/core";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
+import { fail, newestTime, newTicket, type Pending, settle, splitRepeats, storedIdQuery, toPending } from "./batch.js";
 import { createWriterMetrics } from "./batcher-metrics.js";
-import { dedupToken, eventKey, findStoredKeys } from "./dedup.js";
+import { dedupToken, findStoredKeys } from "./dedup.js";
+import { type FlushJournal, noFlushJournal } from "./flush-journal.js";
 import type { EventSink, WriteResult } from "./sink.js";
 
 export interface BatchWriter extends EventSink {
@@ -26,6 +28,11 @@ export interface BatchWriter extends EventSink {
   flush(): Promise<void>;
   /** Flushes what is buffered, then refuses new writes. */
   close(): Promise<void>;
+  /**
+   * Redoes flushes a killed process left in the journal (same payload, same
+   * token), before this writer takes writes. Returns how many were redone.
+   */
+  recover(): Promise<number>;
 }
 
 export interface BatchWriterOptions {
@@ -38,6 +45,8 @@ export interface BatchWriterOptions {
   now?: () => number;
   /** Table inserted into; default llm_usage. */
   table?: string;
+  /** Where flushes are noted before their insert (see FlushJournal); default none. */
+  journal?: FlushJournal;
 }
 
 /** The writer refuses the call: it is closed. */
@@ -45,42 +54,38 @@ export class WriterClosedError extends Error {
   override readonly name = "WriterClosedError";
 }
 
-/** One caller's write: settled when all of its rows are stored or dropped as duplicates. */
-interface Ticket {
-  remaining: number;
-  accepted: number;
-  duplicates: number;
-  failed: boolean;
-  resolve(r: WriteResult): void;
-  reject(err: unknown): void;
+/** A batch after its duplicate check, ready to insert. */
+interface Prepared {
+  reason: FlushReason;
+  bytes: number;
+  kept: Pending[];
+  dropped: Pending[];
+  started: number;
+  dedupMs: number;
 }
 
-/** One buffered row, serialized once on entry. */
-interface Pending {
-  key: string;
-  org_id: string;
-  event_id: string;
-  timeMs: number;
-  line: string;
-  bytes: number;
-  /** When it entered the buffer (ms), for the time trigger. */
-  atMs: number;
-  ticket: Ticket;
-}
+type Outcome = "stored" | "retained" | "failed";
 
 /**
  * The batching writer: buffers priced rows, flushes them on rows, bytes or time
  * (BatchPolicy) as ONE insert into llm_usage with a content-derived
  * insert_deduplication_token, drops event_ids already stored, and settles each
- * caller only once its rows are durable. One flush at a time, so the stored-id
- * check of a batch always sees the batches before it.
+ * caller only once its rows are durable.
+ *
+ * Inserts run one at a time. Under load the duplicate check of the next batch
+ * overlaps the insert of the current one; whatever that check cannot see yet
+ * is the current batch, whose keys are dropped from the next in memory.
  */
 export function createBatchWriter(opts: BatchWriterOptions): BatchWriter {
   const policy = resolveBatchPolicy(opts.policy);
   const now = opts.now ?? Date.now;
   const table = opts.table ?? "llm_usage";
+  const journal = opts.journal ?? noFlushJournal;
   const log = opts.logger;
   const m = createWriterMetrics(opts.registry);
+  const insertSettings = (token: string) => ({
+    settings: { insert_deduplication_token: token, deduplicate_blocks_in_dependent_materialized_views: 1 },
+  });
 
   let queue: Pending[] = [];
   let queuedBytes = 0;
@@ -99,6 +104,12 @@ export function createBatchWriter(opts: BatchWriterOptions): BatchWriter {
   /** Admission is FIFO so a large write waiting for room is not starved by small ones. */
   let admission: Promise<void> = Promise.resolve();
   let roomWaiters: Array<() => void> = [];
+  /**
+   * Flushes whose insert failed after retries but may have landed in part
+   * (raw without rollups): redone, identically, before any later insert.
+   */
+  const unsettled = new Map<string, Buffer>();
+  let unsettledBytes = 0;
 
   const setBuffered = () => m.bufferedBytes.set(queuedBytes + inFlightBytes);
 
@@ -133,20 +144,35 @@ export function createBatchWriter(opts: BatchWriterOptions): BatchWriter {
   }
 
   async function runLoop(): Promise<void> {
+    let committing: Promise<Outcome> | null = null;
+    let committingKeys: Set<string> | null = null;
     try {
       for (let reason = decide(); reason; reason = decide()) {
         if (timer) clearTimeout(timer);
         timer = null;
         timeDue = false;
-        await flushOnce(reason);
+        // 1. Check the next batch while the previous one is being inserted.
+        const prepared = await prepare(take(), reason);
+        const previous = committing ? await committing : null;
+        // 2. Rows of the previous batch are stored now (or it is retained and redone first).
+        if (prepared && committingKeys && previous !== "failed") dropKnown(prepared, committingKeys);
+        committing = prepared ? commit(prepared) : null;
+        committingKeys = prepared ? new Set(prepared.kept.map((p) => p.key)) : null;
+        // 3. Nothing due yet: let the insert finish before deciding again.
+        if (committing && !decide()) {
+          await committing;
+          committing = null;
+          committingKeys = null;
+        }
       }
+      if (committing) await committing;
     } finally {
       loop = null;
       armTimer();
     }
   }
 
-  function take(): Pending[] {
+  function take(): { batch: Pending[]; bytes: number } {
     const batch: Pending[] = [];
     let bytes = 0;
     let i = 0;
@@ -163,63 +189,115 @@ export function createBatchWriter(opts: BatchWriterOptions): BatchWriter {
     queue = i === queue.length ? [] : queue.slice(i);
     oldestAtMs = queue[0]?.atMs ?? null;
     inFlightBytes += bytes;
-    return batch;
+    return { batch, bytes };
   }
 
-  async function flushOnce(reason: FlushReason): Promise<void> {
+  /** Drops repeats within the batch and events already stored. Never throws: a failure fails the batch. */
+  async function prepare({ batch, bytes }: { batch: Pending[]; bytes: number }, reason: FlushReason): Promise<Prepared | null> {
     const started = performance.now();
-    const batch = take();
-    const bytes = batch.reduce((n, p) => n + p.bytes, 0);
     try {
-      // 1. Drop repeats inside the batch: the first occurrence wins.
-      const seen = new Set<string>();
-      const unique: Pending[] = [];
-      const dropped: Pending[] = [];
-      for (const p of batch) {
-        if (seen.has(p.key)) dropped.push(p);
-        else {
-          seen.add(p.key);
-          unique.push(p);
-        }
-      }
-      // 2. Drop events already stored by an earlier flush (this process or another).
+      const { unique, repeats } = splitRepeats(batch);
       const stored = await withRetry("dedup_query", () => findStoredKeys(opts.store, storedIdQuery(unique)));
-      const dedupMs = performance.now() - started;
       const kept: Pending[] = [];
-      for (const p of unique) (stored.has(p.key) ? dropped : kept).push(p);
-      // 3. One insert, token from content: a retry of the same rows lands once in raw and rollups.
-      if (kept.length > 0) {
-        const payload = Buffer.from(kept.map((p) => p.line).join(""));
-        const token = dedupToken(kept.map((p) => p.key));
-        await withRetry("insert", () =>
-          opts.store.insert(table, payload, {
-            settings: { insert_deduplication_token: token, deduplicate_blocks_in_dependent_materialized_views: 1 },
-          }),
-        );
+      for (const p of unique) (stored.has(p.key) ? repeats : kept).push(p);
+      return { reason, bytes, kept, dropped: repeats, started, dedupMs: performance.now() - started };
+    } catch (err) {
+      failBatch(batch, bytes, reason, err);
+      return null;
+    }
+  }
+
+  function dropKnown(p: Prepared, keys: Set<string>): void {
+    const kept: Pending[] = [];
+    for (const row of p.kept) (keys.has(row.key) ? p.dropped : kept).push(row);
+    p.kept = kept;
+  }
+
+  /** Inserts a prepared batch and settles its callers. Never throws. */
+  async function commit(p: Prepared): Promise<Outcome> {
+    let token: string | null = null;
+    let payload: Buffer | null = null;
+    try {
+      // 1. Finish earlier flushes that may have landed in part, so no later check mistakes them for done.
+      await redoUnsettled();
+      // 2. One insert, token from content: a retry of the same rows lands once in raw and rollups.
+      if (p.kept.length > 0) {
+        payload = Buffer.from(p.kept.map((r) => r.line).join(""));
+        token = dedupToken(p.kept.map((r) => r.key));
+        const flush = { token, payload };
+        await journal.record(flush);
+        await withRetry("insert", () => opts.store.insert(table, flush.payload, insertSettings(flush.token)));
+        await journal.forget(token);
         m.batchBytes.observe(payload.length);
       }
-      // 4. Settle callers whose rows are now all accounted for.
-      for (const p of kept) settle(p.ticket, "accepted");
-      for (const p of dropped) settle(p.ticket, "duplicates");
-      const ms = performance.now() - started;
-      m.record(reason, kept.length, dropped.length, ms, maxTime(kept));
+      // 3. Settle callers whose rows are now all accounted for.
+      for (const r of p.kept) settle(r.ticket, "accepted");
+      for (const r of p.dropped) settle(r.ticket, "duplicates");
+      const ms = performance.now() - p.started;
+      m.record(p.reason, p.kept.length, p.dropped.length, ms, newestTime(p.kept));
       log.info(
-        { op: "flush", reason, rows: kept.length, duplicates: dropped.length, bytes, ms: Math.round(ms), dedup_ms: Math.round(dedupMs) },
+        {
+          op: "flush",
+          reason: p.reason,
+          rows: p.kept.length,
+          duplicates: p.dropped.length,
+          bytes: p.bytes,
+          ms: Math.round(ms),
+          dedup_ms: Math.round(p.dedupMs),
+        },
         "flushed",
       );
+      release(p.bytes);
+      return "stored";
     } catch (err) {
-      failures++;
-      lastError = err;
-      m.failures.inc();
-      log.error({ op: "flush", reason, rows: batch.length, bytes, err }, "flush failed");
-      for (const p of batch) fail(p.ticket, err);
-    } finally {
-      inFlightBytes -= bytes;
-      setBuffered();
-      const waiters = roomWaiters;
-      roomWaiters = [];
-      for (const w of waiters) w();
+      const retain = token !== null && payload !== null && (err as { retryable?: unknown }).retryable === true;
+      if (retain) keepUnsettled(token!, payload!);
+      else if (token !== null) await journal.forget(token).catch(() => {});
+      failBatch([...p.kept, ...p.dropped], p.bytes, p.reason, err);
+      return retain ? "retained" : "failed";
     }
+  }
+
+  function keepUnsettled(token: string, payload: Buffer): void {
+    unsettled.set(token, payload);
+    unsettledBytes += payload.length;
+    // Bounded: the oldest leaves memory but stays in the journal, which recover() redoes after a restart.
+    for (const [t, b] of unsettled) {
+      if (unsettledBytes <= policy.maxBufferedBytes || unsettled.size === 1) break;
+      unsettled.delete(t);
+      unsettledBytes -= b.length;
+      log.error({ op: "flush", token: t }, "dropping an unsettled flush from memory; recover() after restart redoes it from the journal");
+    }
+  }
+
+  async function redoUnsettled(): Promise<number> {
+    let redone = 0;
+    for (const [token, payload] of unsettled) {
+      await withRetry("redo", () => opts.store.insert(table, payload, insertSettings(token)));
+      // recover() and a flush may both have redone it; the token made the second a no-op.
+      if (unsettled.delete(token)) unsettledBytes -= payload.length;
+      await journal.forget(token);
+      redone++;
+      log.info({ op: "redo", token, bytes: payload.length }, "redid an unsettled flush");
+    }
+    return redone;
+  }
+
+  function failBatch(batch: Pending[], bytes: number, reason: FlushReason, err: unknown): void {
+    failures++;
+    lastError = err;
+    m.failures.inc();
+    log.error({ op: "flush", reason, rows: batch.length, bytes, err }, "flush failed");
+    for (const p of batch) fail(p.ticket, err);
+    release(bytes);
+  }
+
+  function release(bytes: number): void {
+    inFlightBytes -= bytes;
+    setBuffered();
+    const waiters = roomWaiters;
+    roomWaiters = [];
+    for (const w of waiters) w();
   }
 
   async function withRetry<T>(op: string, fn: () => Promise<T>): Promise<T> {
@@ -272,11 +350,7 @@ export function createBatchWriter(opts: BatchWriterOptions): BatchWriter {
   async function writeRows(rows: UsageRow[]): Promise<WriteResult> {
     if (closing) throw new WriterClosedError("batch writer is closed");
     if (rows.length === 0) return { accepted: 0, duplicates: 0 };
-    const ticket: Ticket = { remaining: rows.length, accepted: 0, duplicates: 0, failed: false, resolve: () => {}, reject: () => {} };
-    const promise = new Promise<WriteResult>((resolve, reject) => {
-      ticket.resolve = resolve;
-      ticket.reject = reject;
-    });
+    const { ticket, promise } = newTicket(rows.length);
     await admit(rows.map((r) => toPending(r, ticket)));
     return promise;
   }
@@ -304,54 +378,17 @@ export function createBatchWriter(opts: BatchWriterOptions): BatchWriter {
     timer = null;
   }
 
+  async function recover(): Promise<number> {
+    if (loop) await loop;
+    for (const f of await journal.leftovers()) if (!unsettled.has(f.token)) keepUnsettled(f.token, f.payload);
+    return redoUnsettled();
+  }
+
   return {
     writeRows,
     write: (events: UsageEvent[], source = "http") => writeRows(events.map((e) => toUsageRow(e, opts.pricer.price(e), source))),
     flush,
     close,
+    recover,
   };
-}
-
-function toPending(row: UsageRow, ticket: Ticket): Pending {
-  const line = `${JSON.stringify(row)}\n`;
-  return {
-    key: eventKey(row.org_id, row.event_id),
-    org_id: row.org_id,
-    event_id: row.event_id,
-    timeMs: Date.parse(`${row.event_time.replace(" ", "T")}Z`),
-    line,
-    bytes: Buffer.byteLength(line),
-    atMs: 0,
-    ticket,
-  };
-}
-
-function settle(t: Ticket, outcome: "accepted" | "duplicates"): void {
-  if (t.failed) return;
-  t[outcome]++;
-  if (--t.remaining === 0) t.resolve({ accepted: t.accepted, duplicates: t.duplicates });
-}
-
-function fail(t: Ticket, err: unknown): void {
-  if (t.failed) return;
-  t.failed = true;
-  t.reject(err);
-}
-
-function storedIdQuery(batch: Pending[]) {
-  const orgs = new Set<string>();
-  let minTimeMs = Number.POSITIVE_INFINITY;
-  let maxTimeMs = Number.NEGATIVE_INFINITY;
-  for (const p of batch) {
-    orgs.add(p.org_id);
-    if (p.timeMs < minTimeMs) minTimeMs = p.timeMs;
-    if (p.timeMs > maxTimeMs) maxTimeMs = p.timeMs;
-  }
-  return { orgs: [...orgs], ids: batch.map((p) => p.event_id), minTimeMs, maxTimeMs };
-}
-
-function maxTime(batch: Pending[]): number | null {
-  let max: number | null = null;
-  for (const p of batch) if (max === null || p.timeMs > max) max = p.timeMs;
-  return max;
 }

@@ -1,0 +1,94 @@
+import type { UsageRow } from "@tokenmeter/core";
+import { eventKey, type StoredIdQuery } from "./dedup.js";
+import type { WriteResult } from "./sink.js";
+
+/** One caller's write: settled when all of its rows are stored or dropped as duplicates. */
+export interface Ticket {
+  remaining: number;
+  accepted: number;
+  duplicates: number;
+  failed: boolean;
+  resolve(r: WriteResult): void;
+  reject(err: unknown): void;
+}
+
+/** One buffered row, serialized once on entry. */
+export interface Pending {
+  key: string;
+  org_id: string;
+  event_id: string;
+  timeMs: number;
+  line: string;
+  bytes: number;
+  /** When it entered the buffer (ms), for the time trigger. */
+  atMs: number;
+  ticket: Ticket;
+}
+
+export function newTicket(rows: number): { ticket: Ticket; promise: Promise<WriteResult> } {
+  const ticket: Ticket = { remaining: rows, accepted: 0, duplicates: 0, failed: false, resolve: () => {}, reject: () => {} };
+  const promise = new Promise<WriteResult>((resolve, reject) => {
+    ticket.resolve = resolve;
+    ticket.reject = reject;
+  });
+  return { ticket, promise };
+}
+
+export function toPending(row: UsageRow, ticket: Ticket): Pending {
+  const line = `${JSON.stringify(row)}\n`;
+  return {
+    key: eventKey(row.org_id, row.event_id),
+    org_id: row.org_id,
+    event_id: row.event_id,
+    timeMs: Date.parse(`${row.event_time.replace(" ", "T")}Z`),
+    line,
+    bytes: Buffer.byteLength(line),
+    atMs: 0,
+    ticket,
+  };
+}
+
+export function settle(t: Ticket, outcome: "accepted" | "duplicates"): void {
+  if (t.failed) return;
+  t[outcome]++;
+  if (--t.remaining === 0) t.resolve({ accepted: t.accepted, duplicates: t.duplicates });
+}
+
+export function fail(t: Ticket, err: unknown): void {
+  if (t.failed) return;
+  t.failed = true;
+  t.reject(err);
+}
+
+/** Splits a batch into first occurrences and repeats of an event key. */
+export function splitRepeats(batch: Pending[]): { unique: Pending[]; repeats: Pending[] } {
+  const seen = new Set<string>();
+  const unique: Pending[] = [];
+  const repeats: Pending[] = [];
+  for (const p of batch) {
+    if (seen.has(p.key)) repeats.push(p);
+    else {
+      seen.add(p.key);
+      unique.push(p);
+    }
+  }
+  return { unique, repeats };
+}
+
+export function storedIdQuery(batch: Pending[]): StoredIdQuery {
+  const orgs = new Set<string>();
+  let minTimeMs = Number.POSITIVE_INFINITY;
+  let maxTimeMs = Number.NEGATIVE_INFINITY;
+  for (const p of batch) {
+    orgs.add(p.org_id);
+    if (p.timeMs < minTimeMs) minTimeMs = p.timeMs;
+    if (p.timeMs > maxTimeMs) maxTimeMs = p.timeMs;
+  }
+  return { orgs: [...orgs], ids: batch.map((p) => p.event_id), minTimeMs, maxTimeMs };
+}
+
+export function newestTime(batch: Pending[]): number | null {
+  let max: number | null = null;
+  for (const p of batch) if (max === null || p.timeMs > max) max = p.timeMs;
+  return max;
+}
