@@ -4,6 +4,7 @@ export * from "./consumer.js";
 export * from "./dedup.js";
 export * from "./dlq.js";
 export * from "./fault-store.js";
+export * from "./flush-journal.js";
 export * from "./http.js";
 export * from "./intent.js";
 export * from "./kafka.js";
