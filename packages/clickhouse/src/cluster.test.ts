@@ -4,8 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ChdbStore } from "./chdb-store.js";
-import { renderClusterMigrations, renderClusterSql } from "./cluster.js";
+import { migrateCluster, renderClusterLedger, renderClusterMigrations, renderClusterSql } from "./cluster.js";
 import { loadMigrations, type Migration, migrate } from "./migrate.js";
+import type { QueryParams, StatementOptions, Store } from "./store.js";
 
 const one = (name: string, ...statements: string[]): Migration[] => [{ version: 1, name, statements }];
 
@@ -141,8 +142,56 @@ describe("cluster schema rendered from clickhouse/schema", () => {
       const [hourly] = await store.query<{ n: number }>("SELECT sum(input_tokens) AS n FROM llm_usage_hourly_local");
       expect([daily?.n, hourly?.n]).toEqual([3, 3]);
     });
+
+    it("migrateCluster records source checksums, so a service's single-node migrate() afterwards changes nothing", async () => {
+      const target = await ChdbStore.open({ dataDir, database: `m_${randomUUID().replace(/-/g, "").slice(0, 12)}` });
+      try {
+        const cluster = new KeeperlessStore(target);
+        expect(await migrateCluster(cluster, { cluster: "{cluster}" })).toEqual(loadMigrations().map((m) => m.version));
+        expect(await migrateCluster(cluster, { cluster: "{cluster}" })).toEqual([]);
+        expect(await migrate(target)).toEqual([]);
+        expect(await columnsOf(target, "schema_migrations_local")).toEqual(await columnsOf(reference, "schema_migrations"));
+        expect(cluster.ran.some((s) => s.includes("CREATE TABLE IF NOT EXISTS llm_usage_local ON CLUSTER"))).toBe(true);
+      } finally {
+        await target.command(`DROP DATABASE IF EXISTS ${target.database}`);
+        await target.close();
+      }
+    });
+
+    it("renders the ledger as a replicated _local and a Distributed table", () => {
+      const [local, dist] = renderClusterLedger({ cluster: "c", database: "d" });
+      expect(local).toContain(
+        "ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}', applied_at)",
+      );
+      expect(dist).toContain("ENGINE = Distributed('c', 'd', 'schema_migrations_local', cityHash64(version))");
+    });
   });
 });
+
+/**
+ * The real engine behind a cluster's DDL, minus what needs Keeper and a
+ * cluster (see withoutCluster); records the statements it was sent.
+ */
+class KeeperlessStore implements Store {
+  readonly ran: string[] = [];
+  constructor(private readonly inner: Store) {}
+  get database() {
+    return this.inner.database;
+  }
+  query<T>(sql: string, params?: QueryParams, opts?: StatementOptions): Promise<T[]> {
+    return this.inner.query<T>(sql, params, opts);
+  }
+  insert(table: string, rows: readonly object[] | Buffer | string, opts?: StatementOptions) {
+    return this.inner.insert(table, rows, opts);
+  }
+  command(sql: string, params?: QueryParams, opts?: StatementOptions) {
+    this.ran.push(sql);
+    return this.inner.command(withoutCluster(sql), params, opts);
+  }
+  close() {
+    return this.inner.close();
+  }
+}
 
 function withoutCluster(sql: string): string {
   return sql

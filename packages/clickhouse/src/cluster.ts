@@ -1,4 +1,5 @@
-import { loadMigrations, type Migration } from "./migrate.js";
+import { loadMigrations, type Migration, MigrationError, migrationChecksum } from "./migrate.js";
+import type { Store } from "./store.js";
 
 /**
  * Renders the single-node schema (clickhouse/schema/*.sql) for a ClickHouse
@@ -76,6 +77,68 @@ export function renderClusterSql(opts: ClusterOptions = {}, migrations: Migratio
   return renderClusterMigrations(opts, migrations)
     .map((m) => `-- ${m.name}\n${m.statements.map((s) => `${s};`).join("\n\n")}`)
     .join("\n\n");
+}
+
+/**
+ * The migration ledger, as migrate() creates it on a single node (same
+ * columns; the cluster test compares them), rendered like any table: a
+ * replicated `_local` plus a Distributed `schema_migrations`, so every node
+ * reads the same ledger whichever node a client reaches.
+ */
+const LEDGER = `CREATE TABLE IF NOT EXISTS schema_migrations
+(
+    version    UInt32,
+    name       String,
+    checksum   String DEFAULT '',
+    applied_at DateTime64(3, 'UTC') DEFAULT now64(3)
+)
+ENGINE = ReplacingMergeTree(applied_at)
+ORDER BY version
+SETTINGS non_replicated_deduplication_window = 1000`;
+
+/** DDL of the cluster's migration ledger. */
+export function renderClusterLedger(opts: ClusterOptions = {}): string[] {
+  return renderClusterMigrations(opts, [{ version: 0, name: "schema_migrations", statements: [LEDGER] }])[0]?.statements ?? [];
+}
+
+/**
+ * migrate() for a cluster: applies the rendered DDL of each pending migration
+ * and records it in the cluster ledger with the checksum of its *source* file.
+ * So the ledger reads the same as on a single node, and a service that runs
+ * the single-node migrate() at start finds everything applied and does nothing.
+ * Every statement is ON CLUSTER and IF NOT EXISTS: re-running is harmless.
+ */
+export async function migrateCluster(
+  store: Store,
+  opts: ClusterOptions = {},
+  migrations: Migration[] = loadMigrations(),
+): Promise<number[]> {
+  const o = { ...opts, database: opts.database ?? store.database };
+  const rendered = renderClusterMigrations(o, migrations);
+  // 1. The ledger, on every node.
+  for (const stmt of renderClusterLedger(o)) await store.command(stmt);
+  // 2. What ran before, and whether its files still say the same.
+  const rows = await store.query<{ version: number; checksum: string }>(
+    "SELECT version, argMax(checksum, applied_at) AS checksum FROM schema_migrations GROUP BY version",
+  );
+  const applied = new Map(rows.map((r) => [Number(r.version), r.checksum]));
+  const changed = migrations.filter((m) => {
+    const recorded = applied.get(m.version);
+    return recorded !== undefined && recorded !== "" && recorded !== migrationChecksum(m);
+  });
+  if (changed.length > 0) throw new MigrationError(changed.map((m) => m.name));
+  // 3. The rest, in order, each recorded once all its statements succeeded.
+  const done: number[] = [];
+  for (const [i, m] of migrations.entries()) {
+    if (applied.has(m.version)) continue;
+    for (const stmt of rendered[i]?.statements ?? []) await store.command(stmt);
+    const checksum = migrationChecksum(m);
+    await store.insert("schema_migrations", [{ version: m.version, name: m.name, checksum }], {
+      settings: { insert_deduplication_token: `migration-${m.version}-${checksum}` },
+    });
+    done.push(m.version);
+  }
+  return done;
 }
 
 function renderStatement(sql: string, ctx: Context, file: string): string[] {

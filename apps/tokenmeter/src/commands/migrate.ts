@@ -1,4 +1,4 @@
-import { loadMigrations, type Migration, migrate, renderClusterMigrations, type Store } from "@tokenmeter/clickhouse";
+import { loadMigrations, type Migration, migrate, migrateCluster, type Store } from "@tokenmeter/clickhouse";
 import type { Command } from "commander";
 import { EXIT, type ExitCode, type JobContext, parseArgs, runJob, UsageError, usageExitCodes } from "../jobs/run.js";
 
@@ -41,12 +41,13 @@ export function parseMigrateArgs(raw: { check?: boolean; wait?: string; cluster?
  * the ledger keeps one row per version.
  */
 export async function migrateJob({ store, logger }: JobContext, opts: MigrateOptions): Promise<ExitCode> {
-  const migrations = opts.cluster ? renderClusterMigrations({ cluster: opts.cluster, database: store.database }) : loadMigrations();
+  // Versions and names are the same either way; only the DDL applied differs.
+  const migrations = loadMigrations();
   const mode = opts.cluster ? `cluster ${opts.cluster}` : "single-node";
   if (opts.check) return checkJob(store, logger, migrations, opts);
   const before = await pendingMigrations(store, migrations);
   logger.info({ op: "migrate", mode, pending: before.map((m) => m.name) }, before.length ? "applying migrations" : "schema up to date");
-  const applied = await migrate(store, migrations);
+  const applied = opts.cluster ? await migrateCluster(store, { cluster: opts.cluster }, migrations) : await migrate(store, migrations);
   const after = await pendingMigrations(store, migrations);
   if (after.length > 0) {
     logger.error({ op: "migrate", still_pending: after.map((m) => m.name) }, "migrations still pending after migrate");
