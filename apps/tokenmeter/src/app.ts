@@ -4,9 +4,18 @@ import { createStore, migrate, type Store } from "@tokenmeter/clickhouse";
 import { type UsageEvent, validateEvent } from "@tokenmeter/core";
 import { type AuthOptions, issueToken } from "@tokenmeter/http";
 import { type BatchWriter, createBatchWriter, createIngestRoutes, type EventSink } from "@tokenmeter/ingest";
-import { PriceBook } from "@tokenmeter/pricing";
-import { createQueryApp, MemoryResultCache, RedisResultCache, type ResultCache } from "@tokenmeter/query";
+import {
+  followPricingUpdates,
+  InProcessPricingUpdates,
+  PriceBook,
+  type PricingUpdates,
+  pricingChannel,
+  RedisPricingUpdates,
+} from "@tokenmeter/pricing";
+import { startPricingRefresh } from "@tokenmeter/pricing-refresh";
+import { createPricingRoutes, createQueryApp, MemoryResultCache, RedisResultCache, type ResultCache } from "@tokenmeter/query";
 import { Hono } from "hono";
+import { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { Registry } from "prom-client";
 import { type AppConfig, parseApiKeys } from "./config.js";
@@ -31,6 +40,8 @@ export interface StartOptions {
   now?: () => number;
   /** Extra route groups (the dashboard is added by main). */
   mount?: Hono[];
+  /** TOKENMETER_PRICING_SOURCE was set explicitly: refresh from it at start. */
+  pricingSourceChosen?: boolean;
 }
 
 /**
@@ -56,8 +67,26 @@ export async function startTokenmeter(config: AppConfig, opts: StartOptions): Pr
   const jwtSecret = config.TOKENMETER_JWT_SECRET ?? loadOrCreateSecret(config.TOKENMETER_DATA_DIR);
   const auth: AuthOptions = { jwtSecret, apiKeyHashes: parseApiKeys(config.TOKENMETER_API_KEYS) };
 
-  // 3. Pricing, then the writer that prices every event at its event_time.
+  // 3. Pricing: seed the bundled prices on a fresh store, schedule refreshes
+  //    (BullMQ with Redis, else in-process), reload on "pricing updated";
+  //    then the writer prices every event at its event_time.
+  // BullMQ needs maxRetriesPerRequest: null on its connection.
+  const redis = config.TOKENMETER_REDIS_URL ? new Redis(config.TOKENMETER_REDIS_URL, { maxRetriesPerRequest: null }) : undefined;
+  const updates: PricingUpdates = redis
+    ? new RedisPricingUpdates({ redis, channel: pricingChannel(config.TOKENMETER_REDIS_PREFIX) })
+    : new InProcessPricingUpdates();
+  const pricing = await startPricingRefresh({
+    store,
+    config,
+    updates,
+    logger,
+    registry,
+    bullConnection: redis,
+    // Fetch at start only when a source was chosen; the bundled seed prices a laptop offline.
+    refreshAtStart: opts.pricingSourceChosen ?? false,
+  });
   const prices = await PriceBook.load(store);
+  const unsubscribe = await followPricingUpdates({ book: prices, updates, logger });
   const writer = createBatchWriter({ store, logger, registry, pricer: prices, now: opts.now });
   const sink: EventSink = writer;
 
@@ -73,7 +102,11 @@ export async function startTokenmeter(config: AppConfig, opts: StartOptions): Pr
     registry,
     now: opts.now,
     // route() re-roots the ingest app (typed with its auth variables) as a plain one.
-    mount: [new Hono().route("/", createIngestRoutes({ sink, auth, logger, registry, now: opts.now })), ...(opts.mount ?? [])],
+    mount: [
+      new Hono().route("/", createIngestRoutes({ sink, auth, logger, registry, now: opts.now })),
+      createPricingRoutes({ store, auth, now: opts.now }),
+      ...(opts.mount ?? []),
+    ],
   });
 
   // 5. Demo data before the URL is printed, so the first page has something to show.
@@ -97,7 +130,10 @@ export async function startTokenmeter(config: AppConfig, opts: StartOptions): Pr
     async stop() {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await writer.close();
+      await unsubscribe();
+      await pricing.close();
       await cache.close();
+      redis?.disconnect();
       await store.close();
     },
   };

@@ -1,3 +1,4 @@
+import { PricingConfig } from "@tokenmeter/pricing-refresh";
 import { z } from "zod";
 
 const bool = z
@@ -24,12 +25,16 @@ export const AppConfig = z.object({
   TOKENMETER_CLICKHOUSE_URL: optionalUrl,
   TOKENMETER_CLICKHOUSE_USER: z.string().default("default"),
   TOKENMETER_CLICKHOUSE_PASSWORD: z.string().default(""),
-  TOKENMETER_CLICKHOUSE_DATABASE: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an identifier").default("tokenmeter"),
+  TOKENMETER_CLICKHOUSE_DATABASE: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an identifier")
+    .default("tokenmeter"),
   TOKENMETER_REDIS_URL: optionalUrl,
   TOKENMETER_KAFKA_BROKERS: z.string().optional(),
   TOKENMETER_KAFKA_TOPIC: z.string().default("llm.usage.v1"),
-  TOKENMETER_PRICING_SOURCE: z.string().optional(),
   TOKENMETER_LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
+  // The pricing job's own settings (source, cron, retries), shared with its standalone worker.
+  ...PricingConfig.shape,
 });
 export type AppConfig = z.output<typeof AppConfig>;
 

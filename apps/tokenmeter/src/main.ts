@@ -15,7 +15,11 @@ if (process.argv.includes("--check-config")) {
 }
 const config = result.config;
 const logger = pino({ level: config.TOKENMETER_LOG_LEVEL });
-const tm = await startTokenmeter(config, { logger, mount: [createDashboardRoutes()] });
+const tm = await startTokenmeter(config, {
+  logger,
+  mount: [createDashboardRoutes()],
+  pricingSourceChosen: Boolean(process.env.TOKENMETER_PRICING_SOURCE),
+});
 const token = await tm.issueToken("acme");
 console.log(
   [

@@ -5,3 +5,4 @@ export { cacheKey } from "./cache-aside.js";
 export { createDashboardRoutes } from "./dashboard/index.js";
 export { buildOpenApi } from "./openapi.js";
 export { type AnalyticsQuery, PARAMS, QUERY_LIMITS } from "./params.js";
+export { createPricingRoutes } from "./routes/pricing.js";
