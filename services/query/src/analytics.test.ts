@@ -276,6 +276,28 @@ function sumsOfSeries(series: Point[]): Record<string, number> {
   return out;
 }
 
+describe("history older than the hourly retention (daily rollup for whole days)", () => {
+  // A clock 380 days later puts the retention edge ~10 days before the data's end: the days before it come from llm_usage_daily.
+  const start = Date.parse("2026-02-23T07:15:00Z");
+  const end = Date.parse("2026-03-16T13:37:00Z");
+  const qs = `start=${new Date(start).toISOString()}&end=${new Date(end).toISOString()}`;
+
+  it.each(["day", "week", "month"])("usage and errors by %s are unchanged", async (gran) => {
+    const later = makeApp({ store, now: NOW + 380 * 86_400_000 });
+    const usage = (await (await later.get(`/v1/analytics/usage?${qs}&granularity=${gran}`, "org-a")).json()) as { series: Point[] };
+    const byLabel = groupBy(select(events, "org-a", start, end), (e) => bucketLabel(gran, "UTC", e.event_time_ms));
+    for (const p of usage.series) expectSums(p, byLabel.get(bucketLabel(gran, "UTC", Date.parse(p.bucket))) ?? [], p.bucket);
+    const errors = (await (await later.get(`/v1/analytics/errors?${qs}&granularity=${gran}`, "org-a")).json()) as {
+      totals: { errors: number };
+    };
+    expect(errors.totals.errors).toBe(select(events, "org-a", start, end).filter(isErr).length);
+    const agents = (await (await later.get(`/v1/analytics/agents?${qs}&limit=100`, "org-a")).json()) as { agents: { requests: number }[] };
+    expect(agents.agents.reduce((s, a) => s + a.requests, 0)).toBe(
+      select(events, "org-a", start, end).filter((e) => e.agent_id !== "").length,
+    );
+  });
+});
+
 describe("other orgs", () => {
   it.each(["org-b", "org-c"])("%s gets its own sums per bucket", async (org) => {
     const { start, end, qs } = range(CASES[2] as Case);

@@ -1,6 +1,7 @@
 import { ApiError } from "@tokenmeter/http";
 import { z } from "zod";
 import { bucketStarts, canonicalTimeZone, GRANULARITIES, type Granularity } from "./buckets.js";
+import { hourlyRetentionStart } from "./plan.js";
 
 /** Limits of the query API (DESIGN.md "Query API v1"). */
 export const QUERY_LIMITS = {
@@ -89,6 +90,8 @@ export interface AnalyticsQuery {
   format: "json" | "csv";
   /** Bucket starts covering [start, end). */
   buckets: number[];
+  /** Where raw/hourly retention starts for this clock (which tables can answer; not part of the answer). */
+  hourly_from: number;
 }
 
 /** Collapses `?a=1&a=2` into arrays for repeatable parameters and single values otherwise. */
@@ -159,6 +162,7 @@ export function parseQuery(endpoint: Endpoint, raw: Record<string, string | stri
     limit,
     format: wantsCsv ? "csv" : "json",
     buckets,
+    hourly_from: hourlyRetentionStart(now),
   };
 }
 

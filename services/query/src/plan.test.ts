@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { planSegments } from "./plan.js";
+import { hourlyRetentionStart, planSegments } from "./plan.js";
 
 const t = (s: string) => Date.parse(s);
 const show = (segs: ReturnType<typeof planSegments>) =>
@@ -7,15 +7,26 @@ const show = (segs: ReturnType<typeof planSegments>) =>
 const none = { user: false, latency: false };
 
 describe("planSegments", () => {
-  it("reads whole days from daily, whole hours from hourly and minute edges from raw", () => {
+  it("reads sums from hourly and minute edges from raw", () => {
     const segs = planSegments(t("2026-03-01T10:30:00Z"), t("2026-03-05T07:42:00Z"), [t("2026-03-02T00:00:00Z")], none);
     expect(show(segs)).toEqual([
       "raw 2026-03-01T10:30:00.000Z 2026-03-01T11:00:00.000Z",
-      "hourly 2026-03-01T11:00:00.000Z 2026-03-02T00:00:00.000Z",
-      "daily 2026-03-02T00:00:00.000Z 2026-03-05T00:00:00.000Z",
-      "hourly 2026-03-05T00:00:00.000Z 2026-03-05T07:00:00.000Z",
+      "hourly 2026-03-01T11:00:00.000Z 2026-03-05T07:00:00.000Z",
       "raw 2026-03-05T07:00:00.000Z 2026-03-05T07:42:00.000Z",
     ]);
+  });
+
+  it("reads whole days before the hourly retention from daily", () => {
+    const needs = { user: false, latency: false, hourlyFrom: t("2026-03-03T00:00:00Z") };
+    const segs = planSegments(t("2026-03-01T10:30:00Z"), t("2026-03-05T07:42:00Z"), [t("2026-03-02T00:00:00Z")], needs);
+    expect(show(segs)).toEqual([
+      "raw 2026-03-01T10:30:00.000Z 2026-03-01T11:00:00.000Z",
+      "hourly 2026-03-01T11:00:00.000Z 2026-03-02T00:00:00.000Z",
+      "daily 2026-03-02T00:00:00.000Z 2026-03-03T00:00:00.000Z",
+      "hourly 2026-03-03T00:00:00.000Z 2026-03-05T07:00:00.000Z",
+      "raw 2026-03-05T07:00:00.000Z 2026-03-05T07:42:00.000Z",
+    ]);
+    expect(hourlyRetentionStart(t("2026-03-16T13:37:00Z"))).toBe(t("2025-02-19T00:00:00Z"));
   });
 
   it("uses hourly only when bucket boundaries are whole hours but not UTC midnights (New York days)", () => {

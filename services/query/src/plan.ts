@@ -4,6 +4,12 @@
  * answer a sub-range only when its edges and every bucket boundary inside it
  * fall on that grid; what is left over (edges that are not whole hours, e.g.
  * the default end = now snapped to the minute) is read from raw rows.
+ *
+ * The hourly rollup is preferred for sums: it has no user_id, and measured on
+ * 10 M events (docs/benchmarks.md §3) it is smaller and faster to read than the
+ * daily rollup, whose user_id dimension leaves it nearly one row per call. The
+ * daily rollup answers what hourly cannot: user_id questions, and history
+ * older than the hourly/raw retention (13 months vs 25).
  */
 export type Source = "raw" | "hourly" | "daily";
 
@@ -20,6 +26,19 @@ export interface PlanNeeds {
   user: boolean;
   /** Latency sketches: only the hourly rollup has them. */
   latency: boolean;
+  /**
+   * From this instant (a UTC midnight) on, raw and the hourly rollup still hold
+   * every row; whole days before it are read from the daily rollup. Default: all time.
+   */
+  hourlyFrom?: number;
+}
+
+/** Raw and hourly rows live 13 months (TTL); days older than this many days come from the daily rollup. */
+export const HOURLY_RETENTION_DAYS = 390;
+
+/** The `hourlyFrom` for a clock reading: the UTC midnight HOURLY_RETENTION_DAYS ago. */
+export function hourlyRetentionStart(now: number): number {
+  return floorTo(now - HOURLY_RETENTION_DAYS * 86_400_000, 86_400_000);
 }
 
 const HOUR_MS = 3_600_000;
@@ -41,25 +60,31 @@ export function planSegments(start: number, end: number, boundaries: readonly nu
   const inner = boundaries.filter((b) => b > start && b < end);
   const cuts = inner.filter((b) => b % HOUR_MS !== 0);
   if (cuts.length > MAX_RAW_CUTS) return [{ source: "raw", from: start, to: end }];
-  const edges = [start, ...cuts, end];
+  // The retention edge is a UTC midnight: it splits pieces without a raw hour around it.
+  const retention = needs.hourlyFrom;
+  const soft = retention !== undefined && retention > start && retention < end && retention % DAY_MS === 0 ? [retention] : [];
+  const edges = [start, ...cuts, ...soft, end].sort((a, b) => a - b);
   const out: Segment[] = [];
   for (let i = 0; i + 1 < edges.length; i++) {
     const from = edges[i] as number;
     const to = edges[i + 1] as number;
+    if (from === to) continue;
+    const old = retention !== undefined && to <= retention;
     out.push(
       ...planPiece(
         from,
         to,
         inner.filter((b) => b > from && b < to),
         needs,
+        old,
       ),
     );
   }
   return mergeAdjacent(out);
 }
 
-/** Plans a piece whose inner boundaries are all whole UTC hours. */
-function planPiece(start: number, end: number, inner: readonly number[], needs: PlanNeeds): Segment[] {
+/** Plans a piece whose inner boundaries are all whole UTC hours; `old` = before the hourly retention. */
+function planPiece(start: number, end: number, inner: readonly number[], needs: PlanNeeds, old: boolean): Segment[] {
   const onDayGrid = inner.every((b) => b % DAY_MS === 0);
   const raw = (from: number, to: number): Segment => ({ source: "raw", from, to });
   const hs = ceilTo(start, HOUR_MS);
@@ -71,10 +96,10 @@ function planPiece(start: number, end: number, inner: readonly number[], needs: 
   if (needs.user && !dailyOk) return [raw(start, end)];
   const hourly = (from: number, to: number): Segment => (needs.user ? raw(from, to) : { source: "hourly", from, to });
   const out: Segment[] = [raw(start, hs)];
-  // 3. Whole UTC days from the daily rollup, the hours around them from the hourly one.
+  // 3. Whole UTC days from the daily rollup where it is needed (user_id, old history), hours around them from hourly.
   const ds = ceilTo(hs, DAY_MS);
   const de = floorTo(he, DAY_MS);
-  if (dailyOk && ds < de) out.push(hourly(hs, ds), { source: "daily", from: ds, to: de }, hourly(de, he));
+  if (dailyOk && (needs.user || old) && ds < de) out.push(hourly(hs, ds), { source: "daily", from: ds, to: de }, hourly(de, he));
   else out.push(hourly(hs, he));
   out.push(raw(he, end));
   return out.filter((s) => s.from < s.to);

@@ -26,7 +26,7 @@ interface Row {
 
 export async function getAgents(ctx: QueryContext): Promise<AgentsResponse> {
   const { q } = ctx;
-  const segments = planSegments(q.start, q.end, [], { user: !!q.filters.user_id, latency: false });
+  const segments = planSegments(q.start, q.end, [], { user: !!q.filters.user_id, latency: false, hourlyFrom: q.hourly_from });
   // Events without an agent_id are not an agent: left out of the ranking.
   const built = buildAggregateQuery({
     org_id: ctx.org_id,

@@ -63,7 +63,11 @@ function seriesOf(ctx: QueryContext, rows: Row[]) {
 
 export async function getErrors(ctx: QueryContext): Promise<ErrorsResponse> {
   const { q } = ctx;
-  const segments = planSegments(q.start, q.end, q.buckets, { user: q.group_by === "user_id" || !!q.filters.user_id, latency: false });
+  const segments = planSegments(q.start, q.end, q.buckets, {
+    user: q.group_by === "user_id" || !!q.filters.user_id,
+    latency: false,
+    hourlyFrom: q.hourly_from,
+  });
   // Grouped by error_code too: requests of every code make the rate, the codes make by_code.
   const built = buildAggregateQuery({
     org_id: ctx.org_id,

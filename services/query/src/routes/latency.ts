@@ -39,7 +39,7 @@ export function pick(sketch: Sketch, p: number): number | null {
 export async function getLatency(ctx: QueryContext): Promise<LatencyResponse> {
   const { q } = ctx;
   // 1. Plan: hourly sketches, raw for edges (and for user_id filters: the hourly rollup has no user_id).
-  const segments = planSegments(q.start, q.end, q.buckets, { user: !!q.filters.user_id, latency: true });
+  const segments = planSegments(q.start, q.end, q.buckets, { user: !!q.filters.user_id, latency: true, hourlyFrom: q.hourly_from });
   // 2. Merge raw-edge states with hourly states per bucket.
   const built = buildAggregateQuery({
     org_id: ctx.org_id,

@@ -30,7 +30,7 @@ interface Row {
 
 export async function getModels(ctx: QueryContext): Promise<ModelsResponse> {
   const { q } = ctx;
-  const segments = planSegments(q.start, q.end, [], { user: !!q.filters.user_id, latency: false });
+  const segments = planSegments(q.start, q.end, [], { user: !!q.filters.user_id, latency: false, hourlyFrom: q.hourly_from });
   const built = buildAggregateQuery({
     org_id: ctx.org_id,
     segments,

@@ -62,7 +62,7 @@ export async function getSummary(ctx: QueryContext): Promise<SummaryResponse> {
   // 1. Sums, agents and p95 over both periods at once (hourly has agent_id and sketches).
   const sums = buildAggregateQuery({
     ...common,
-    segments: planSegments(prevStart, q.end, [q.start], { user: !!q.filters.user_id, latency: true }),
+    segments: planSegments(prevStart, q.end, [q.start], { user: !!q.filters.user_id, latency: true, hourlyFrom: q.hourly_from }),
     measures: [
       REQUESTS,
       ERRORS,
@@ -77,7 +77,7 @@ export async function getSummary(ctx: QueryContext): Promise<SummaryResponse> {
   // 2. Users: only raw and the daily rollup know user_id.
   const users = buildAggregateQuery({
     ...common,
-    segments: planSegments(prevStart, q.end, [q.start], { user: true, latency: false }),
+    segments: planSegments(prevStart, q.end, [q.start], { user: true, latency: false, hourlyFrom: q.hourly_from }),
     measures: [distinctOf("user_id")],
   });
   const cur = buildLatestQuery(ctx.org_id, q.start, q.end, q.filters);

@@ -77,7 +77,11 @@ function seriesOf(ctx: QueryContext, rows: Row[]) {
 export async function getUsage(ctx: QueryContext): Promise<UsageResponse> {
   const { q } = ctx;
   // 1. Plan: user_id questions cannot use the hourly rollup.
-  const segments = planSegments(q.start, q.end, q.buckets, { user: q.group_by === "user_id" || !!q.filters.user_id, latency: false });
+  const segments = planSegments(q.start, q.end, q.buckets, {
+    user: q.group_by === "user_id" || !!q.filters.user_id,
+    latency: false,
+    hourlyFrom: q.hourly_from,
+  });
   // 2. One query: per bucket (and group), sums from each source combined.
   const built = buildAggregateQuery({
     org_id: ctx.org_id,

@@ -20,7 +20,7 @@ interface Row {
 export async function getUsers(ctx: QueryContext): Promise<UsersResponse> {
   const { q } = ctx;
   // user_id lives in raw and the daily rollup only.
-  const segments = planSegments(q.start, q.end, [], { user: true, latency: false });
+  const segments = planSegments(q.start, q.end, [], { user: true, latency: false, hourlyFrom: q.hourly_from });
   const built = buildAggregateQuery({
     org_id: ctx.org_id,
     segments,
