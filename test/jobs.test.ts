@@ -89,7 +89,8 @@ describe("jobs in-process on the real engine", () => {
     const ctx = { store, logger, config };
     try {
       const file = eventsFile(dir, 500);
-      const args = { from: new Date(FROM), to: new Date(TO), file };
+      // Small chunks: ten writes, more than the writer keeps in flight at once.
+      const args = { from: new Date(FROM), to: new Date(TO), file, chunk: 50 };
       expect(await backfillJob(ctx, args)).toBe(0);
       const once = await totals(ctx);
       expect(once.raw).toEqual([{ requests: 500, input: expect.any(Number), cost: 0.5 }]);

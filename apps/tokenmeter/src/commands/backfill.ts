@@ -99,6 +99,7 @@ export async function backfill(deps: { store: Store; logger: Logger; pricer: Pri
     s.rejected++;
     if (s.rejected <= MAX_LOGGED_REJECTS) logger.warn({ op: "backfill", line, errors }, "line rejected");
   };
+  let readError: unknown = null;
   try {
     const lines = createInterface({ input: createReadStream(args.file), crlfDelay: Number.POSITIVE_INFINITY });
     for await (const text of lines) {
@@ -130,12 +131,14 @@ export async function backfill(deps: { store: Store; logger: Logger; pricer: Pri
       }
     }
     submit();
-  } finally {
-    await writer.close();
-    // Every write settles once close() has flushed; the first failure is the job's failure.
-    const settled = await Promise.allSettled(inFlight);
-    const failed = settled.find((r) => r.status === "rejected");
-    if (failed) throw failed.reason;
+  } catch (err) {
+    readError = err;
   }
+  // Every write settles once close() has flushed; a read error, else the first write failure, is the job's failure.
+  await writer.close();
+  const settled = await Promise.allSettled(inFlight);
+  if (readError) throw readError;
+  const failed = settled.find((r) => r.status === "rejected");
+  if (failed) throw failed.reason;
   return s;
 }
