@@ -1,5 +1,6 @@
 import type { Store } from "@tokenmeter/clickhouse";
-import { isError, type UsageEvent } from "@tokenmeter/core";
+import { isError, type Pricer, reportedOrUnpriced, type UsageEvent } from "@tokenmeter/core";
+import { expect } from "vitest";
 
 /** Totals per org that every table (raw, daily, hourly) must agree on. */
 export interface OrgTotals {
@@ -13,8 +14,8 @@ export interface OrgTotals {
   cost_micros: number;
 }
 
-/** Expected totals from the produced (valid, unique) events, cost as reported or 0 (unpriced). */
-export function expectedTotals(events: Iterable<UsageEvent>): Record<string, OrgTotals> {
+/** Expected totals from the produced (valid, unique) events, priced like ingest prices them (default: reported or 0). */
+export function expectedTotals(events: Iterable<UsageEvent>, pricer: Pricer = reportedOrUnpriced): Record<string, OrgTotals> {
   const out: Record<string, OrgTotals> = {};
   const cost: Record<string, number> = {};
   for (const e of events) {
@@ -26,7 +27,7 @@ export function expectedTotals(events: Iterable<UsageEvent>): Record<string, Org
     t.output_tokens += e.output_tokens;
     t.cached_input_tokens += e.cached_input_tokens;
     t.reasoning_tokens += e.reasoning_tokens;
-    cost[e.org_id] = (cost[e.org_id] ?? 0) + (e.cost_usd ?? 0);
+    cost[e.org_id] = (cost[e.org_id] ?? 0) + pricer.price(e).cost_usd;
   }
   for (const [org, c] of Object.entries(cost)) out[org]!.cost_micros = Math.round(c * 1e6);
   return out;
@@ -67,4 +68,23 @@ export async function duplicateIds(store: Store): Promise<number> {
     "SELECT count() AS n FROM (SELECT event_id FROM llm_usage GROUP BY event_id HAVING count() > 1)",
   );
   return Number(r[0]?.n ?? 0);
+}
+
+/**
+ * Raw, daily and hourly all agree with the events: counts and token sums
+ * exact per org, cost within 2 micro-dollars (float sums in another order),
+ * and no event_id stored twice.
+ */
+export async function expectExactly(store: Store, events: UsageEvent[], pricer: Pricer = reportedOrUnpriced): Promise<void> {
+  const expected = expectedTotals(events, pricer);
+  const stored = await storedTotals(store);
+  expect(await duplicateIds(store)).toBe(0);
+  for (const table of ["raw", "daily", "hourly"] as const) {
+    expect(Object.keys(stored[table]).sort()).toEqual(Object.keys(expected).sort());
+    for (const [org, t] of Object.entries(expected)) {
+      const s = stored[table][org] as OrgTotals;
+      expect({ table, org, ...s, cost_micros: 0 }).toEqual({ table, org, ...t, cost_micros: 0 });
+      expect(Math.abs(s.cost_micros - t.cost_micros)).toBeLessThanOrEqual(2);
+    }
+  }
 }

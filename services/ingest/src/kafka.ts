@@ -25,7 +25,12 @@ export function createKafka(opts: KafkaClientOptions): Kafka {
   const log = opts.logger.child({ component: "kafkajs" });
   const logCreator = () => (entry: LogEntry) => {
     const { message, ...fields } = entry.log;
-    const level = entry.level <= logLevel.ERROR && !isRetriable(fields) ? "error" : entry.level <= logLevel.WARN ? "warn" : "debug";
+    // Our idempotent producers keep kafkajs's bounded retries on purpose (an HTTP
+    // request must fail in bounded time); a repeat that slips through is dropped by
+    // the consumer's event_id check, so this warning is not actionable.
+    const expected = message.includes("may invalidate EoS");
+    const level =
+      entry.level <= logLevel.ERROR && !isRetriable(fields) ? "error" : entry.level <= logLevel.WARN && !expected ? "warn" : "debug";
     log[level]({ namespace: entry.namespace, ...fields }, message);
   };
   return new Kafka({
