@@ -50,7 +50,8 @@ export function timeChart(host: HTMLElement, spec: TimeChartSpec): () => void {
   const opts: uPlot.Options = {
     width: Math.max(200, host.clientWidth),
     height: spec.height,
-    padding: [12, 12, 0, 4],
+    // Room on the right for the last tick label of line charts.
+    padding: [12, stacked ? 12 : 24, 0, 4],
     legend: { show: false },
     tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), spec.tz),
     scales: {

@@ -75,6 +75,8 @@ export class Controls {
       class: "input tz",
       "aria-label": "Time zone",
       "data-control": "tz",
+      onfocus: () => this.fillAllZones(),
+      onpointerdown: () => this.fillAllZones(),
       onchange: () => on.change({ tz: this.tz.value }),
     });
     const themeBtn = h(
@@ -189,12 +191,16 @@ export class Controls {
     }
   }
 
-  private fillZones(current: string): void {
-    if (this.tz.dataset.filled !== current) {
-      const zones = new Set([browserZone(), "UTC", current, ...Intl.supportedValuesOf("timeZone")]);
-      this.tz.replaceChildren(...[...zones].map((z) => h("option", { value: z }, z === browserZone() ? `${z} · local` : z)));
-      this.tz.dataset.filled = current;
-    }
+  /** The zone list (~400 entries) is built on first use; until then only the likely ones. */
+  private fillZones(current: string, all = this.tz.dataset.all === "1"): void {
+    const zones = new Set([browserZone(), "UTC", current, ...(all ? Intl.supportedValuesOf("timeZone") : [])]);
+    this.tz.replaceChildren(...[...zones].map((z) => h("option", { value: z }, z === browserZone() ? `${z} · local` : z)));
     this.tz.value = current;
+  }
+
+  private fillAllZones(): void {
+    if (this.tz.dataset.all === "1") return;
+    this.tz.dataset.all = "1";
+    this.fillZones(this.tz.value, true);
   }
 }

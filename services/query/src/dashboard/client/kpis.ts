@@ -137,7 +137,7 @@ export class KpiRow {
     const host = this.tiles.get(id)?.querySelector(".kpi-spark");
     if (!host) return;
     const nums = values.filter((v): v is number => v !== null && Number.isFinite(v));
-    if (nums.length < 2) {
+    if (nums.length < 2 || nums.every((v) => v === 0)) {
       host.replaceChildren();
       return;
     }

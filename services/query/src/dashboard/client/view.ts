@@ -84,16 +84,18 @@ export class View {
     const seq = ++this.loads;
     document.body.dataset.state = "loading";
     this.range = resolveRange(this.state, Date.now());
+    // Requests go out first; updating the controls and placeholders overlaps them.
+    const jobs = (Object.keys(SOURCES) as SourceKey[]).map((k) => this.loadSource(k, abort.signal));
     this.controls?.update(this.state, this.range);
     this.deps.kpis.loading();
     for (const p of this.panels) p.card.loading();
-    const jobs = (Object.keys(SOURCES) as SourceKey[]).map((k) => this.loadSource(k, abort.signal));
-    jobs.push(this.loadOptions(abort.signal));
     void Promise.allSettled(jobs).then(() => {
       if (abort.signal.aborted) return;
       document.body.dataset.state = "ready";
       document.body.dataset.loads = String(seq);
       if (seq === 1) performance.mark("tokenmeter:ready");
+      // Filter choices are a convenience: fetched once the panels are drawn, off the critical path.
+      void this.loadOptions(abort.signal);
     });
   }
 
@@ -188,7 +190,7 @@ export class View {
       h(
         "span",
         {},
-        ` · ${this.range.granularity} buckets · ${tz} · compared with the ${Math.round((this.range.end - this.range.start) / 86_400_000) || 1} day(s) before · ${latest}`,
+        ` · ${this.range.granularity} buckets · ${tz} · vs the previous ${spanLabel(this.range.end - this.range.start)} · ${latest}`,
       ),
     );
     const filtered = Object.values(this.state.filters).some(Boolean);
@@ -260,4 +262,9 @@ export class View {
       // The filter lists are a convenience; the panels report the real error.
     }
   }
+}
+
+function spanLabel(ms: number): string {
+  const hours = Math.round(ms / 3_600_000);
+  return hours < 48 ? `${hours} h` : `${Math.round(hours / 24)} days`;
 }

@@ -1,0 +1,130 @@
+/**
+ * Scenario 7: dashboard page load on the demo data, in headless Chromium
+ * (Debian's, driven by playwright-core). The all-in-one runs in this process
+ * with the demo data set (90 days, three orgs) and the dashboard mounted; the
+ * page opens as org "acme" in America/New_York.
+ *
+ * A load is timed from navigation start to the page's own "tokenmeter:ready"
+ * mark (every panel drawn: HTML, hashed assets, 10 API calls, charts). Cold =
+ * first view of a range (result cache empty, fresh browser context); warm =
+ * reload of the same view (cache hits, assets from the browser cache).
+ * Console errors are counted on every load. `--screenshots` also writes
+ * docs/screenshots/*.png (30 days, light and dark).
+ *
+ *   tsx bench/page-load.ts [--quick] [--events=250000] [--reloads=10] [--screenshots]
+ */
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createDashboardRoutes } from "@tokenmeter/query";
+import { pino } from "pino";
+import { type Browser, chromium, type Page } from "playwright-core";
+import { startTokenmeter } from "../apps/tokenmeter/src/app.js";
+import { loadConfig } from "../apps/tokenmeter/src/config.js";
+import { benchArgs, numberOption } from "./lib/args.js";
+import { REPO_DIR, writeResult } from "./lib/results.js";
+import { distribution } from "./lib/stats.js";
+
+const args = benchArgs();
+const events = numberOption(args, "events", 250_000, 60_000);
+const reloads = numberOption(args, "reloads", 10, 4);
+const screenshots = process.argv.includes("--screenshots");
+const chromiumPath = args.options.chromium ?? "/usr/bin/chromium";
+const VIEWS = ["?range=30d", "?range=7d", "?range=90d", "?range=24h"];
+const TZ = "America/New_York";
+
+const dataDir = mkdtempSync(join(tmpdir(), "tm-page-load-"));
+const parsed = loadConfig({
+  TOKENMETER_DATA_DIR: dataDir,
+  TOKENMETER_PORT: "0",
+  TOKENMETER_DEMO: "1",
+  TOKENMETER_DEMO_EVENTS: String(events),
+  TOKENMETER_JWT_SECRET: "bench-secret-bench-secret-bench-secret-0123",
+});
+if (!parsed.ok) throw new Error(parsed.errors.join("; "));
+const t0 = performance.now();
+const tm = await startTokenmeter(parsed.config, { logger: pino({ level: "warn" }), mount: [createDashboardRoutes()] });
+const startMs = Math.round(performance.now() - t0);
+process.stderr.write(`[page-load] all-in-one with ${events} demo events up in ${startMs} ms\n`);
+const token = await tm.issueToken("acme", 3600);
+const browser = await chromium.launch({
+  executablePath: chromiumPath,
+  args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-dev-shm-usage"],
+});
+
+try {
+  // 1. Cold: each view once, in a fresh context, before anything cached it.
+  const cold: Record<string, number> = {};
+  let consoleErrors = 0;
+  for (const view of VIEWS) {
+    const { page, errors } = await newPage(browser, "light");
+    cold[view] = await timedLoad(page, `${tm.url}/${view}#token=${token}`);
+    // 2. Warm: reloads of the same view (token now in sessionStorage).
+    if (view === VIEWS[0]) {
+      const warm: number[] = [];
+      for (let i = 0; i < reloads; i++) warm.push(await timedLoad(page, `${tm.url}/${view}`));
+      const d = distribution(warm);
+      cold.warm_p50 = d.p50;
+      cold.warm_max = Math.max(...warm);
+    }
+    consoleErrors += errors.length;
+    await page.context().close();
+  }
+  const line = VIEWS.map((v) => `${v.replace("?range=", "")} ${cold[v]} ms`).join(", ");
+  process.stderr.write(
+    `[page-load] cold: ${line}; warm 30d p50 ${cold.warm_p50} ms (max ${cold.warm_max}); console errors ${consoleErrors}\n`,
+  );
+
+  // 3. Screenshots for the README (30 days of demo data).
+  if (screenshots) {
+    const dir = join(REPO_DIR, "docs", "screenshots");
+    mkdirSync(dir, { recursive: true });
+    for (const scheme of ["light", "dark"] as const) {
+      const { page } = await newPage(browser, scheme);
+      await timedLoad(page, `${tm.url}/?range=30d#token=${token}`);
+      await page.screenshot({ path: join(dir, scheme === "light" ? "dashboard-30d.png" : "dashboard-30d-dark.png"), fullPage: true });
+      await page.context().close();
+    }
+    process.stderr.write(`[page-load] screenshots in ${dir}\n`);
+  }
+
+  writeResult({
+    scenario: "page-load",
+    quick: args.quick,
+    figures: [
+      {
+        scenario: "7 page load",
+        metric: "dashboard 30 d, cold (navigation -> every panel drawn)",
+        value: cold[VIEWS[0] as string] ?? 0,
+        unit: "ms",
+        target: "< 1000",
+      },
+      { scenario: "7 page load", metric: "dashboard 30 d, warm reload p50", value: cold.warm_p50 ?? 0, unit: "ms", target: "< 1000" },
+      { scenario: "7 page load", metric: "dashboard 90 d, cold", value: cold["?range=90d"] ?? 0, unit: "ms" },
+      { scenario: "7 page load", metric: "console errors over all loads", value: consoleErrors, unit: "count", target: "0" },
+    ],
+    detail: { events, reloads, timezone: TZ, start_ms: startMs, cold_ms: cold },
+  });
+} finally {
+  await browser.close();
+  await tm.stop();
+  rmSync(dataDir, { recursive: true, force: true });
+}
+
+async function newPage(b: Browser, colorScheme: "light" | "dark"): Promise<{ page: Page; errors: string[] }> {
+  const context = await b.newContext({ viewport: { width: 1440, height: 900 }, locale: "en-US", timezoneId: TZ, colorScheme });
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on("console", (m) => {
+    if (m.type() === "error") errors.push(m.text());
+  });
+  page.on("pageerror", (e) => errors.push(e.message));
+  return { page, errors };
+}
+
+/** Navigates and returns ms from navigation start to the dashboard's ready mark. */
+async function timedLoad(page: Page, url: string): Promise<number> {
+  await page.goto(url);
+  await page.waitForFunction(() => performance.getEntriesByName("tokenmeter:ready").length > 0, null, { timeout: 60_000 });
+  return Math.round(await page.evaluate(() => performance.getEntriesByName("tokenmeter:ready")[0]?.startTime ?? -1));
+}
