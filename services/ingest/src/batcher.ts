@@ -94,6 +94,7 @@ export function createBatchWriter(opts: BatchWriterOptions): BatchWriter {
   let timer: NodeJS.Timeout | null = null;
   let timeDue = false;
   let loop: Promise<void> | null = null;
+  let wakeLoop: (() => void) | null = null;
   let closing = false;
   /** Rows ever enqueued / taken into a flush: flush() waits for the count at its call. */
   let enqueued = 0;
@@ -124,7 +125,11 @@ export function createBatchWriter(opts: BatchWriterOptions): BatchWriter {
   }
 
   function kick(): void {
-    if (loop) return;
+    if (loop) {
+      // The loop is waiting for an insert: wake it if the next batch is due meanwhile.
+      if (wakeLoop && decide()) wakeLoop();
+      return;
+    }
     if (decide()) {
       loop = runLoop();
       return;
@@ -158,11 +163,18 @@ export function createBatchWriter(opts: BatchWriterOptions): BatchWriter {
         if (prepared && committingKeys && previous !== "failed") dropKnown(prepared, committingKeys);
         committing = prepared ? commit(prepared) : null;
         committingKeys = prepared ? new Set(prepared.kept.map((p) => p.key)) : null;
-        // 3. Nothing due yet: let the insert finish before deciding again.
+        // 3. Nothing due yet: wait for the insert to finish, or for the next batch to become due.
         if (committing && !decide()) {
-          await committing;
-          committing = null;
-          committingKeys = null;
+          const due = new Promise<"due">((r) => {
+            wakeLoop = () => r("due");
+          });
+          armTimer();
+          const woke = await Promise.race([committing, due]);
+          wakeLoop = null;
+          if (woke !== "due") {
+            committing = null;
+            committingKeys = null;
+          }
         }
       }
       if (committing) await committing;
