@@ -249,6 +249,42 @@ describe("dashboard in headless Chromium", () => {
     await page.context().close();
   });
 
+  it("switches granularity, sorts the model table into the URL, and shows API errors per panel with a retry", async () => {
+    const { page } = await open("?range=7d");
+    await waitForLoad(page, 1);
+
+    // 1. Granularity: hour buckets for the same range (168 points on the series endpoints).
+    const seen: URL[] = [];
+    page.on("request", (r) => {
+      if (r.url().includes("/v1/analytics/usage")) seen.push(new URL(r.url()));
+    });
+    await page.selectOption('[data-control="granularity"]', "hour");
+    await waitForLoad(page, 2);
+    expect(new URL(page.url()).searchParams.get("gran")).toBe("hour");
+    expect(seen.some((u) => u.searchParams.get("granularity") === "hour")).toBe(true);
+
+    // 2. Sorting by requests, ascending after a second click; kept in the URL.
+    const requestsHeader = page.locator('[data-card="models"] th[data-key="requests"] button');
+    await requestsHeader.click();
+    await requestsHeader.click();
+    expect(new URL(page.url()).searchParams.get("sort")).toBe("requests:asc");
+    const counts = (await page.locator('[data-card="models"] tbody tr td:nth-child(2)').allTextContents()).map((t) =>
+      Number(t.replace(/,/g, "")),
+    );
+    expect(counts).toEqual([...counts].sort((a, b) => a - b));
+    await page.context().close();
+
+    // 3. A range the API refuses (over 400 days): every panel says why and offers a retry.
+    const bad = await open("?range=custom&from=2024-01-01&to=2026-01-01");
+    await waitForLoad(bad.page, 1);
+    for (const card of ["cost", "latency", "models", "users"]) {
+      expect(await bad.page.locator(`[data-card="${card}"]`).getAttribute("data-state"), card).toBe("error");
+    }
+    expect(await bad.page.locator('[data-card="models"] .failed').textContent()).toContain("400 days");
+    expect(await bad.page.locator('[data-card="models"] .failed button').textContent()).toBe("Retry");
+    await bad.page.context().close();
+  });
+
   it("downloads for every chart the CSV the API serves for the same view", async () => {
     const { page, problems } = await open("?range=30d&group=model");
     await waitForLoad(page, 1);
