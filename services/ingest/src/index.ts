@@ -11,5 +11,6 @@ export * from "./kafka.js";
 export * from "./kafka-config.js";
 export * from "./kafka-metrics.js";
 export * from "./kafka-service.js";
+export * from "./kafka-sink.js";
 export * from "./range-writer.js";
 export * from "./sink.js";

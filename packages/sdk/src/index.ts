@@ -1,0 +1,3 @@
+export { EVENT_LIMITS, type FieldError, OPERATIONS, UsageEventInput, validateEvent } from "@tokenmeter/core";
+export * from "./client.js";
+export * from "./transport.js";
