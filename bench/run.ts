@@ -28,12 +28,14 @@ async function main() {
   const brokerDir = mkdtempSync(join(tmpdir(), "tokenmeter-bench-broker-"));
   const steps = plan(args.quick, placeholderTopic()).filter((s) => !only || only.includes(s.result));
   const needsTopic = steps.some((s) => s.result === "ingest-kafka" || s.result === "ceilings");
+  const needsBroker = needsTopic || steps.some((s) => s.result === "freshness");
   let produced: Record<string, number> = {};
   let topic = placeholderTopic();
   try {
+    if (needsBroker) topic = { ...topic, brokers: await startBroker(brokerDir) };
     if (needsTopic) {
-      const brokers = await startBroker(brokerDir);
-      topic = { ...topic, brokers, topic: `bench.ingest.${Date.now()}` };
+      const brokers = topic.brokers;
+      topic = { ...topic, topic: `bench.ingest.${Date.now()}` };
       log(
         `broker ${brokers}; producing ${topic.events.toLocaleString("en-US")} events into ${topic.topic} (${topic.partitions} partitions)`,
       );
@@ -50,7 +52,7 @@ async function main() {
       outcomes.push(await runStep(step));
     }
   } finally {
-    if (needsTopic) await stopBroker(brokerDir).catch(() => undefined);
+    if (needsBroker) await stopBroker(brokerDir).catch(() => undefined);
     rmSync(brokerDir, { recursive: true, force: true });
   }
   // 3. One table from what this run wrote.
@@ -115,10 +117,20 @@ function report(produced: Record<string, number>) {
     )}`,
   );
   console.log(`\ntotal ${round((Date.now() - started) / 1000, 1)} s; results in bench/results/*.json`);
+  writeFileSync(join(RESULTS_DIR, "summary.md"), markdown(meta, rows));
   writeFileSync(
     join(RESULTS_DIR, "summary.json"),
     `${JSON.stringify({ quick: args.quick, meta, produced, outcomes, figures }, null, 2)}\n`,
   );
+}
+
+/** The same table as markdown, for docs/benchmarks.md. */
+function markdown(meta: ReturnType<typeof runMeta>, rows: (string | number)[][]): string {
+  const head = `${args.quick ? "Quick run" : "Full run"}: ${meta.date}, commit ${meta.commit}${meta.dirty ? " (+ uncommitted changes)" : ""}, ${meta.machine}, ${meta.cores} cores, ${meta.mem_gb} GB, Node ${meta.node}, load average at the end ${meta.load_avg_1m}.`;
+  const cell = (c: string | number) => (typeof c === "number" ? c.toLocaleString("en-US", { maximumFractionDigits: 2 }) : c);
+  const lines = ["| scenario | figure | value | unit | target | |", "| --- | --- | ---: | --- | --- | --- |"];
+  for (const r of rows) lines.push(`| ${r.map(cell).join(" | ")} |`);
+  return `${head}\n\n${lines.join("\n")}\n`;
 }
 
 /** Our end-to-end rate over each ceiling and the peer, all from this run. */

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { spawnApp } from "./lib/app.js";
 import { benchArgs, numberOption } from "./lib/args.js";
 import { templates } from "./lib/events.js";
-import { BodyFactory, steadyLoad } from "./lib/load.js";
+import { BodyFactory, postEvents, steadyLoad } from "./lib/load.js";
 import { type BenchResult, RESULTS_DIR, writeResult } from "./lib/results.js";
 import { type RssSample, RssSampler, thin } from "./lib/rss.js";
 import { distribution, round } from "./lib/stats.js";
@@ -20,21 +20,14 @@ const args = benchArgs();
 const maximum = measuredMaximum();
 const eventsPerSecond = numberOption(args, "rate", Math.round(maximum / 2), Math.round(maximum / 2));
 const eventsPerRequest = numberOption(args, "events-per-request", 1_000, 1_000);
-const durationMs = numberOption(args, "duration-ms", 600_000, 45_000);
+const durationMs = numberOption(args, "duration-ms", 600_000, 30_000);
 
 const app = await spawnApp({ scenario: "soak", orgs: ["acme"] });
 const bodies = new BodyFactory(templates(20_000));
 try {
   const rss = new RssSampler(durationMs / 120, app.pid).start();
-  const load = await steadyLoad({
-    url: app.url,
-    token: app.tokens.acme!,
-    bodies,
-    eventsPerSecond,
-    eventsPerRequest,
-    durationMs,
-    maxInFlight: 32,
-  });
+  const send = () => postEvents(app.url, app.tokens.acme!, bodies.body(eventsPerRequest));
+  const load = await steadyLoad({ send, eventsPerSecond, eventsPerRequest, durationMs, maxInFlight: 32 });
   const mem = rss.stop();
   const growth = rssGrowthPct(mem.samples);
   const achieved = Math.round((load.accepted / load.elapsed_ms) * 1000);

@@ -23,8 +23,9 @@ export interface SpawnAppOptions {
   /**
    * "app": the all-in-one (startTokenmeter). "writer": HTTP ingest alone with
    * a tunable batch policy (writer-process.ts), for before/after comparisons.
+   * "kafka": the Kafka consumer + query API on one store (kafka-process.ts).
    */
-  process?: "app" | "writer";
+  process?: "app" | "writer" | "kafka";
   /** Extra --key=value arguments for the process (e.g. --max-delay-ms=50). */
   extraArgs?: string[];
 }
@@ -36,7 +37,7 @@ export interface SpawnAppOptions {
  */
 export async function spawnApp(opts: SpawnAppOptions): Promise<AppHandle> {
   const dataDir = `${benchDataDir(opts.scenario)}-app`;
-  const script = opts.process === "writer" ? "bench/lib/writer-process.ts" : "bench/lib/app-process.ts";
+  const script = `bench/lib/${opts.process ?? "app"}-process.ts`;
   const args = [...(opts.nodeFlags ?? []), "--import", "tsx", script, `--data-dir=${dataDir}`, ...(opts.extraArgs ?? [])];
   if (opts.orgs) args.push(`--orgs=${opts.orgs.join(",")}`);
   if (opts.logLevel) args.push(`--log-level=${opts.logLevel}`);

@@ -13,10 +13,13 @@ export class BodyFactory {
   private counter = 0;
   private next = 0;
 
-  constructor(templates: readonly UsageEventInput[]) {
-    // On HTTP the org comes from the credential; an event naming another org is rejected.
-    this.parts = templates.map(({ org_id: _org, ...t }) => {
-      const [a, b] = JSON.stringify({ ...t, event_id: "@ID@" }).split("@ID@");
+  /**
+   * `keepOrg`: Kafka messages carry their org_id; on HTTP the org comes from
+   * the credential and an event naming another org is rejected, so it is dropped.
+   */
+  constructor(templates: readonly UsageEventInput[], opts: { keepOrg?: boolean } = {}) {
+    this.parts = templates.map(({ org_id, ...t }) => {
+      const [a, b] = JSON.stringify({ ...t, ...(opts.keepOrg ? { org_id } : {}), event_id: "@ID@" }).split("@ID@");
       return [a!, b!];
     });
   }
@@ -27,13 +30,19 @@ export class BodyFactory {
     return `${this.prefix}-${h.slice(0, 4)}-4${h.slice(4, 7)}-8${h.slice(7, 10)}-${h.slice(10, 22)}`;
   }
 
-  body(events: number): string {
+  /** `events` serialized events (Kafka message values). */
+  items(events: number): string[] {
     const items: string[] = new Array(events);
     for (let i = 0; i < events; i++) {
       const [a, b] = this.parts[this.next++ % this.parts.length]!;
       items[i] = a + this.id() + b;
     }
-    return `[${items.join(",")}]`;
+    return items;
+  }
+
+  /** A JSON-array request body of `events` events. */
+  body(events: number): string {
+    return `[${this.items(events).join(",")}]`;
   }
 }
 
@@ -113,15 +122,12 @@ export async function closedLoop(opts: {
  * with at most `maxInFlight` outstanding (beyond that a tick counts as an error).
  */
 export async function steadyLoad(opts: {
-  url: string;
-  token: string;
-  bodies: BodyFactory;
+  /** Sends one request of `eventsPerRequest` events (HTTP POST, or a Kafka produce). */
+  send: () => Promise<RequestOutcome>;
   eventsPerSecond: number;
   eventsPerRequest: number;
   durationMs: number;
   maxInFlight: number;
-  /** Called every tick with the elapsed ms (RSS sampling, probes). */
-  onTick?: (elapsedMs: number) => void;
 }): Promise<LoadResult> {
   const r: LoadResult = { requests: 0, accepted: 0, errors: 0, latencies_ms: [], elapsed_ms: 0 };
   const intervalMs = (1000 * opts.eventsPerRequest) / opts.eventsPerSecond;
@@ -132,13 +138,12 @@ export async function steadyLoad(opts: {
     if (due - started >= opts.durationMs) break;
     const wait = due - performance.now();
     if (wait > 0) await new Promise((res) => setTimeout(res, wait));
-    opts.onTick?.(performance.now() - started);
     r.requests++;
     if (inflight.size >= opts.maxInFlight) {
       record(r, { ok: false, status: 0, ms: 0, accepted: 0, error: `more than ${opts.maxInFlight} requests in flight` });
       continue;
     }
-    const p: Promise<void> = postEvents(opts.url, opts.token, opts.bodies.body(opts.eventsPerRequest)).then((o) => {
+    const p: Promise<void> = opts.send().then((o) => {
       record(r, o);
       inflight.delete(p);
     });

@@ -36,7 +36,7 @@ export function topicArgs(t: TopicArgs): string[] {
   ];
 }
 
-/** Scenario 1 runs against a shared topic; 2-6 start their own app. Bounds are generous upper limits. */
+/** Scenario 1 runs against a shared topic, freshness on the same broker; the rest start their own app. Bounds are generous upper limits. */
 export function plan(quick: boolean, topic: TopicArgs): Step[] {
   const q = quick ? ["--quick"] : [];
   const min = 60_000;
@@ -52,7 +52,7 @@ export function plan(quick: boolean, topic: TopicArgs): Step[] {
     { result: "http-ingest", script: "http-ingest.ts", args: q, timeoutMs: (quick ? 2 : 5) * min },
     { result: "query", script: "query.ts", args: q, timeoutMs: (quick ? 3 : 30) * min, optional: true },
     { result: "rollup-vs-raw", script: "rollup-vs-raw.ts", args: q, timeoutMs: (quick ? 2 : 20) * min },
-    { result: "freshness", script: "freshness.ts", args: q, timeoutMs: (quick ? 2 : 5) * min },
+    { result: "freshness", script: "freshness.ts", args: [...q, `--brokers=${topic.brokers}`], timeoutMs: (quick ? 2 : 8) * min },
     { result: "soak", script: "soak.ts", args: q, timeoutMs: (quick ? 2 : 15) * min },
     { result: "profile", script: "profile.ts", args: q, timeoutMs: (quick ? 2 : 5) * min },
     { result: "page-load", script: "page-load.ts", args: q, timeoutMs: (quick ? 2 : 5) * min, optional: true },
