@@ -1,11 +1,11 @@
 import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { loadMigrations } from "@tokenmeter/clickhouse";
+import { ChdbStore, loadMigrations, type Store } from "@tokenmeter/clickhouse";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { backfillJob } from "../apps/tokenmeter/src/commands/backfill.js";
@@ -13,7 +13,8 @@ import { migrateJob } from "../apps/tokenmeter/src/commands/migrate.js";
 import { rebuildRollupsJob } from "../apps/tokenmeter/src/commands/rebuild-rollups.js";
 import { loadJobConfig } from "../apps/tokenmeter/src/jobs/config.js";
 import type { JobContext } from "../apps/tokenmeter/src/jobs/run.js";
-import { dropTestStore, openTestStore } from "./support/store.js";
+import { type ClickHouseHttpServer, startClickHouseHttpServer } from "./support/clickhouse-http-server.js";
+import { dropTestStore, openTestStore, TEST_DATA_DIR, testDatabaseName } from "./support/store.js";
 
 const CLI = fileURLToPath(new URL("../apps/tokenmeter/bin/tokenmeter", import.meta.url));
 const run = promisify(execFile);
@@ -122,19 +123,47 @@ describe("jobs in-process on the real engine", () => {
   });
 });
 
-/** The CLI as k8s runs it: its own process, env config, JSON logs on stdout, exit code. */
-describe("jobs as CLI processes", () => {
+/**
+ * The CLI as k8s runs it: its own process, settings from the environment, a
+ * ClickHouse *server* over HTTP (TOKENMETER_CLICKHOUSE_URL), JSON logs on
+ * stdout, an exit code. The server is the chDB-backed test double in
+ * test/support (no ClickHouse server installs here); it runs in this process,
+ * so the test reads the same engine directly to check the data.
+ */
+describe("jobs as CLI processes against a ClickHouse HTTP endpoint", () => {
   let dir: string;
   let env: NodeJS.ProcessEnv;
-  beforeAll(() => {
+  let server: ClickHouseHttpServer;
+  let store: Store;
+  const database = testDatabaseName();
+  const emptyDatabase = testDatabaseName();
+  beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "tokenmeter-cli-"));
-    env = { PATH: process.env.PATH, TOKENMETER_DATA_DIR: join(dir, "data"), TOKENMETER_CLICKHOUSE_DATABASE: "jobs_cli" };
+    server = await startClickHouseHttpServer({ dataDir: TEST_DATA_DIR, username: "tokenmeter", password: "pw-for-tests" });
+    env = {
+      PATH: process.env.PATH,
+      TOKENMETER_CLICKHOUSE_URL: server.url,
+      TOKENMETER_CLICKHOUSE_USER: "tokenmeter",
+      TOKENMETER_CLICKHOUSE_PASSWORD: "pw-for-tests",
+      TOKENMETER_CLICKHOUSE_DATABASE: database,
+      // Never used with a URL; a directory the test would notice if it appeared.
+      TOKENMETER_DATA_DIR: join(dir, "must-not-exist"),
+    };
+    store = await ChdbStore.open({ dataDir: TEST_DATA_DIR, database });
   });
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  afterAll(async () => {
+    await store.command(`DROP DATABASE IF EXISTS ${emptyDatabase}`);
+    await dropTestStore(store);
+    await server.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
 
-  async function cli(...args: string[]): Promise<{ code: number; logs: Array<Record<string, unknown>>; stdout: string; stderr: string }> {
+  type Result = { code: number; logs: Array<Record<string, unknown>>; stdout: string; stderr: string };
+  async function cli(...input: [Record<string, string>, ...string[]] | string[]): Promise<Result> {
+    const [first, ...rest] = input;
+    const [extra, args] = typeof first === "object" ? [first, rest as string[]] : [{}, input as string[]];
     try {
-      const r = await run(CLI, args, { env, timeout: 60_000 });
+      const r = await run(CLI, args, { env: { ...env, ...extra }, timeout: 60_000 });
       return { code: 0, logs: parseLogs(r.stdout), stdout: r.stdout, stderr: r.stderr };
     } catch (err) {
       const e = err as { code?: number; stdout?: string; stderr?: string };
@@ -144,8 +173,8 @@ describe("jobs as CLI processes", () => {
   }
 
   // Processes run one after another on one data directory (chDB: one process per directory).
-  it("migrate, backfill and rebuild-rollups are idempotent and say what they did", async () => {
-    expect((await cli("migrate", "--check")).code).toBe(1);
+  // Bounded by 120 s rather than the default 60: six processes, each a few HTTP round trips per statement.
+  it("migrate, backfill and rebuild-rollups are idempotent and say what they did", { timeout: 120_000 }, async () => {
     const applies = [await cli("migrate"), await cli("migrate")];
     expect(applies.map((r) => r.code)).toEqual([0, 0]);
     const applied = applies.map((r) => r.logs.find((l) => l.op === "migrate" && Array.isArray(l.applied))?.applied as number[]);
@@ -170,17 +199,31 @@ describe("jobs as CLI processes", () => {
       const month = r.logs.find((l) => l.op === "rebuild_rollups" && l.raw_requests !== undefined);
       expect(month).toMatchObject({ raw_requests: 200, rollups: { llm_usage_daily: 200, llm_usage_hourly: 200 }, ok: true });
     }
+
+    // The data, read from the engine behind the server.
+    const q = (sql: string) => store.query(sql);
+    expect(await q("SELECT count() AS n, uniqExact(event_id) AS ids FROM llm_usage")).toEqual([{ n: 200, ids: 200 }]);
+    expect(await q("SELECT sum(requests) AS n FROM llm_usage_daily")).toEqual([{ n: 200 }]);
+    expect(existsSync(join(dir, "must-not-exist"))).toBe(false);
+    expect(server.requests).toBeGreaterThan(0);
   });
 
-  it("bad usage exits 2 with a message and touches nothing; schema --cluster prints the cluster DDL", async () => {
+  it("migrate --check answers 0 once migrated and 1 on an empty database; bad usage exits 2; schema --cluster prints DDL", async () => {
     const cases = [
       ["rebuild-rollups", "--from", "yesterday", "--to", TO],
       ["backfill", "--from", FROM, "--to", TO, "--file", join(dir, "missing.ndjson")],
       ["migrate", "--no-such-flag"],
     ];
-    // None of these opens the store, so they can run side by side.
-    const [schema, ...results] = await Promise.all([cli("schema", "--cluster", "{cluster}"), ...cases.map((args) => cli(...args))]);
-    expect(results.map((r, i) => ({ args: cases[i], code: r.code, said: r.stderr.length > 0 }))).toEqual(
+    // Independent processes (no shared chDB directory): run them side by side.
+    const [checked, empty, schema, ...bad] = await Promise.all([
+      cli("migrate", "--check"),
+      cli({ TOKENMETER_CLICKHOUSE_DATABASE: emptyDatabase }, "migrate", "--check"),
+      cli("schema", "--cluster", "{cluster}"),
+      ...cases.map((args) => cli(...args)),
+    ]);
+    expect([checked?.code, empty?.code]).toEqual([0, 1]);
+    expect(empty?.logs.find((l) => l.msg === "migrations pending")?.pending).toEqual(loadMigrations().map((m) => m.name));
+    expect(bad.map((r, i) => ({ args: cases[i], code: r.code, said: r.stderr.length > 0 }))).toEqual(
       cases.map((args) => ({ args, code: 2, said: true })),
     );
     expect(schema?.code).toBe(0);
