@@ -54,25 +54,26 @@ const browser = await chromium.launch({
 
 try {
   // 1. Cold: each view once, in a fresh context, before anything cached it.
-  const cold: Record<string, number> = {};
+  const cold: Record<string, LoadTiming> = {};
+  let warm: LoadTiming[] = [];
   let consoleErrors = 0;
   for (const view of VIEWS) {
     const { page, errors } = await newPage(browser, "light");
     cold[view] = await timedLoad(page, `${tm.url}/${view}#token=${token}`);
     // 2. Warm: reloads of the same view (token now in sessionStorage).
     if (view === VIEWS[0]) {
-      const warm: number[] = [];
+      warm = [];
       for (let i = 0; i < reloads; i++) warm.push(await timedLoad(page, `${tm.url}/${view}`));
-      const d = distribution(warm);
-      cold.warm_p50 = d.p50;
-      cold.warm_max = Math.max(...warm);
     }
     consoleErrors += errors.length;
     await page.context().close();
   }
-  const line = VIEWS.map((v) => `${v.replace("?range=", "")} ${cold[v]} ms`).join(", ");
+  const warmReady = distribution(warm.map((w) => w.ready));
+  const warmApi = distribution(warm.map((w) => w.api));
+  const cold30 = cold[VIEWS[0] as string] as LoadTiming;
+  const line = VIEWS.map((v) => `${v.replace("?range=", "")} ${cold[v]?.ready} ms (API ${cold[v]?.api})`).join(", ");
   process.stderr.write(
-    `[page-load] cold: ${line}; warm 30d p50 ${cold.warm_p50} ms (max ${cold.warm_max}); console errors ${consoleErrors}\n`,
+    `[page-load] cold: ${line}; warm 30d p50 ${warmReady.p50} ms (API ${warmApi.p50}, max ${warmReady.max}); errors ${consoleErrors}\n`,
   );
 
   // 3. Screenshots for the README (30 days of demo data).
@@ -94,16 +95,17 @@ try {
     figures: [
       {
         scenario: "7 page load",
-        metric: "dashboard 30 d, cold (navigation -> every panel drawn)",
-        value: cold[VIEWS[0] as string] ?? 0,
+        metric: "dashboard 30 d, warm reload p50 (navigation -> all panels drawn)",
+        value: warmReady.p50,
         unit: "ms",
         target: "< 1000",
       },
-      { scenario: "7 page load", metric: "dashboard 30 d, warm reload p50", value: cold.warm_p50 ?? 0, unit: "ms", target: "< 1000" },
-      { scenario: "7 page load", metric: "dashboard 90 d, cold", value: cold["?range=90d"] ?? 0, unit: "ms" },
+      { scenario: "7 page load", metric: "dashboard 30 d, warm reload max", value: warmReady.max, unit: "ms", target: "< 1000" },
+      { scenario: "7 page load", metric: "dashboard 30 d, cold (result cache empty)", value: cold30.ready, unit: "ms", target: "< 1000" },
+      { scenario: "7 page load", metric: "dashboard 30 d, cold: span of its API calls", value: cold30.api, unit: "ms" },
       { scenario: "7 page load", metric: "console errors over all loads", value: consoleErrors, unit: "count", target: "0" },
     ],
-    detail: { events, reloads, timezone: TZ, start_ms: startMs, cold_ms: cold },
+    detail: { events, reloads, timezone: TZ, start_ms: startMs, cold, warm },
   });
 } finally {
   await browser.close();
@@ -122,9 +124,22 @@ async function newPage(b: Browser, colorScheme: "light" | "dark"): Promise<{ pag
   return { page, errors };
 }
 
-/** Navigates and returns ms from navigation start to the dashboard's ready mark. */
-async function timedLoad(page: Page, url: string): Promise<number> {
+interface LoadTiming {
+  /** Navigation start → every panel drawn. */
+  ready: number;
+  /** First API request sent → last API response received (the server's share, cache hit or miss). */
+  api: number;
+}
+
+/** Navigates and reads the page's own timings: the ready mark and the span of its API calls. */
+async function timedLoad(page: Page, url: string): Promise<LoadTiming> {
   await page.goto(url);
   await page.waitForFunction(() => performance.getEntriesByName("tokenmeter:ready").length > 0, null, { timeout: 60_000 });
-  return Math.round(await page.evaluate(() => performance.getEntriesByName("tokenmeter:ready")[0]?.startTime ?? -1));
+  return page.evaluate(() => {
+    const ready = performance.getEntriesByName("tokenmeter:ready")[0]?.startTime ?? -1;
+    const calls = performance.getEntriesByType("resource").filter((e) => e.name.includes("/v1/analytics/") && e.startTime < ready);
+    const first = Math.min(...calls.map((e) => e.startTime));
+    const last = Math.max(...calls.map((e) => e.startTime + e.duration));
+    return { ready: Math.round(ready), api: Math.round(last - first) };
+  });
 }
