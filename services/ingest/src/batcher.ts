@@ -1,4 +1,4 @@
-import type { Store } from "@tokenmeter/clickhouse";
+import { type Store, StoreError } from "@tokenmeter/clickhouse";
 import {
   type BatchPolicy,
   type FlushReason,
@@ -17,7 +17,7 @@ import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import { fail, newestTime, newTicket, type Pending, settle, splitRepeats, storedIdQuery, toPending } from "./batch.js";
 import { createWriterMetrics } from "./batcher-metrics.js";
-import { dedupToken, findStoredKeys } from "./dedup.js";
+import { dedupToken, eventKey, findStoredKeys } from "./dedup.js";
 import { type FlushJournal, noFlushJournal } from "./flush-journal.js";
 import type { EventSink, WriteResult } from "./sink.js";
 
@@ -64,7 +64,20 @@ interface Prepared {
   dedupMs: number;
 }
 
-type Outcome = "stored" | "retained" | "failed";
+/**
+ * How a commit ended, and the event keys it made (or will make, first thing
+ * in the next commit) stored: a batch checked while it ran drops them.
+ */
+interface Outcome {
+  status: "stored" | "retained" | "failed";
+  keys: Set<string>;
+}
+
+/** A flush whose insert failed after retries but may have landed in part. */
+interface Unsettled {
+  payload: Buffer;
+  keys: Set<string>;
+}
 
 /**
  * The batching writer: buffers priced rows, flushes them on rows, bytes or time
@@ -109,7 +122,7 @@ export function createBatchWriter(opts: BatchWriterOptions): BatchWriter {
    * Flushes whose insert failed after retries but may have landed in part
    * (raw without rollups): redone, identically, before any later insert.
    */
-  const unsettled = new Map<string, Buffer>();
+  const unsettled = new Map<string, Unsettled>();
   let unsettledBytes = 0;
 
   const setBuffered = () => m.bufferedBytes.set(queuedBytes + inFlightBytes);
@@ -150,7 +163,6 @@ export function createBatchWriter(opts: BatchWriterOptions): BatchWriter {
 
   async function runLoop(): Promise<void> {
     let committing: Promise<Outcome> | null = null;
-    let committingKeys: Set<string> | null = null;
     try {
       for (let reason = decide(); reason; reason = decide()) {
         if (timer) clearTimeout(timer);
@@ -159,10 +171,9 @@ export function createBatchWriter(opts: BatchWriterOptions): BatchWriter {
         // 1. Check the next batch while the previous one is being inserted.
         const prepared = await prepare(take(), reason);
         const previous = committing ? await committing : null;
-        // 2. Rows of the previous batch are stored now (or it is retained and redone first).
-        if (prepared && committingKeys && previous !== "failed") dropKnown(prepared, committingKeys);
+        // 2. What the previous commit stored is invisible to a check that ran alongside it: drop it here.
+        if (prepared && previous) dropKnown(prepared, previous.keys);
         committing = prepared ? commit(prepared) : null;
-        committingKeys = prepared ? new Set(prepared.kept.map((p) => p.key)) : null;
         // 3. Nothing due yet: wait for the insert to finish, or for the next batch to become due.
         if (committing && !decide()) {
           const due = new Promise<"due">((r) => {
@@ -171,10 +182,8 @@ export function createBatchWriter(opts: BatchWriterOptions): BatchWriter {
           armTimer();
           const woke = await Promise.race([committing, due]);
           wakeLoop = null;
-          if (woke !== "due") {
-            committing = null;
-            committingKeys = null;
-          }
+          // Finished: the next batch's check runs after it and sees what it stored.
+          if (woke !== "due") committing = null;
         }
       }
       if (committing) await committing;
@@ -227,20 +236,22 @@ export function createBatchWriter(opts: BatchWriterOptions): BatchWriter {
 
   /** Inserts a prepared batch and settles its callers. Never throws. */
   async function commit(p: Prepared): Promise<Outcome> {
-    let token: string | null = null;
-    let payload: Buffer | null = null;
+    const stored = new Set<string>();
+    let flush: { token: string; payload: Buffer; keys: Set<string> } | null = null;
     try {
-      // 1. Finish earlier flushes that may have landed in part, so no later check mistakes them for done.
-      await redoUnsettled();
+      // 1. Finish earlier flushes that may have landed in part; their events are stored from here on.
+      for (const k of await redoUnsettled()) stored.add(k);
+      dropKnown(p, stored);
       // 2. One insert, token from content: a retry of the same rows lands once in raw and rollups.
       if (p.kept.length > 0) {
-        payload = Buffer.from(p.kept.map((r) => r.line).join(""));
-        token = dedupToken(p.kept.map((r) => r.key));
-        const flush = { token, payload };
-        await journal.record(flush);
-        await withRetry("insert", () => opts.store.insert(table, flush.payload, insertSettings(flush.token)));
+        const keys = p.kept.map((r) => r.key);
+        flush = { token: dedupToken(keys), payload: Buffer.from(p.kept.map((r) => r.line).join("")), keys: new Set(keys) };
+        const { token, payload } = flush;
+        await journal.record({ token, payload });
+        await withRetry("insert", () => opts.store.insert(table, payload, insertSettings(token)));
         await journal.forget(token);
         m.batchBytes.observe(payload.length);
+        for (const k of keys) stored.add(k);
       }
       // 3. Settle callers whose rows are now all accounted for.
       for (const r of p.kept) settle(r.ticket, "accepted");
@@ -260,39 +271,32 @@ export function createBatchWriter(opts: BatchWriterOptions): BatchWriter {
         "flushed",
       );
       release(p.bytes);
-      return "stored";
+      return { status: "stored", keys: stored };
     } catch (err) {
-      const retain = token !== null && payload !== null && (err as { retryable?: unknown }).retryable === true;
-      if (retain) keepUnsettled(token!, payload!);
-      else if (token !== null) await journal.forget(token).catch(() => {});
+      // Only an insert that may have run is kept for a redo; a refused redo or journal write stored nothing.
+      const retain = flush !== null && (err as { retryable?: unknown }).retryable === true;
+      if (flush && retain) {
+        unsettled.set(flush.token, { payload: flush.payload, keys: flush.keys });
+        unsettledBytes += flush.payload.length;
+        for (const k of flush.keys) stored.add(k);
+      } else if (flush) await journal.forget(flush.token).catch(() => {});
       failBatch([...p.kept, ...p.dropped], p.bytes, p.reason, err);
-      return retain ? "retained" : "failed";
+      return { status: retain ? "retained" : "failed", keys: stored };
     }
   }
 
-  function keepUnsettled(token: string, payload: Buffer): void {
-    unsettled.set(token, payload);
-    unsettledBytes += payload.length;
-    // Bounded: the oldest leaves memory but stays in the journal, which recover() redoes after a restart.
-    for (const [t, b] of unsettled) {
-      if (unsettledBytes <= policy.maxBufferedBytes || unsettled.size === 1) break;
-      unsettled.delete(t);
-      unsettledBytes -= b.length;
-      log.error({ op: "flush", token: t }, "dropping an unsettled flush from memory; recover() after restart redoes it from the journal");
-    }
-  }
-
-  async function redoUnsettled(): Promise<number> {
-    let redone = 0;
-    for (const [token, payload] of unsettled) {
-      await withRetry("redo", () => opts.store.insert(table, payload, insertSettings(token)));
+  /** Redoes every unsettled flush, identically, in order; returns the event keys now stored. */
+  async function redoUnsettled(): Promise<Set<string>> {
+    const keys = new Set<string>();
+    for (const [token, u] of unsettled) {
+      await withRetry("redo", () => opts.store.insert(table, u.payload, insertSettings(token)));
       // recover() and a flush may both have redone it; the token made the second a no-op.
-      if (unsettled.delete(token)) unsettledBytes -= payload.length;
+      if (unsettled.delete(token)) unsettledBytes -= u.payload.length;
       await journal.forget(token);
-      redone++;
-      log.info({ op: "redo", token, bytes: payload.length }, "redid an unsettled flush");
+      for (const k of u.keys) keys.add(k);
+      log.info({ op: "redo", token, bytes: u.payload.length }, "redid an unsettled flush");
     }
-    return redone;
+    return keys;
   }
 
   function failBatch(batch: Pending[], bytes: number, reason: FlushReason, err: unknown): void {
@@ -362,6 +366,11 @@ export function createBatchWriter(opts: BatchWriterOptions): BatchWriter {
   async function writeRows(rows: UsageRow[]): Promise<WriteResult> {
     if (closing) throw new WriterClosedError("batch writer is closed");
     if (rows.length === 0) return { accepted: 0, duplicates: 0 };
+    // Failed flushes waiting for their redo are held in memory; past the bound, refuse rather than grow.
+    if (unsettledBytes > policy.maxBufferedBytes) {
+      redoInBackground();
+      throw new StoreError("unavailable", "storage is failing: earlier batches are still being retried", true);
+    }
     const { ticket, promise } = newTicket(rows.length);
     await admit(rows.map((r) => toPending(r, ticket)));
     return promise;
@@ -390,10 +399,30 @@ export function createBatchWriter(opts: BatchWriterOptions): BatchWriter {
     timer = null;
   }
 
+  /** With writes refused, nothing else would retry the unsettled flushes: do it here, exclusive with flushing. */
+  function redoInBackground(): void {
+    if (loop) return;
+    loop = redoUnsettled()
+      .then(
+        () => {},
+        (err) => log.error({ op: "redo", err }, "redo failed"),
+      )
+      .finally(() => {
+        loop = null;
+        armTimer();
+      });
+  }
+
   async function recover(): Promise<number> {
     if (loop) await loop;
-    for (const f of await journal.leftovers()) if (!unsettled.has(f.token)) keepUnsettled(f.token, f.payload);
-    return redoUnsettled();
+    for (const f of await journal.leftovers()) {
+      if (unsettled.has(f.token)) continue;
+      unsettled.set(f.token, { payload: f.payload, keys: keysOfPayload(f.payload) });
+      unsettledBytes += f.payload.length;
+    }
+    const before = unsettled.size;
+    await redoUnsettled();
+    return before;
   }
 
   return {
@@ -403,4 +432,15 @@ export function createBatchWriter(opts: BatchWriterOptions): BatchWriter {
     close,
     recover,
   };
+}
+
+/** Event keys of a journaled JSONEachRow payload. */
+function keysOfPayload(payload: Buffer): Set<string> {
+  const keys = new Set<string>();
+  for (const line of payload.toString("utf8").split("\n")) {
+    if (line.length === 0) continue;
+    const row = JSON.parse(line) as { org_id: string; event_id: string };
+    keys.add(eventKey(row.org_id, row.event_id));
+  }
+  return keys;
 }
