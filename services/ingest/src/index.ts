@@ -13,4 +13,6 @@ export * from "./kafka-metrics.js";
 export * from "./kafka-service.js";
 export * from "./kafka-sink.js";
 export * from "./range-writer.js";
+export * from "./run.js";
+export * from "./service.js";
 export * from "./sink.js";

@@ -61,3 +61,29 @@ export function faultsEnabled(c: KafkaIngestConfig): boolean {
     c.TOKENMETER_FAULT_EXTRA_MEMBER_SIGNAL
   );
 }
+
+/** The process environment: read here, in a config file, and passed down from main / the CLI. */
+export function readEnv(): Record<string, string | undefined> {
+  return process.env;
+}
+
+/** What the Kafka tools (`tokenmeter loadgen`, `tokenmeter dlq`) need: brokers and topic names. */
+export const KafkaToolConfig = z.object({
+  TOKENMETER_KAFKA_BROKERS: z.string().min(1, "is required (host:port,host:port)"),
+  TOKENMETER_KAFKA_TOPIC: z.string().default("llm.usage.v1"),
+  TOKENMETER_KAFKA_DLQ_TOPIC: z.string().default("llm.usage.v1.dlq"),
+  TOKENMETER_KAFKA_CLIENT_ID: z.string().default("tokenmeter-cli"),
+});
+export type KafkaToolConfig = z.output<typeof KafkaToolConfig>;
+
+/** Parses the Kafka tool settings; `overrides` (command-line flags) win over the environment. */
+export function loadKafkaToolConfig(
+  env: Record<string, string | undefined>,
+  overrides: Partial<Record<keyof KafkaToolConfig, string | undefined>> = {},
+): { ok: true; config: KafkaToolConfig } | { ok: false; errors: string[] } {
+  const relevant = Object.fromEntries(Object.entries(env).filter(([k, v]) => k.startsWith("TOKENMETER_KAFKA_") && v !== ""));
+  for (const [k, v] of Object.entries(overrides)) if (v !== undefined && v !== "") relevant[k] = v;
+  const parsed = KafkaToolConfig.safeParse(relevant);
+  if (parsed.success) return { ok: true, config: parsed.data };
+  return { ok: false, errors: parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`) };
+}

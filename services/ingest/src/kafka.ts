@@ -28,7 +28,9 @@ export function createKafka(opts: KafkaClientOptions): Kafka {
     // Our idempotent producers keep kafkajs's bounded retries on purpose (an HTTP
     // request must fail in bounded time); a repeat that slips through is dropped by
     // the consumer's event_id check, so this warning is not actionable.
-    const expected = message.includes("may invalidate EoS");
+    // kafkajs also warns once per producer that its default partitioner changed in v2; we
+    // key by event_id and never relied on the old one.
+    const expected = message.includes("may invalidate EoS") || message.includes("switched default partitioner");
     const level =
       entry.level <= logLevel.ERROR && !isRetriable(fields) ? "error" : entry.level <= logLevel.WARN && !expected ? "warn" : "debug";
     log[level]({ namespace: entry.namespace, ...fields }, message);

@@ -1,5 +1,8 @@
 import type { Command } from "commander";
 import { register as registerBackfill } from "./backfill.js";
+import { register as registerDlq } from "./dlq.js";
+import { register as registerIngest } from "./ingest.js";
+import { register as registerLoadgen } from "./loadgen.js";
 import { register as registerMigrate } from "./migrate.js";
 import { register as registerPricing } from "./pricing.js";
 import { register as registerRebuildRollups } from "./rebuild-rollups.js";
@@ -10,6 +13,9 @@ import { register as registerSchema } from "./schema.js";
 export function registerCommands(program: Command): void {
   void program;
   registerBackfill(program);
+  registerDlq(program);
+  registerIngest(program);
+  registerLoadgen(program);
   registerMigrate(program);
   registerPricing(program);
   registerRebuildRollups(program);

@@ -1,0 +1,71 @@
+import { pino } from "pino";
+import { loadIngestConfig } from "./config.js";
+import { loadKafkaIngestConfig } from "./kafka-config.js";
+import { startIngestService } from "./service.js";
+
+export interface RunIngestOptions {
+  env: Record<string, string | undefined>;
+  /** Validate the configuration, print the outcome, exit. */
+  checkConfig?: boolean;
+}
+
+/**
+ * The ingest process (main.ts and `tokenmeter ingest`): reads the
+ * configuration once, starts the service, and drains on SIGTERM: stop taking
+ * requests, finish the range in progress (insert + commit), leave the group,
+ * flush, close. Exits the process when done.
+ */
+export async function runIngest(opts: RunIngestOptions): Promise<void> {
+  // 1. Configuration, every problem at once.
+  const base = loadIngestConfig(opts.env);
+  const kafkaCfg = loadKafkaIngestConfig(opts.env);
+  if (!base.ok || !kafkaCfg.ok) {
+    const problems = [...(base.ok ? [] : base.errors), ...(kafkaCfg.ok ? [] : kafkaCfg.errors)];
+    process.stderr.write(`invalid configuration:\n  ${problems.join("\n  ")}\n`);
+    process.exit(2);
+  }
+  if (opts.checkConfig) {
+    process.stdout.write("configuration ok\n");
+    process.exit(0);
+  }
+  const logger = pino({ level: base.config.TOKENMETER_LOG_LEVEL, base: { service: "ingest" } });
+
+  // 2. Start.
+  const service = await startIngestService(base.config, kafkaCfg.config, logger);
+  logger.info({ op: "ready", port: service.port, kafka: service.kafka !== null, pid: process.pid }, "ingest ready");
+
+  // 3. Test-only: SIGUSR2 toggles a second consumer member (join, then leave: two rebalances).
+  const ki = service.kafka;
+  if (ki && kafkaCfg.config.TOKENMETER_FAULT_EXTRA_MEMBER_SIGNAL) {
+    let busy = false;
+    process.on("SIGUSR2", () => {
+      if (busy) return;
+      busy = true;
+      const change = ki.members() > 1 ? ki.removeMember() : ki.addMember();
+      change
+        .then(() => logger.info({ op: "members", members: ki.members() }, "consumer members changed"))
+        .catch((err) => logger.error({ op: "members", err }, "member change failed"))
+        .finally(() => {
+          busy = false;
+        });
+    });
+  }
+
+  // 4. Graceful shutdown, bounded.
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ op: "shutdown", signal }, "stopping");
+    const hardStop = setTimeout(() => {
+      logger.error({ op: "shutdown" }, "shutdown took over 60 s; exiting");
+      process.exit(1);
+    }, 60_000);
+    hardStop.unref();
+    await service.stop();
+    logger.info({ op: "shutdown" }, "stopped");
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void shutdown("SIGTERM"));
+  process.on("SIGINT", () => void shutdown("SIGINT"));
+}
