@@ -61,7 +61,9 @@ async function main() {
     // 4. The Kafka table engine peer into a fresh database of the same engine.
     const consumers = numberOption(args, "peer-consumers", 2, 2);
     const maxBlockSize = numberOption(args, "peer-block", 262_144, 262_144);
+    const peerCpu = process.cpuUsage();
     const drained = await drainWithPeer(peerStore, { brokers, topic, consumers, maxBlockSize }, expected, timeoutMs);
+    const peerCpuUsPerRow = round(cpuTotalUs(process.cpuUsage(peerCpu)) / Math.max(1, drained.rows), 1);
     const peerRate = rate(drained.rows, drained.total_ms);
     log(`kafka engine peer: ${peerRate} rows/s (${drained.rows}/${expected} rows in ${drained.total_ms} ms)`);
     // 5. Results.
@@ -72,6 +74,8 @@ async function main() {
         { scenario: "1 ingest", metric: "ceiling (a) raw insert, one stream", value: raw.rate, unit: "rows/s" },
         { scenario: "1 ingest", metric: "ceiling (b) kafkajs consume-and-discard", value: discard.rate, unit: "msg/s" },
         { scenario: "1 ingest", metric: "peer: chDB Kafka engine -> llm_usage", value: peerRate, unit: "rows/s" },
+        { scenario: "1 ingest", metric: "ceiling (a) engine CPU per row, all threads", value: raw.cpu_us_per_row, unit: "µs" },
+        { scenario: "1 ingest", metric: "peer CPU per row, all threads", value: peerCpuUsPerRow, unit: "µs" },
       ],
       detail: {
         spec,
@@ -81,7 +85,7 @@ async function main() {
         produced,
         discard,
         raw,
-        peer: { ...drained, rate: peerRate, consumers, max_block_size: maxBlockSize },
+        peer: { ...drained, rate: peerRate, consumers, max_block_size: maxBlockSize, cpu_us_per_row: peerCpuUsPerRow },
       },
     });
   } finally {
@@ -141,11 +145,18 @@ async function rawInsert(store: ChdbStore, s: EventSetSpec) {
     const payload = Buffer.concat(parts);
     parts.length = 0;
     const started = performance.now();
+    const cpu = process.cpuUsage();
     await store.insert("llm_usage", payload);
     const ms = Math.round(performance.now() - started);
+    const cpuUs = cpuTotalUs(process.cpuUsage(cpu));
     const rows = await countRows(store);
-    return { rows, bytes: payload.length, ms, rate: rate(rows, ms) };
+    return { rows, bytes: payload.length, ms, rate: rate(rows, ms), cpu_us_per_row: round(cpuUs / Math.max(1, rows), 1) };
   }
+}
+
+/** User + system CPU of this whole process (every thread, chDB's included), in µs. */
+function cpuTotalUs(u: NodeJS.CpuUsage): number {
+  return u.user + u.system;
 }
 
 function log(msg: string) {

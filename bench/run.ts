@@ -28,7 +28,7 @@ async function main() {
   const brokerDir = mkdtempSync(join(tmpdir(), "tokenmeter-bench-broker-"));
   const steps = plan(args.quick, placeholderTopic()).filter((s) => !only || only.includes(s.result));
   const needsTopic = steps.some((s) => s.result === "ingest-kafka" || s.result === "ceilings");
-  const needsBroker = needsTopic || steps.some((s) => s.result === "freshness");
+  const needsBroker = needsTopic || steps.some((s) => s.result === "freshness" || s.result === "profile");
   let produced: Record<string, number> = {};
   let topic = placeholderTopic();
   try {
