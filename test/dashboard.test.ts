@@ -355,6 +355,11 @@ describe("dashboard in headless Chromium", () => {
     const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
     const [r, g, b] = (bg.match(/\d+/g) ?? []).map(Number);
     expect((r ?? 255) + (g ?? 255) + (b ?? 255)).toBeLessThan(120);
+    // The toggle overrides the system: auto → light (kept for the next visit).
+    await page.click('[data-control="theme"]');
+    expect(await page.evaluate(() => document.documentElement.dataset.theme)).toBe("light");
+    const light = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    expect((light.match(/\d+/g) ?? []).map(Number).reduce((a, v) => a + v, 0)).toBeGreaterThan(600);
     const over = await page.locator('[data-card="cost"] .u-over').boundingBox();
     expect(over).not.toBeNull();
     if (over) await page.mouse.move(over.x + over.width * 0.8, over.y + over.height / 2);

@@ -7,4 +7,4 @@ if [ -z "${TOKENMETER_TEST_CHROMIUM:-}" ]; then
   fi
   export TOKENMETER_TEST_CHROMIUM=/usr/bin/chromium
 fi
-echo "chromium: $("$TOKENMETER_TEST_CHROMIUM" --version 2>/dev/null | head -1)"
+echo "chromium: $("$TOKENMETER_TEST_CHROMIUM" --version 2>/dev/null | head -1 || true)"
