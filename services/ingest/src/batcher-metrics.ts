@@ -104,3 +104,5 @@ export function createWriterMetrics(registry?: Registry) {
     },
   };
 }
+
+export type WriterMetrics = ReturnType<typeof createWriterMetrics>;

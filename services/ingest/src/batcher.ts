@@ -4,21 +4,19 @@ import {
   type FlushReason,
   flushReason,
   hasRoom,
-  mayRetry,
   msUntilTimeFlush,
   type Pricer,
   resolveBatchPolicy,
-  retryDelayMs,
   toUsageRow,
   type UsageEvent,
   type UsageRow,
 } from "@tokenmeter/core";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
-import { fail, newestTime, newTicket, type Pending, settle, splitRepeats, storedIdQuery, toPending } from "./batch.js";
+import { newTicket, type Pending, toPending } from "./batch.js";
 import { createWriterMetrics } from "./batcher-metrics.js";
-import { dedupToken, eventKey, findStoredKeys } from "./dedup.js";
 import { type FlushJournal, noFlushJournal } from "./flush-journal.js";
+import { createFlusher, dropKnown, type Outcome } from "./flusher.js";
 import type { EventSink, WriteResult } from "./sink.js";
 
 export interface BatchWriter extends EventSink {
@@ -54,31 +52,6 @@ export class WriterClosedError extends Error {
   override readonly name = "WriterClosedError";
 }
 
-/** A batch after its duplicate check, ready to insert. */
-interface Prepared {
-  reason: FlushReason;
-  bytes: number;
-  kept: Pending[];
-  dropped: Pending[];
-  started: number;
-  dedupMs: number;
-}
-
-/**
- * How a commit ended, and the event keys it made (or will make, first thing
- * in the next commit) stored: a batch checked while it ran drops them.
- */
-interface Outcome {
-  status: "stored" | "retained" | "failed";
-  keys: Set<string>;
-}
-
-/** A flush whose insert failed after retries but may have landed in part. */
-interface Unsettled {
-  payload: Buffer;
-  keys: Set<string>;
-}
-
 /**
  * The batching writer: buffers priced rows, flushes them on rows, bytes or time
  * (BatchPolicy) as ONE insert into llm_usage with a content-derived
@@ -92,13 +65,8 @@ interface Unsettled {
 export function createBatchWriter(opts: BatchWriterOptions): BatchWriter {
   const policy = resolveBatchPolicy(opts.policy);
   const now = opts.now ?? Date.now;
-  const table = opts.table ?? "llm_usage";
-  const journal = opts.journal ?? noFlushJournal;
   const log = opts.logger;
   const m = createWriterMetrics(opts.registry);
-  const insertSettings = (token: string) => ({
-    settings: { insert_deduplication_token: token, deduplicate_blocks_in_dependent_materialized_views: 1 },
-  });
 
   let queue: Pending[] = [];
   let queuedBytes = 0;
@@ -118,14 +86,20 @@ export function createBatchWriter(opts: BatchWriterOptions): BatchWriter {
   /** Admission is FIFO so a large write waiting for room is not starved by small ones. */
   let admission: Promise<void> = Promise.resolve();
   let roomWaiters: Array<() => void> = [];
-  /**
-   * Flushes whose insert failed after retries but may have landed in part
-   * (raw without rollups): redone, identically, before any later insert.
-   */
-  const unsettled = new Map<string, Unsettled>();
-  let unsettledBytes = 0;
-
   const setBuffered = () => m.bufferedBytes.set(queuedBytes + inFlightBytes);
+  const flusher = createFlusher({
+    store: opts.store,
+    table: opts.table ?? "llm_usage",
+    journal: opts.journal ?? noFlushJournal,
+    policy,
+    logger: log,
+    metrics: m,
+    release,
+    failed(err) {
+      failures++;
+      lastError = err;
+    },
+  });
 
   function decide(): FlushReason | null {
     if (queue.length === 0) return null;
@@ -169,11 +143,12 @@ export function createBatchWriter(opts: BatchWriterOptions): BatchWriter {
         timer = null;
         timeDue = false;
         // 1. Check the next batch while the previous one is being inserted.
-        const prepared = await prepare(take(), reason);
+        const { batch, bytes } = take();
+        const prepared = await flusher.prepare(batch, bytes, reason);
         const previous = committing ? await committing : null;
         // 2. What the previous commit stored is invisible to a check that ran alongside it: drop it here.
         if (prepared && previous) dropKnown(prepared, previous.keys);
-        committing = prepared ? commit(prepared) : null;
+        committing = prepared ? flusher.commit(prepared) : null;
         // 3. Nothing due yet: wait for the insert to finish, or for the next batch to become due.
         if (committing && !decide()) {
           const due = new Promise<"due">((r) => {
@@ -213,122 +188,12 @@ export function createBatchWriter(opts: BatchWriterOptions): BatchWriter {
     return { batch, bytes };
   }
 
-  /** Drops repeats within the batch and events already stored. Never throws: a failure fails the batch. */
-  async function prepare({ batch, bytes }: { batch: Pending[]; bytes: number }, reason: FlushReason): Promise<Prepared | null> {
-    const started = performance.now();
-    try {
-      const { unique, repeats } = splitRepeats(batch);
-      const stored = await withRetry("dedup_query", () => findStoredKeys(opts.store, storedIdQuery(unique)));
-      const kept: Pending[] = [];
-      for (const p of unique) (stored.has(p.key) ? repeats : kept).push(p);
-      return { reason, bytes, kept, dropped: repeats, started, dedupMs: performance.now() - started };
-    } catch (err) {
-      failBatch(batch, bytes, reason, err);
-      return null;
-    }
-  }
-
-  function dropKnown(p: Prepared, keys: Set<string>): void {
-    const kept: Pending[] = [];
-    for (const row of p.kept) (keys.has(row.key) ? p.dropped : kept).push(row);
-    p.kept = kept;
-  }
-
-  /** Inserts a prepared batch and settles its callers. Never throws. */
-  async function commit(p: Prepared): Promise<Outcome> {
-    const stored = new Set<string>();
-    let flush: { token: string; payload: Buffer; keys: Set<string> } | null = null;
-    try {
-      // 1. Finish earlier flushes that may have landed in part; their events are stored from here on.
-      for (const k of await redoUnsettled()) stored.add(k);
-      dropKnown(p, stored);
-      // 2. One insert, token from content: a retry of the same rows lands once in raw and rollups.
-      if (p.kept.length > 0) {
-        const keys = p.kept.map((r) => r.key);
-        flush = { token: dedupToken(keys), payload: Buffer.from(p.kept.map((r) => r.line).join("")), keys: new Set(keys) };
-        const { token, payload } = flush;
-        await journal.record({ token, payload });
-        await withRetry("insert", () => opts.store.insert(table, payload, insertSettings(token)));
-        await journal.forget(token);
-        m.batchBytes.observe(payload.length);
-        for (const k of keys) stored.add(k);
-      }
-      // 3. Settle callers whose rows are now all accounted for.
-      for (const r of p.kept) settle(r.ticket, "accepted");
-      for (const r of p.dropped) settle(r.ticket, "duplicates");
-      const ms = performance.now() - p.started;
-      m.record(p.reason, p.kept.length, p.dropped.length, ms, newestTime(p.kept));
-      log.info(
-        {
-          op: "flush",
-          reason: p.reason,
-          rows: p.kept.length,
-          duplicates: p.dropped.length,
-          bytes: p.bytes,
-          ms: Math.round(ms),
-          dedup_ms: Math.round(p.dedupMs),
-        },
-        "flushed",
-      );
-      release(p.bytes);
-      return { status: "stored", keys: stored };
-    } catch (err) {
-      // Only an insert that may have run is kept for a redo; a refused redo or journal write stored nothing.
-      const retain = flush !== null && (err as { retryable?: unknown }).retryable === true;
-      if (flush && retain) {
-        unsettled.set(flush.token, { payload: flush.payload, keys: flush.keys });
-        unsettledBytes += flush.payload.length;
-        for (const k of flush.keys) stored.add(k);
-      } else if (flush) await journal.forget(flush.token).catch(() => {});
-      failBatch([...p.kept, ...p.dropped], p.bytes, p.reason, err);
-      return { status: retain ? "retained" : "failed", keys: stored };
-    }
-  }
-
-  /** Redoes every unsettled flush, identically, in order; returns the event keys now stored. */
-  async function redoUnsettled(): Promise<Set<string>> {
-    const keys = new Set<string>();
-    for (const [token, u] of unsettled) {
-      await withRetry("redo", () => opts.store.insert(table, u.payload, insertSettings(token)));
-      // recover() and a flush may both have redone it; the token made the second a no-op.
-      if (unsettled.delete(token)) unsettledBytes -= u.payload.length;
-      await journal.forget(token);
-      for (const k of u.keys) keys.add(k);
-      log.info({ op: "redo", token, bytes: u.payload.length }, "redid an unsettled flush");
-    }
-    return keys;
-  }
-
-  function failBatch(batch: Pending[], bytes: number, reason: FlushReason, err: unknown): void {
-    failures++;
-    lastError = err;
-    m.failures.inc();
-    log.error({ op: "flush", reason, rows: batch.length, bytes, err }, "flush failed");
-    for (const p of batch) fail(p.ticket, err);
-    release(bytes);
-  }
-
   function release(bytes: number): void {
     inFlightBytes -= bytes;
     setBuffered();
     const waiters = roomWaiters;
     roomWaiters = [];
     for (const w of waiters) w();
-  }
-
-  async function withRetry<T>(op: string, fn: () => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await fn();
-      } catch (err) {
-        const retryable = (err as { retryable?: unknown }).retryable === true;
-        if (!mayRetry(attempt, retryable, policy)) throw err;
-        const delay = retryDelayMs(attempt, policy);
-        m.retries.inc({ op });
-        log.warn({ op, attempt, delay_ms: delay, err }, "store call failed, retrying");
-        await new Promise((r) => setTimeout(r, delay));
-      }
-    }
   }
 
   /**
@@ -367,7 +232,7 @@ export function createBatchWriter(opts: BatchWriterOptions): BatchWriter {
     if (closing) throw new WriterClosedError("batch writer is closed");
     if (rows.length === 0) return { accepted: 0, duplicates: 0 };
     // Failed flushes waiting for their redo are held in memory; past the bound, refuse rather than grow.
-    if (unsettledBytes > policy.maxBufferedBytes) {
+    if (flusher.unsettledBytes() > policy.maxBufferedBytes) {
       redoInBackground();
       throw new StoreError("unavailable", "storage is failing: earlier batches are still being retried", true);
     }
@@ -402,7 +267,8 @@ export function createBatchWriter(opts: BatchWriterOptions): BatchWriter {
   /** With writes refused, nothing else would retry the unsettled flushes: do it here, exclusive with flushing. */
   function redoInBackground(): void {
     if (loop) return;
-    loop = redoUnsettled()
+    loop = flusher
+      .redoUnsettled()
       .then(
         () => {},
         (err) => log.error({ op: "redo", err }, "redo failed"),
@@ -415,14 +281,9 @@ export function createBatchWriter(opts: BatchWriterOptions): BatchWriter {
 
   async function recover(): Promise<number> {
     if (loop) await loop;
-    for (const f of await journal.leftovers()) {
-      if (unsettled.has(f.token)) continue;
-      unsettled.set(f.token, { payload: f.payload, keys: keysOfPayload(f.payload) });
-      unsettledBytes += f.payload.length;
-    }
-    const before = unsettled.size;
-    await redoUnsettled();
-    return before;
+    const adopted = flusher.adopt(await (opts.journal ?? noFlushJournal).leftovers());
+    await flusher.redoUnsettled();
+    return adopted;
   }
 
   return {
@@ -432,15 +293,4 @@ export function createBatchWriter(opts: BatchWriterOptions): BatchWriter {
     close,
     recover,
   };
-}
-
-/** Event keys of a journaled JSONEachRow payload. */
-function keysOfPayload(payload: Buffer): Set<string> {
-  const keys = new Set<string>();
-  for (const line of payload.toString("utf8").split("\n")) {
-    if (line.length === 0) continue;
-    const row = JSON.parse(line) as { org_id: string; event_id: string };
-    keys.add(eventKey(row.org_id, row.event_id));
-  }
-  return keys;
 }

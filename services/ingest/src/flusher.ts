@@ -1,0 +1,207 @@
+import type { Store } from "@tokenmeter/clickhouse";
+import { type BatchPolicy, type FlushReason, mayRetry, retryDelayMs } from "@tokenmeter/core";
+import type { Logger } from "pino";
+import { fail, newestTime, type Pending, settle, splitRepeats, storedIdQuery } from "./batch.js";
+import type { WriterMetrics } from "./batcher-metrics.js";
+import { dedupToken, eventKey, findStoredKeys } from "./dedup.js";
+import type { FlushJournal, JournaledFlush } from "./flush-journal.js";
+
+/** A batch after its duplicate check, ready to insert. */
+export interface Prepared {
+  reason: FlushReason;
+  bytes: number;
+  kept: Pending[];
+  dropped: Pending[];
+  started: number;
+  dedupMs: number;
+}
+
+/**
+ * How a commit ended, and the event keys it made (or will make, first thing
+ * in the next commit) stored: a batch checked while it ran drops them.
+ */
+export interface Outcome {
+  status: "stored" | "retained" | "failed";
+  keys: Set<string>;
+}
+
+/** A flush whose insert failed after retries but may have landed in part. */
+interface Unsettled {
+  payload: Buffer;
+  keys: Set<string>;
+}
+
+export interface FlusherDeps {
+  store: Store;
+  table: string;
+  journal: FlushJournal;
+  policy: BatchPolicy;
+  logger: Logger;
+  metrics: WriterMetrics;
+  /** A batch left the writer's hands (stored, dropped or failed): its bytes no longer count. */
+  release(bytes: number): void;
+  /** A batch failed: its callers were rejected with `err`. */
+  failed(err: unknown): void;
+}
+
+/**
+ * The store side of the batching writer: the duplicate check of a batch
+ * (`prepare`), its one insert (`commit`), and the redo of flushes that failed
+ * after retries but may have landed in part. The writer calls `commit` one at
+ * a time and may run the next `prepare` alongside it.
+ */
+export function createFlusher(deps: FlusherDeps) {
+  const { store, table, journal, logger: log, metrics: m } = deps;
+  const insertSettings = (token: string) => ({
+    settings: { insert_deduplication_token: token, deduplicate_blocks_in_dependent_materialized_views: 1 },
+  });
+  /**
+   * Flushes whose insert failed after retries but may have landed in part
+   * (raw without rollups): redone, identically, before any later insert.
+   */
+  const unsettled = new Map<string, Unsettled>();
+  let unsettledBytes = 0;
+
+  /** Drops repeats within the batch and events already stored. Never throws: a failure fails the batch. */
+  async function prepare(batch: Pending[], bytes: number, reason: FlushReason): Promise<Prepared | null> {
+    const started = performance.now();
+    try {
+      const { unique, repeats } = splitRepeats(batch);
+      const stored = await withRetry("dedup_query", () => findStoredKeys(store, storedIdQuery(unique)));
+      const kept: Pending[] = [];
+      for (const p of unique) (stored.has(p.key) ? repeats : kept).push(p);
+      return { reason, bytes, kept, dropped: repeats, started, dedupMs: performance.now() - started };
+    } catch (err) {
+      failBatch(batch, bytes, reason, err);
+      return null;
+    }
+  }
+
+  /** Inserts a prepared batch and settles its callers. Never throws. */
+  async function commit(p: Prepared): Promise<Outcome> {
+    const stored = new Set<string>();
+    let flush: { token: string; payload: Buffer; keys: Set<string> } | null = null;
+    try {
+      // 1. Finish earlier flushes that may have landed in part; their events are stored from here on.
+      for (const k of await redoUnsettled()) stored.add(k);
+      dropKnown(p, stored);
+      // 2. One insert, token from content: a retry of the same rows lands once in raw and rollups.
+      if (p.kept.length > 0) {
+        const keys = p.kept.map((r) => r.key);
+        flush = { token: dedupToken(keys), payload: Buffer.from(p.kept.map((r) => r.line).join("")), keys: new Set(keys) };
+        const { token, payload } = flush;
+        await journal.record({ token, payload });
+        await withRetry("insert", () => store.insert(table, payload, insertSettings(token)));
+        await journal.forget(token);
+        m.batchBytes.observe(payload.length);
+        for (const k of keys) stored.add(k);
+      }
+      // 3. Settle callers whose rows are now all accounted for.
+      for (const r of p.kept) settle(r.ticket, "accepted");
+      for (const r of p.dropped) settle(r.ticket, "duplicates");
+      const ms = performance.now() - p.started;
+      m.record(p.reason, p.kept.length, p.dropped.length, ms, newestTime(p.kept));
+      log.info(
+        {
+          op: "flush",
+          reason: p.reason,
+          rows: p.kept.length,
+          duplicates: p.dropped.length,
+          bytes: p.bytes,
+          ms: Math.round(ms),
+          dedup_ms: Math.round(p.dedupMs),
+        },
+        "flushed",
+      );
+      deps.release(p.bytes);
+      return { status: "stored", keys: stored };
+    } catch (err) {
+      // Only an insert that may have run is kept for a redo; a refused redo or journal write stored nothing.
+      const retain = flush !== null && (err as { retryable?: unknown }).retryable === true;
+      if (flush && retain) {
+        unsettled.set(flush.token, { payload: flush.payload, keys: flush.keys });
+        unsettledBytes += flush.payload.length;
+        for (const k of flush.keys) stored.add(k);
+      } else if (flush) await journal.forget(flush.token).catch(() => {});
+      failBatch([...p.kept, ...p.dropped], p.bytes, p.reason, err);
+      return { status: retain ? "retained" : "failed", keys: stored };
+    }
+  }
+
+  /** Redoes every unsettled flush, identically, in order; returns the event keys now stored. */
+  async function redoUnsettled(): Promise<Set<string>> {
+    const keys = new Set<string>();
+    for (const [token, u] of unsettled) {
+      await withRetry("redo", () => store.insert(table, u.payload, insertSettings(token)));
+      // recover() and a flush may both have redone it; the token made the second a no-op.
+      if (unsettled.delete(token)) unsettledBytes -= u.payload.length;
+      await journal.forget(token);
+      for (const k of u.keys) keys.add(k);
+      log.info({ op: "redo", token, bytes: u.payload.length }, "redid an unsettled flush");
+    }
+    return keys;
+  }
+
+  function failBatch(batch: Pending[], bytes: number, reason: FlushReason, err: unknown): void {
+    m.failures.inc();
+    log.error({ op: "flush", reason, rows: batch.length, bytes, err }, "flush failed");
+    for (const p of batch) fail(p.ticket, err);
+    deps.failed(err);
+    deps.release(bytes);
+  }
+
+  async function withRetry<T>(op: string, fn: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await fn();
+      } catch (err) {
+        const retryable = (err as { retryable?: unknown }).retryable === true;
+        if (!mayRetry(attempt, retryable, deps.policy)) throw err;
+        const delay = retryDelayMs(attempt, deps.policy);
+        m.retries.inc({ op });
+        log.warn({ op, attempt, delay_ms: delay, err }, "store call failed, retrying");
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+  }
+
+  /** Takes over flushes a killed process left in the journal; they are redone before the next insert. */
+  function adopt(leftovers: JournaledFlush[]): number {
+    let adopted = 0;
+    for (const f of leftovers) {
+      if (unsettled.has(f.token)) continue;
+      unsettled.set(f.token, { payload: f.payload, keys: keysOfPayload(f.payload) });
+      unsettledBytes += f.payload.length;
+      adopted++;
+    }
+    return adopted;
+  }
+
+  return {
+    prepare,
+    commit,
+    redoUnsettled,
+    adopt,
+    /** Bytes of failed flushes held for their redo. */
+    unsettledBytes: () => unsettledBytes,
+  };
+}
+
+/** Moves rows whose event is known to be stored from `kept` to `dropped`. */
+export function dropKnown(p: Prepared, keys: Set<string>): void {
+  if (keys.size === 0) return;
+  const kept: Pending[] = [];
+  for (const row of p.kept) (keys.has(row.key) ? p.dropped : kept).push(row);
+  p.kept = kept;
+}
+
+/** Event keys of a journaled JSONEachRow payload. */
+function keysOfPayload(payload: Buffer): Set<string> {
+  const keys = new Set<string>();
+  for (const line of payload.toString("utf8").split("\n")) {
+    if (line.length === 0) continue;
+    const row = JSON.parse(line) as { org_id: string; event_id: string };
+    keys.add(eventKey(row.org_id, row.event_id));
+  }
+  return keys;
+}
