@@ -35,6 +35,17 @@ let knownZones: Map<string, string> | undefined;
  * alias the list lacks (ICU lists Asia/Calcutta, not Asia/Kolkata) is kept as given.
  */
 export function canonicalTimeZone(tz: string): string | null {
+  const known = canonicalZones.get(tz);
+  if (known !== undefined) return known;
+  const zone = resolveZone(tz);
+  // Bounded memo (a client may send any string); only valid zones are kept.
+  if (zone !== null && canonicalZones.size < 2_000) canonicalZones.set(tz, zone);
+  return zone;
+}
+
+const canonicalZones = new Map<string, string>();
+
+function resolveZone(tz: string): string | null {
   if (!/^[A-Za-z][A-Za-z0-9_+\-/]{0,63}$/.test(tz)) return null;
   try {
     new Intl.DateTimeFormat("en-US", { timeZone: tz });
@@ -54,17 +65,49 @@ interface Wall {
   s: number;
 }
 
-function wallTime(tz: string, ms: number): Wall {
+/** Offset via Intl (slow: tens of µs), at a whole second. */
+function intlOffset(tz: string, ms: number): number {
   const parts: Record<string, number> = {};
   for (const p of formatter(tz).formatToParts(new Date(ms))) if (p.type !== "literal") parts[p.type] = Number(p.value);
-  return { y: parts.year ?? 0, mo: parts.month ?? 1, d: parts.day ?? 1, h: parts.hour ?? 0, mi: parts.minute ?? 0, s: parts.second ?? 0 };
+  const asUtc = Date.UTC(parts.year ?? 0, (parts.month ?? 1) - 1, parts.day ?? 1, parts.hour ?? 0, parts.minute ?? 0, parts.second ?? 0);
+  return asUtc - ms;
 }
+
+/**
+ * Offsets memoized per zone and minute: bucket boundaries recur across
+ * requests, and Intl is the cost of a 90-day series otherwise. Offsets only
+ * change on whole minutes. Bounded: a zone's memo is dropped past 100 k minutes.
+ */
+const offsets = new Map<string, Map<number, number>>();
 
 /** Offset of the zone from UTC at `ms`, in ms (New York in winter: -5 h). */
 export function offsetMs(tz: string, ms: number): number {
-  const w = wallTime(tz, ms);
-  const asUtc = Date.UTC(w.y, w.mo - 1, w.d, w.h, w.mi, w.s);
-  return asUtc - (ms - (((ms % 1000) + 1000) % 1000));
+  if (tz === "UTC") return 0;
+  const minute = Math.floor(ms / 60_000);
+  let memo = offsets.get(tz);
+  if (!memo) {
+    memo = new Map();
+    offsets.set(tz, memo);
+  }
+  let off = memo.get(minute);
+  if (off === undefined) {
+    if (memo.size >= 100_000) memo.clear();
+    off = intlOffset(tz, minute * 60_000);
+    memo.set(minute, off);
+  }
+  return off;
+}
+
+function wallTime(tz: string, ms: number): Wall {
+  const d = new Date(ms + offsetMs(tz, ms));
+  return {
+    y: d.getUTCFullYear(),
+    mo: d.getUTCMonth() + 1,
+    d: d.getUTCDate(),
+    h: d.getUTCHours(),
+    mi: d.getUTCMinutes(),
+    s: d.getUTCSeconds(),
+  };
 }
 
 /**
