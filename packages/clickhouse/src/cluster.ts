@@ -15,6 +15,11 @@ import type { Store } from "./store.js";
  *   insert_deduplication_token exactly-once design working on replicas;
  * - every statement runs ON CLUSTER.
  *
+ * Writes through a Distributed table must reach the shards before the INSERT
+ * returns (`distributed_foreground_insert = 1`; deploy/k8s's cluster overlay
+ * sets it in the server's default profile), or "inserted" would only mean
+ * "queued on the node that received it".
+ *
  * A statement the renderer does not understand throws instead of being
  * passed through, so a new migration cannot silently render wrong.
  */
@@ -36,13 +41,6 @@ export interface ClusterOptions {
 
 /** Suffix of the shard-local tables behind each Distributed table. */
 export const LOCAL_SUFFIX = "_local";
-
-/**
- * Settings for inserts through a Distributed table on a cluster: write to the
- * shards before answering (not a queue on the receiving node), so "inserted"
- * means durable and a retry with the same token deduplicates on each shard.
- */
-export const CLUSTER_INSERT_SETTINGS = { distributed_foreground_insert: 1 } as const;
 
 interface Context {
   cluster: string;
