@@ -21,13 +21,20 @@ function root(): HTMLElement {
   return document.getElementById("app") as HTMLElement;
 }
 
+/** Listeners of the dashboard on screen; removed when it is replaced, so a stale view never reloads. */
+let session: AbortController | undefined;
+
 function showAuth(problem: string | null): void {
+  session?.abort();
   document.body.dataset.state = "auth";
   root().replaceChildren(authScreen(problem, (t) => startDashboard(t)));
   (document.getElementById("token-input") as HTMLTextAreaElement | null)?.focus();
 }
 
 function startDashboard(token: string): void {
+  session?.abort();
+  session = new AbortController();
+  const { signal } = session;
   const api = createApi(() => token);
   const view = new View({
     api,
@@ -57,9 +64,9 @@ function startDashboard(token: string): void {
     },
   });
   view.attach(controls, createPanels(view));
-  onSystemThemeChange(() => view.rerender());
+  onSystemThemeChange(() => view.rerender(), signal);
   root().replaceChildren(controls.el, view.el);
-  window.addEventListener("popstate", () => view.restore(readState(location.search)));
+  window.addEventListener("popstate", () => view.restore(readState(location.search)), { signal });
   history.replaceState(null, "", writeState(view.state));
   view.load();
 }

@@ -20,8 +20,12 @@ export function cycleTheme(): string {
   return next;
 }
 
-export function onSystemThemeChange(fn: () => void): void {
-  window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", () => {
-    if (currentTheme() === "auto") fn();
-  });
+export function onSystemThemeChange(fn: () => void, signal: AbortSignal): void {
+  window.matchMedia("(prefers-color-scheme: dark)").addEventListener(
+    "change",
+    () => {
+      if (currentTheme() === "auto") fn();
+    },
+    { signal },
+  );
 }
