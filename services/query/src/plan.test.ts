@@ -69,6 +69,18 @@ describe("planSegments", () => {
     expect(show(latency)).toEqual(["hourly 2026-03-01T00:00:00.000Z 2026-03-04T00:00:00.000Z"]);
   });
 
+  it("cuts user questions at a boundary off the day grid (the summary's period split)", () => {
+    const segs = planSegments(t("2026-03-01T00:00:00Z"), t("2026-03-05T00:00:00Z"), [t("2026-03-03T10:00:00Z")], {
+      user: true,
+      latency: false,
+    });
+    expect(show(segs)).toEqual([
+      "daily 2026-03-01T00:00:00.000Z 2026-03-03T00:00:00.000Z",
+      "raw 2026-03-03T00:00:00.000Z 2026-03-04T00:00:00.000Z",
+      "daily 2026-03-04T00:00:00.000Z 2026-03-05T00:00:00.000Z",
+    ]);
+  });
+
   it("reads a range shorter than an hour from raw", () => {
     expect(show(planSegments(t("2026-03-01T10:05:00Z"), t("2026-03-01T10:55:00Z"), [], none))).toEqual([
       "raw 2026-03-01T10:05:00.000Z 2026-03-01T10:55:00.000Z",

@@ -58,7 +58,9 @@ export const MAX_RAW_CUTS = 4;
  */
 export function planSegments(start: number, end: number, boundaries: readonly number[], needs: PlanNeeds): Segment[] {
   const inner = boundaries.filter((b) => b > start && b < end);
-  const cuts = inner.filter((b) => b % HOUR_MS !== 0);
+  // user_id questions can use whole days only (daily rollup): a boundary off the day grid cuts too.
+  const grid = needs.user ? DAY_MS : HOUR_MS;
+  const cuts = inner.filter((b) => b % grid !== 0);
   if (cuts.length > MAX_RAW_CUTS) return [{ source: "raw", from: start, to: end }];
   // The retention edge is a UTC midnight: it splits pieces without a raw hour around it.
   const retention = needs.hourlyFrom;
