@@ -213,6 +213,25 @@ describe("exactly-once effect", () => {
     await w.close();
   });
 
+  it("holds one failed flush while storage is down and redoes it first once it is back", async () => {
+    const inner = await freshStore();
+    let healthy = false;
+    const store = wrapInserts(inner, (_, insert) => async (t, r, o) => {
+      if (!healthy) throw injected(true);
+      return insert(t, r, o);
+    });
+    const w = createBatchWriter({ store, logger, pricer: reportedOrUnpriced, policy: { ...idle, maxRows: 1, maxAttempts: 1 } });
+    const sent = events(6);
+    // The first flush's insert may have run: held. The next ones fail at its redo, before inserting: not held.
+    for (const e of sent.slice(0, 5)) await expect(w.write([e])).rejects.toMatchObject({ code: "timeout" });
+    expect(new Set(store.tokens.slice(1))).toEqual(new Set([store.tokens[0]]));
+    healthy = true;
+    await expect(w.write([sent[5]!])).resolves.toEqual({ accepted: 1, duplicates: 0 });
+    expect(store.tokens.slice(-2)).toEqual([store.tokens[0], dedupToken([eventKey(sent[5]!.org_id, sent[5]!.event_id)])]);
+    expect(await counts(inner)).toEqual({ raw: 2, daily: 2, hourly: 2 });
+    await w.close();
+  });
+
   it("completes the rollups of a flush cut off after its raw part, redone from the journal after a restart", async () => {
     const inner = await freshStore();
     const dir = await mkdtemp(join(tmpdir(), "tm-journal-"));

@@ -1,4 +1,4 @@
-import { type Store, StoreError } from "@tokenmeter/clickhouse";
+import type { Store } from "@tokenmeter/clickhouse";
 import {
   type BatchPolicy,
   type FlushReason,
@@ -231,11 +231,6 @@ export function createBatchWriter(opts: BatchWriterOptions): BatchWriter {
   async function writeRows(rows: UsageRow[]): Promise<WriteResult> {
     if (closing) throw new WriterClosedError("batch writer is closed");
     if (rows.length === 0) return { accepted: 0, duplicates: 0 };
-    // Failed flushes waiting for their redo are held in memory; past the bound, refuse rather than grow.
-    if (flusher.unsettledBytes() > policy.maxBufferedBytes) {
-      redoInBackground();
-      throw new StoreError("unavailable", "storage is failing: earlier batches are still being retried", true);
-    }
     const { ticket, promise } = newTicket(rows.length);
     await admit(rows.map((r) => toPending(r, ticket)));
     return promise;
@@ -262,21 +257,6 @@ export function createBatchWriter(opts: BatchWriterOptions): BatchWriter {
     await flush();
     if (timer) clearTimeout(timer);
     timer = null;
-  }
-
-  /** With writes refused, nothing else would retry the unsettled flushes: do it here, exclusive with flushing. */
-  function redoInBackground(): void {
-    if (loop) return;
-    loop = flusher
-      .redoUnsettled()
-      .then(
-        () => {},
-        (err) => log.error({ op: "redo", err }, "redo failed"),
-      )
-      .finally(() => {
-        loop = null;
-        armTimer();
-      });
   }
 
   async function recover(): Promise<number> {

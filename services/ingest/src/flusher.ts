@@ -58,9 +58,11 @@ export function createFlusher(deps: FlusherDeps) {
   /**
    * Flushes whose insert failed after retries but may have landed in part
    * (raw without rollups): redone, identically, before any later insert.
+   * While the store is down, later commits fail at that redo, before their
+   * own insert, and are not kept: this holds one flush plus what recover()
+   * adopted, never more.
    */
   const unsettled = new Map<string, Unsettled>();
-  let unsettledBytes = 0;
 
   /** Drops repeats within the batch and events already stored. Never throws: a failure fails the batch. */
   async function prepare(batch: Pending[], bytes: number, reason: FlushReason): Promise<Prepared | null> {
@@ -120,7 +122,6 @@ export function createFlusher(deps: FlusherDeps) {
       const retain = flush !== null && (err as { retryable?: unknown }).retryable === true;
       if (flush && retain) {
         unsettled.set(flush.token, { payload: flush.payload, keys: flush.keys });
-        unsettledBytes += flush.payload.length;
         for (const k of flush.keys) stored.add(k);
       } else if (flush) await journal.forget(flush.token).catch(() => {});
       failBatch([...p.kept, ...p.dropped], p.bytes, p.reason, err);
@@ -134,7 +135,7 @@ export function createFlusher(deps: FlusherDeps) {
     for (const [token, u] of unsettled) {
       await withRetry("redo", () => store.insert(table, u.payload, insertSettings(token)));
       // recover() and a flush may both have redone it; the token made the second a no-op.
-      if (unsettled.delete(token)) unsettledBytes -= u.payload.length;
+      unsettled.delete(token);
       await journal.forget(token);
       for (const k of u.keys) keys.add(k);
       log.info({ op: "redo", token, bytes: u.payload.length }, "redid an unsettled flush");
@@ -171,20 +172,12 @@ export function createFlusher(deps: FlusherDeps) {
     for (const f of leftovers) {
       if (unsettled.has(f.token)) continue;
       unsettled.set(f.token, { payload: f.payload, keys: keysOfPayload(f.payload) });
-      unsettledBytes += f.payload.length;
       adopted++;
     }
     return adopted;
   }
 
-  return {
-    prepare,
-    commit,
-    redoUnsettled,
-    adopt,
-    /** Bytes of failed flushes held for their redo. */
-    unsettledBytes: () => unsettledBytes,
-  };
+  return { prepare, commit, redoUnsettled, adopt };
 }
 
 /** Moves rows whose event is known to be stored from `kept` to `dropped`. */
