@@ -22,8 +22,20 @@ function parts(tz: string, ms: number): Record<string, string> {
   return Object.fromEntries(f.formatToParts(new Date(ms)).map((p) => [p.type, p.value]));
 }
 
-/** The label of the bucket holding `ms`: equal labels ⇔ same bucket. */
+const labels = new Map<string, string>();
+
+/** The label of the bucket holding `ms`: equal labels ⇔ same bucket. Memoized per minute (zones change on whole minutes). */
 export function bucketLabel(granularity: string, tz: string, ms: number): string {
+  const key = `${granularity}|${tz}|${Math.floor(ms / 60_000)}`;
+  let label = labels.get(key);
+  if (label === undefined) {
+    label = computeLabel(granularity, tz, Math.floor(ms / 60_000) * 60_000);
+    labels.set(key, label);
+  }
+  return label;
+}
+
+function computeLabel(granularity: string, tz: string, ms: number): string {
   const p = parts(tz, ms);
   switch (granularity) {
     case "hour":
