@@ -204,8 +204,12 @@ export function createKafkaConsumer(opts: KafkaConsumerOptions): KafkaConsumer {
       // 3. Insert under the range token.
       let inserted = 0;
       let duplicates = 0;
+      const prepared = performance.now();
+      let dedupMs = 0;
       const stored = await untilDone(ctx, "insert", async () => {
+        const t0 = performance.now();
         const sel = await selectRows(opts.store, rows, { keepOwn: flags.keepOwn });
+        dedupMs = performance.now() - t0;
         const payload = toPayload(sel.rows);
         await insertRange(opts.store, range, payload);
         inserted = sel.rows.length;
@@ -213,6 +217,7 @@ export function createKafkaConsumer(opts: KafkaConsumerOptions): KafkaConsumer {
         if (payload.length > 0) m.batchBytes.observe(payload.length);
       });
       if (stored !== "done") return stored;
+      const storedAt = performance.now();
       // 4. Commit past the range; this also clears the intent.
       try {
         await consumer.commitOffsets([{ topic, partition, offset: (BigInt(range.last) + 1n).toString(), metadata: null }]);
@@ -240,6 +245,10 @@ export function createKafkaConsumer(opts: KafkaConsumerOptions): KafkaConsumer {
           duplicates,
           dlq: poison.length,
           redo: flags.redo,
+          prepare_ms: Math.round(prepared - started),
+          dedup_ms: Math.round(dedupMs),
+          insert_ms: Math.round(storedAt - prepared - dedupMs),
+          commit_ms: Math.round(performance.now() - storedAt),
           ms: Math.round(ms),
         },
         "range stored",
