@@ -25,7 +25,7 @@ import { type Distribution, distribution, rate } from "./lib/stats.js";
 const args = benchArgs();
 const eventsPerSecond = numberOption(args, "rate", 10_000, 10_000);
 const eventsPerRequest = numberOption(args, "events-per-request", 200, 200);
-const durationMs = numberOption(args, "duration-ms", 120_000, 20_000);
+const durationMs = numberOption(args, "duration-ms", 120_000, 15_000);
 const brokers = args.options.brokers;
 const transports = args.options.transport ? [args.options.transport] : brokers ? ["http", "kafka"] : ["http"];
 const POLL_MS = 20;

@@ -18,7 +18,7 @@ import { distribution, rate } from "./lib/stats.js";
 const args = benchArgs();
 const clients = numberOption(args, "clients", 16, 16);
 const eventsPerRequest = numberOption(args, "events-per-request", 1_000, 1_000);
-const durationMs = numberOption(args, "duration-ms", 60_000, 15_000);
+const durationMs = numberOption(args, "duration-ms", 60_000, 10_000);
 const warmupMs = numberOption(args, "warmup-ms", 5_000, 2_000);
 
 // 1. Server in its own process; realistic bodies prepared up front.

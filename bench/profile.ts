@@ -27,8 +27,8 @@ import { rate } from "./lib/stats.js";
 import { formatTable } from "./lib/table.js";
 
 const args = benchArgs();
-const durationMs = numberOption(args, "duration-ms", 30_000, 10_000);
-const kafkaEvents = numberOption(args, "events", 1_000_000, 200_000);
+const durationMs = numberOption(args, "duration-ms", 30_000, 8_000);
+const kafkaEvents = numberOption(args, "events", 1_000_000, 100_000);
 const brokers = args.options.brokers;
 const targets = args.options.target ? [args.options.target] : brokers ? ["http", "kafka"] : ["http"];
 

@@ -20,7 +20,7 @@ import { distribution, round } from "./lib/stats.js";
 import { formatTable } from "./lib/table.js";
 
 const args = benchArgs();
-const events = numberOption(args, "events", 10_000_000, 1_000_000);
+const events = numberOption(args, "events", 10_000_000, 500_000);
 const runs = numberOption(args, "runs", 20, 5);
 const DAY = 86_400_000;
 const HOUR = 3_600_000;

@@ -20,7 +20,7 @@ const args = benchArgs();
 const maximum = measuredMaximum();
 const eventsPerSecond = numberOption(args, "rate", Math.round(maximum / 2), Math.round(maximum / 2));
 const eventsPerRequest = numberOption(args, "events-per-request", 1_000, 1_000);
-const durationMs = numberOption(args, "duration-ms", 600_000, 30_000);
+const durationMs = numberOption(args, "duration-ms", 600_000, 20_000);
 
 const app = await spawnApp({ scenario: "soak", orgs: ["acme"] });
 const bodies = new BodyFactory(templates(20_000));
