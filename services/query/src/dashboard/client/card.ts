@@ -38,9 +38,15 @@ export class Card {
             onclick: (ev: Event) => {
               const btn = ev.currentTarget as HTMLButtonElement;
               btn.disabled = true;
-              opts.onCsv?.().finally(() => {
-                btn.disabled = false;
-              });
+              this.status.textContent = "";
+              opts
+                .onCsv?.()
+                .catch((err: Error) => {
+                  this.status.textContent = `CSV download failed: ${err.message}`;
+                })
+                .finally(() => {
+                  btn.disabled = false;
+                });
             },
           },
           "⤓ CSV",
@@ -60,10 +66,10 @@ export class Card {
         { class: "card-head" },
         h("h2", {}, opts.title),
         this.note,
+        this.status,
         h("div", { class: "card-tools" }, ...(opts.tools ?? []), csv),
       ),
       this.body,
-      this.status,
     );
   }
 

@@ -126,7 +126,7 @@ export class View {
       saveFile(`tokenmeter-${SOURCES[source].endpoint}-${isoDate(this.range.start, tz)}_${isoDate(this.range.end - 1, tz)}.csv`, text);
     } catch (err) {
       if (err instanceof HttpError && err.status === 401) this.deps.onUnauthorized(err);
-      else alert(`CSV download failed: ${(err as Error).message}`);
+      else throw err;
     }
   }
 
