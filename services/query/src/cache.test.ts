@@ -91,6 +91,15 @@ describe("memory cache", () => {
     expect(await cache.get("k")).toBeNull();
   });
 
+  it("bounds the memory cache by entries and by size", async () => {
+    const cache = new MemoryResultCache({ maxEntries: 3, maxChars: 10 });
+    await cache.set("a", "1234", 60);
+    await cache.set("b", "1234", 60);
+    await cache.set("c", "1234", 60); // 12 chars > 10: the least recently used goes
+    expect(await cache.get("a")).toBeNull();
+    expect(await cache.get("c")).toBe("1234");
+  });
+
   it("snaps the default end to the minute so requests within a minute hit", async () => {
     let now = Date.parse("2026-03-16T13:37:05Z");
     const counted = countingStore(store);

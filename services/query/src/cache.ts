@@ -18,6 +18,8 @@ export interface ResultCache {
 export interface MemoryResultCacheOptions {
   /** Most entries kept; least recently used go first. Default 5 000. */
   maxEntries?: number;
+  /** Most characters of cached JSON kept in all (a grouped series can be large). Default 64 Mi. */
+  maxChars?: number;
   /** Clock for TTLs, injected by tests. Default `performance.now`. */
   now?: () => number;
 }
@@ -30,6 +32,8 @@ export class MemoryResultCache implements ResultCache {
     const now = opts.now;
     this.lru = new LRUCache<string, string>({
       max: opts.maxEntries ?? 5_000,
+      maxSize: opts.maxChars ?? 64 * 1024 * 1024,
+      sizeCalculation: (value) => Math.max(1, value.length),
       ttlAutopurge: false,
       // An injected clock is read on every check (no 1 ms memo of "now").
       ...(now ? { perf: { now }, ttlResolution: 0 } : {}),
