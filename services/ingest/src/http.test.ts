@@ -97,6 +97,15 @@ describe("POST /v1/events — accepted", () => {
     expect(await again.json()).toEqual({ accepted: 1, duplicates: 2, rejected: [] });
     expect(await stored(org)).toEqual({ raw: 3, daily: 3 });
   });
+  it("counts events once when the same request is sent twice at the same time", async () => {
+    const org = newOrg();
+    const body = JSON.stringify([event(), event(), event(), event()]);
+    const answers = await Promise.all([post(org, body), post(org, body)]);
+    const [a, b] = (await Promise.all(answers.map((r) => r.json()))) as Array<{ accepted: number; duplicates: number }>;
+    expect(a!.accepted + b!.accepted).toBe(4);
+    expect(a!.duplicates + b!.duplicates).toBe(4);
+    expect(await stored(org)).toEqual({ raw: 4, daily: 4 });
+  });
 });
 
 describe("POST /v1/events — rejected items", () => {
