@@ -97,6 +97,7 @@ describe("POST /v1/events — accepted", () => {
     expect(await again.json()).toEqual({ accepted: 1, duplicates: 2, rejected: [] });
     expect(await stored(org)).toEqual({ raw: 3, daily: 3 });
   });
+
   it("counts events once when the same request is sent twice at the same time", async () => {
     const org = newOrg();
     const body = JSON.stringify([event(), event(), event(), event()]);
