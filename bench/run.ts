@@ -1,5 +1,5 @@
 /**
- * `pnpm bench [--quick] [--only=a,b]`: runs every scenario as its own child
+ * `pnpm bench [--quick] [--only=a,b] [--report]`: runs every scenario as its own child
  * process (one chDB data dir each), collects bench/results/<scenario>.json,
  * prints one table and writes bench/results/summary.json.
  *
@@ -22,6 +22,14 @@ const args = benchArgs();
 const only = args.options.only?.split(",");
 const started = Date.now();
 const outcomes: { step: string; status: string; ms: number }[] = [];
+
+/** `--report`: run nothing, tabulate the result files already in bench/results/ (e.g. of runs done in parts). */
+function reportExisting() {
+  for (const step of plan(args.quick, placeholderTopic())) {
+    if (existsSync(resultPath(step.result))) outcomes.push({ step: step.result, status: "ok", ms: 0 });
+  }
+  report({});
+}
 
 async function main() {
   // 1. Broker and the shared topic for scenario 1.
@@ -110,14 +118,16 @@ function report(produced: Record<string, number>) {
     `\nTokenmeter benchmarks${args.quick ? " (--quick, reduced scale)" : ""} — ${meta.date}, ${meta.commit}${meta.dirty ? "+dirty" : ""}, ${meta.machine}, ${meta.cores} cores, load ${meta.load_avg_1m}\n`,
   );
   console.log(formatTable(["scenario", "figure", "value", "unit", "target", ""], rows));
-  console.log(
-    `\n${formatTable(
-      ["step", "status", "seconds"],
-      outcomes.map((o) => [o.step, o.status, round(o.ms / 1000, 1)]),
-    )}`,
-  );
+  // When each figure was taken: results of runs done in parts (--report) differ in date, scale and load.
+  const taken = (step: string) => {
+    const m = results[step]?.meta;
+    return m ? [`${m.date.slice(0, 16)}Z`, results[step]!.quick ? "quick" : "full", m.load_avg_1m, m.commit] : ["", "", "", ""];
+  };
+  const steps = outcomes.map((o) => [o.step, o.status, round(o.ms / 1000, 1), ...taken(o.step)]);
+  const stepHeaders = ["step", "status", "seconds", "taken", "scale", "load", "commit"];
+  console.log(`\n${formatTable(stepHeaders, steps)}`);
   console.log(`\ntotal ${round((Date.now() - started) / 1000, 1)} s; results in bench/results/*.json`);
-  writeFileSync(join(RESULTS_DIR, "summary.md"), markdown(meta, rows));
+  writeFileSync(join(RESULTS_DIR, "summary.md"), `${markdown(meta, rows)}\n${markdownTable(stepHeaders, steps)}`);
   writeFileSync(
     join(RESULTS_DIR, "summary.json"),
     `${JSON.stringify({ quick: args.quick, meta, produced, outcomes, figures }, null, 2)}\n`,
@@ -126,11 +136,15 @@ function report(produced: Record<string, number>) {
 
 /** The same table as markdown, for docs/benchmarks.md. */
 function markdown(meta: ReturnType<typeof runMeta>, rows: (string | number)[][]): string {
-  const head = `${args.quick ? "Quick run" : "Full run"}: ${meta.date}, commit ${meta.commit}${meta.dirty ? " (+ uncommitted changes)" : ""}, ${meta.machine}, ${meta.cores} cores, ${meta.mem_gb} GB, Node ${meta.node}, load average at the end ${meta.load_avg_1m}.`;
+  const head = `Tabulated ${meta.date}, commit ${meta.commit}${meta.dirty ? " (+ uncommitted changes)" : ""}, ${meta.machine}, ${meta.cores} cores, ${meta.mem_gb} GB, Node ${meta.node}.`;
+  return `${head}\n\n${markdownTable(["scenario", "figure", "value", "unit", "target", ""], rows)}`;
+}
+
+function markdownTable(headers: string[], rows: (string | number)[][]): string {
   const cell = (c: string | number) => (typeof c === "number" ? c.toLocaleString("en-US", { maximumFractionDigits: 2 }) : c);
-  const lines = ["| scenario | figure | value | unit | target | |", "| --- | --- | ---: | --- | --- | --- |"];
+  const lines = [`| ${headers.join(" | ")} |`, `| ${headers.map(() => "---").join(" | ")} |`];
   for (const r of rows) lines.push(`| ${r.map(cell).join(" | ")} |`);
-  return `${head}\n\n${lines.join("\n")}\n`;
+  return `${lines.join("\n")}\n`;
 }
 
 /** Our end-to-end rate over each ceiling and the peer, all from this run. */
@@ -140,6 +154,12 @@ function ratios(results: Record<string, BenchResult>): Figure[] {
   if (!ours || !c) return [];
   ours.target ??= ">= 60000";
   const out: Figure[] = [];
+  // Flush (one offset range = one insert) latency, from the end-to-end run's detail.
+  const d = results["ingest-kafka"]?.detail as { range_ms_p50?: number; range_ms_p99?: number } | undefined;
+  if (d?.range_ms_p50 !== undefined)
+    out.push({ scenario: "1 ingest", metric: "ours: flush (range insert) latency p50", value: d.range_ms_p50, unit: "ms" });
+  if (d?.range_ms_p99 !== undefined)
+    out.push({ scenario: "1 ingest", metric: "ours: flush (range insert) latency p99", value: d.range_ms_p99, unit: "ms" });
   const pick = (re: RegExp) => c.find((f) => re.test(f.metric));
   const pairs: [RegExp, string, string | undefined][] = [
     [/raw insert/, "ours / raw-insert ceiling", ">= 0.5"],
@@ -185,5 +205,6 @@ function log(msg: string) {
   process.stderr.write(`[bench] ${msg}\n`);
 }
 
-await main();
+if (process.argv.includes("--report")) reportExisting();
+else await main();
 process.exit(0);
