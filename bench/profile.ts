@@ -45,7 +45,7 @@ for (const target of targets) {
   const p = target === "kafka" ? await profileKafka() : await profileHttp();
   const eps = rate(p.events, p.ms);
   const cpuPer100k = Math.round((p.cpuMs / Math.max(1, p.events)) * 100_000);
-  const busyPct = Math.round((p.summary.busy_ms / Math.max(1, p.summary.total_ms)) * 100);
+  const busyPct = Math.round((p.summary.busy_ms / Math.max(1, p.summary.total_ms - p.summary.startup_ms)) * 100);
   print(target, eps, cpuPer100k, p.summary);
   const s = `6 profile (${target})`;
   figures.push(

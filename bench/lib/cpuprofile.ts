@@ -18,8 +18,10 @@ export interface Cost {
 
 export interface ProfileSummary {
   total_ms: number;
-  /** Main thread not idle: JS, GC, and native code called from JS. */
+  /** Main thread not idle and not loading modules: JS, GC, and native code called from JS. */
   busy_ms: number;
+  /** Module loading and compiling at process start, left out of busy and of the shares. */
+  startup_ms: number;
   top_functions: Cost[];
   /** Self time grouped by package / repo directory (what to optimize, at a glance). */
   by_area: Cost[];
@@ -32,6 +34,7 @@ export function summarizeProfile(p: CpuProfile, top = 20): ProfileSummary {
   const area = new Map<string, number>();
   let total = 0;
   let idle = 0;
+  let startup = 0;
   for (let i = 0; i < p.samples.length; i++) {
     const frame = byId.get(p.samples[i]!);
     const us = p.timeDeltas[i] ?? 0;
@@ -41,6 +44,11 @@ export function summarizeProfile(p: CpuProfile, top = 20): ProfileSummary {
       idle += us;
       continue;
     }
+    // --cpu-prof covers the whole process: keep process start (module loading, tsx compiling) apart.
+    if (isStartup(frame.url)) {
+      startup += us;
+      continue;
+    }
     // tsx-compiled modules report line 0; the file name is then the useful part.
     const where = frame.url ? `${shortUrl(frame.url)}${frame.lineNumber > 0 ? `:${frame.lineNumber + 1}` : ""}` : "";
     const key = `${frame.functionName || "(anonymous)"}${where ? ` ${where}` : ""}`;
@@ -48,13 +56,25 @@ export function summarizeProfile(p: CpuProfile, top = 20): ProfileSummary {
     const a = areaOf(frame.url, frame.functionName);
     area.set(a, (area.get(a) ?? 0) + us);
   }
-  const busy = total - idle;
+  const busy = total - idle - startup;
   const costs = (m: Map<string, number>, n: number): Cost[] =>
     [...m.entries()]
       .sort((x, y) => y[1] - x[1])
       .slice(0, n)
       .map(([name, us]) => ({ name, self_ms: Math.round(us / 1000), self_pct: Math.round((us / Math.max(1, busy)) * 1000) / 10 }));
-  return { total_ms: Math.round(total / 1000), busy_ms: Math.round(busy / 1000), top_functions: costs(fn, top), by_area: costs(area, 15) };
+  return {
+    total_ms: Math.round(total / 1000),
+    busy_ms: Math.round(busy / 1000),
+    startup_ms: Math.round(startup / 1000),
+    top_functions: costs(fn, top),
+    by_area: costs(area, 15),
+  };
+}
+
+function isStartup(url: string): boolean {
+  return (
+    url.startsWith("node:internal/modules/") || url.startsWith("node:internal/deps/cjs-module-lexer") || url.includes("node_modules/tsx/")
+  );
 }
 
 function shortUrl(url: string): string {
