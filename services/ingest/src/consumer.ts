@@ -69,6 +69,12 @@ export function createKafkaConsumer(opts: KafkaConsumerOptions): KafkaConsumer {
   let lastEventSeconds = 0;
   /** Messages of a range being redone that came in more than one fetch; dropped on rebalance. */
   const carries = new Map<number, { intent: Intent; messages: KafkaMessage[] }>();
+  /**
+   * Ranges this member recorded but did not finish (insert failed for good, heartbeat
+   * error, stop). kafkajs re-fetches them without a rejoin, and the recorded intent
+   * must win then too, or a half-stored insert would be redone under another token.
+   */
+  const unfinished = new Map<number, Intent>();
   /** Intents recorded by the previous owners, loaded once per generation and used once each. */
   let intents: Promise<Map<number, Intent>> | null = null;
 
@@ -76,6 +82,8 @@ export function createKafkaConsumer(opts: KafkaConsumerOptions): KafkaConsumer {
     joined = true;
     intents = null;
     carries.clear();
+    // After a (re)join the committed intent says the same; it is reloaded from Kafka.
+    unfinished.clear();
     m.rebalances.inc();
     log.info({ op: "group_join", member: e.payload.memberId, assignment: e.payload.memberAssignment }, "joined group");
   });
@@ -117,7 +125,7 @@ export function createKafkaConsumer(opts: KafkaConsumerOptions): KafkaConsumer {
       messages = [...carried.messages, ...messages.filter((msg) => BigInt(msg.offset) > after)];
       redo = carried.intent;
     } else {
-      const intent = await pendingIntent(batch.partition);
+      const intent = unfinished.get(batch.partition) ?? (await pendingIntent(batch.partition));
       if (intent !== undefined && intent.first === messages[0]!.offset) redo = intent;
     }
     // A fetch may return less than the recorded range: hold what came (bounded by the
@@ -182,6 +190,7 @@ export function createKafkaConsumer(opts: KafkaConsumerOptions): KafkaConsumer {
       } else {
         m.redone.inc();
       }
+      unfinished.set(partition, { first: range.first, last: range.last });
       // 2. Classify; DLQ what is poison.
       const at = now();
       const rows: UsageRow[] = [];
@@ -225,6 +234,7 @@ export function createKafkaConsumer(opts: KafkaConsumerOptions): KafkaConsumer {
         log.warn({ op: "commit", partition, range, err }, "commit failed after insert; the next owner redoes the range (deduplicated)");
         return "fenced";
       }
+      unfinished.delete(partition);
       ctx.resolveOffset(range.last);
       m.inserted.inc(inserted);
       m.duplicates.inc(duplicates);
