@@ -348,6 +348,22 @@ describe("duplicates", () => {
     await expect(again).resolves.toEqual({ accepted: 0, duplicates: 1 });
     await w.close();
   });
+
+  it("with a window of 0, still drops a same-payload re-send but not a re-stamped one", async () => {
+    const store = await freshStore();
+    const w = createBatchWriter({ store, logger, pricer: reportedOrUnpriced, policy: idle, dedupWindowMs: 0 });
+    const [e] = events(1);
+    const first = w.write([e!]);
+    await w.flush();
+    await first;
+    const again = w.write([e!, ...events(3)]);
+    await w.flush();
+    await expect(again).resolves.toEqual({ accepted: 3, duplicates: 1 });
+    const restamped = w.write([{ ...e!, event_time_ms: e!.event_time_ms + 3_600_000 }]);
+    await w.flush();
+    await expect(restamped).resolves.toEqual({ accepted: 1, duplicates: 0 });
+    await w.close();
+  });
 });
 
 describe("backpressure and shutdown", () => {

@@ -15,6 +15,7 @@ import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import { newTicket, type Pending, toPending } from "./batch.js";
 import { createWriterMetrics } from "./batcher-metrics.js";
+import { DEDUP_WINDOW_MS } from "./dedup.js";
 import { type FlushJournal, noFlushJournal } from "./flush-journal.js";
 import { createFlusher, dropKnown, type Outcome } from "./flusher.js";
 import type { EventSink, WriteResult } from "./sink.js";
@@ -43,6 +44,12 @@ export interface BatchWriterOptions {
   now?: () => number;
   /** Table inserted into; default llm_usage. */
   table?: string;
+  /**
+   * How far around a batch's event_time range to look for stored event_ids;
+   * default DEDUP_WINDOW_MS (1 day). 0 scales with the batch instead of the
+   * table (see dedup.ts for the cost).
+   */
+  dedupWindowMs?: number;
   /** Where flushes are noted before their insert (see FlushJournal); default none. */
   journal?: FlushJournal;
 }
@@ -92,6 +99,7 @@ export function createBatchWriter(opts: BatchWriterOptions): BatchWriter {
     table: opts.table ?? "llm_usage",
     journal: opts.journal ?? noFlushJournal,
     policy,
+    dedupWindowMs: opts.dedupWindowMs ?? DEDUP_WINDOW_MS,
     logger: log,
     metrics: m,
     release,

@@ -14,8 +14,14 @@ describe("loadIngestConfig", () => {
   });
 
   it("maps batch settings onto the policy", () => {
-    const r = loadIngestConfig({ TOKENMETER_JWT_SECRET: secret, TOKENMETER_BATCH_MAX_ROWS: "500", TOKENMETER_BATCH_MAX_DELAY_MS: "250" });
+    const r = loadIngestConfig({
+      TOKENMETER_JWT_SECRET: secret,
+      TOKENMETER_BATCH_MAX_ROWS: "500",
+      TOKENMETER_BATCH_MAX_DELAY_MS: "250",
+      TOKENMETER_DEDUP_WINDOW_MS: "0",
+    });
     expect(r.ok && batchPolicyFromConfig(r.config)).toEqual({ maxRows: 500, maxDelayMs: 250 });
+    expect(r.ok && r.config.TOKENMETER_DEDUP_WINDOW_MS).toBe(0);
   });
 
   it("reports every problem at once", () => {

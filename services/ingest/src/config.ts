@@ -35,6 +35,8 @@ export const IngestConfig = z.object({
   TOKENMETER_BATCH_MAX_DELAY_MS: positiveInt.optional(),
   TOKENMETER_BATCH_MAX_BUFFERED_BYTES: positiveInt.optional(),
   TOKENMETER_BATCH_MAX_ATTEMPTS: positiveInt.optional(),
+  /** Stored-id check window around a batch's event times (ms); default 1 day, 0 = the batch's own range. */
+  TOKENMETER_DEDUP_WINDOW_MS: z.coerce.number().int("must be an integer").min(0, "must be >= 0").optional(),
   TOKENMETER_LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
 });
 export type IngestConfig = z.output<typeof IngestConfig>;

@@ -36,6 +36,8 @@ export interface FlusherDeps {
   table: string;
   journal: FlushJournal;
   policy: BatchPolicy;
+  /** How far around the batch's event_time range the stored-id check looks (see DEDUP_WINDOW_MS). */
+  dedupWindowMs: number;
   logger: Logger;
   metrics: WriterMetrics;
   /** A batch left the writer's hands (stored, dropped or failed): its bytes no longer count. */
@@ -69,7 +71,7 @@ export function createFlusher(deps: FlusherDeps) {
     const started = performance.now();
     try {
       const { unique, repeats } = splitRepeats(batch);
-      const stored = await withRetry("dedup_query", () => findStoredKeys(store, storedIdQuery(unique)));
+      const stored = await withRetry("dedup_query", () => findStoredKeys(store, storedIdQuery(unique), deps.dedupWindowMs));
       const kept: Pending[] = [];
       for (const p of unique) (stored.has(p.key) ? repeats : kept).push(p);
       return { reason, bytes, kept, dropped: repeats, started, dedupMs: performance.now() - started };
