@@ -2,7 +2,7 @@ import type { ChdbStore } from "@tokenmeter/clickhouse";
 import { reportedOrUnpriced } from "@tokenmeter/core";
 import { issueToken } from "@tokenmeter/http";
 import { createIngestRoutes, DEFAULT_KAFKA_INGEST, KafkaEventSink, type KafkaIngest, startKafkaIngest } from "@tokenmeter/ingest";
-import { createUsageClient, KafkaTransport, type ProducerLike } from "@tokenmeter/sdk";
+import { createUsageClient, HttpTransport, KafkaTransport, type ProducerLike } from "@tokenmeter/sdk";
 import type { Producer } from "kafkajs";
 import { pino } from "pino";
 import { Registry } from "prom-client";
@@ -87,5 +87,25 @@ describe("producers into Kafka: HTTP ingest and the SDK (real broker)", () => {
     await client.close();
     await waitFor("consumed", async () => (await groupLag(kafka, groupId, topic)) === 0, 60_000);
     await expectExactly(store, normalized(events));
+  });
+
+  it("the SDK's HTTP transport posts to /v1/events with the org from the credential; stored once", async () => {
+    await store.command("TRUNCATE TABLE llm_usage");
+    await store.command("TRUNCATE TABLE llm_usage_daily");
+    await store.command("TRUNCATE TABLE llm_usage_hourly");
+    const app = createIngestRoutes({ sink: new KafkaEventSink(producer, topic), auth: { jwtSecret: secret }, logger });
+    const transport = new HttpTransport({
+      url: "http://ingest.test",
+      token: await issueToken(secret, "globex"),
+      fetch: (input, init) => Promise.resolve(app.request(String(input), init)),
+    });
+    const refused: string[] = [];
+    const client = createUsageClient({ transport, maxBatch: 200, flushOnExit: false, onError: (err) => refused.push(err.message) });
+    const events = liveEvents(500, 33).map(({ org_id: _, ...e }) => e);
+    for (const e of events) client.track(e);
+    await client.close();
+    expect(refused).toEqual([]);
+    await waitFor("consumed", async () => (await groupLag(kafka, groupId, topic)) === 0, 60_000);
+    await expectExactly(store, normalized(events.map((e) => ({ ...e, org_id: "globex" }))));
   });
 });
