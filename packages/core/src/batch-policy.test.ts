@@ -5,6 +5,7 @@ import {
   hasRoom,
   mayRetry,
   msUntilTimeFlush,
+  nextTimer,
   resolveBatchPolicy,
   retryDelayMs,
 } from "./batch-policy.js";
@@ -46,6 +47,17 @@ describe("msUntilTimeFlush", () => {
     expect(msUntilTimeFlush({ rows: 0, bytes: 0, oldestAtMs: null }, 0, p)).toBeNull();
     expect(msUntilTimeFlush({ rows: 1, bytes: 1, oldestAtMs: 1_000 }, 1_200, p)).toBe(300);
     expect(msUntilTimeFlush({ rows: 1, bytes: 1, oldestAtMs: 1_000 }, 9_000, p)).toBe(0);
+  });
+});
+
+describe("nextTimer", () => {
+  const q = resolveBatchPolicy({ maxDelayMs: 500, idleMs: 20, idleMinRows: 100 });
+  it("arms the idle trigger once enough rows wait, the time trigger otherwise", () => {
+    expect(nextTimer({ rows: 0, bytes: 0, oldestAtMs: null }, 0, q)).toBeNull();
+    expect(nextTimer({ rows: 99, bytes: 1, oldestAtMs: 1_000 }, 1_100, q)).toEqual({ reason: "time", ms: 400 });
+    expect(nextTimer({ rows: 100, bytes: 1, oldestAtMs: 1_000 }, 1_100, q)).toEqual({ reason: "idle", ms: 20 });
+    expect(nextTimer({ rows: 100, bytes: 1, oldestAtMs: 1_000 }, 1_490, q)).toEqual({ reason: "time", ms: 10 });
+    expect(nextTimer({ rows: 100, bytes: 1, oldestAtMs: 1_000 }, 1_100, { ...q, idleMs: 0 })).toEqual({ reason: "time", ms: 400 });
   });
 });
 

@@ -9,6 +9,14 @@ export interface BatchPolicy {
   maxBytes: number;
   /** Flush once the oldest buffered row has waited this long (freshness bound). */
   maxDelayMs: number;
+  /**
+   * Flush once no row has arrived for this long, if at least `idleMinRows`
+   * are buffered (0 disables): callers that wait for their answer before
+   * sending more (HTTP clients) stop waiting out maxDelayMs.
+   */
+  idleMs: number;
+  /** Rows below which an idle buffer keeps waiting for the time trigger (bounds inserts/s at low rates). */
+  idleMinRows: number;
   /** Buffered + in-flight bytes above which writers wait (backpressure). */
   maxBufferedBytes: number;
   /** Insert attempts per flush, the first included; then the flush fails. */
@@ -37,6 +45,12 @@ export interface BatchPolicy {
  *   row count does.
  * - `maxBufferedBytes` 64 MiB: one batch in flight plus a few queued; beyond
  *   that callers wait instead of the heap growing (Kafka simply pauses).
+ * - Idle flush after 20 ms without arrivals once ≥ 1,000 rows wait: closed-loop
+ *   callers (16 HTTP clients × 1,000 events) otherwise all wait out the
+ *   500 ms timer, which caps them at ~30k events/s; a steady open stream
+ *   never goes 20 ms quiet and keeps filling batches; below 1,000 rows the
+ *   time trigger keeps inserts at ≤ 2/s, and a burst can flush at most every
+ *   1,000 rows, so parts stay few.
  * - Retries: 5 attempts, 100 ms doubling to at most 5 s with jitter ≈ 8 s
  *   worst case, enough to ride over a ClickHouse restart or a merge stall
  *   without holding callers for minutes.
@@ -45,6 +59,8 @@ export const DEFAULT_BATCH_POLICY: Readonly<BatchPolicy> = Object.freeze({
   maxRows: 20_000,
   maxBytes: 16 * 1024 * 1024,
   maxDelayMs: 500,
+  idleMs: 20,
+  idleMinRows: 1_000,
   maxBufferedBytes: 64 * 1024 * 1024,
   maxAttempts: 5,
   retryMinMs: 100,
@@ -68,7 +84,7 @@ export function resolveBatchPolicy(overrides: Partial<BatchPolicy> = {}): BatchP
   return p;
 }
 
-export type FlushReason = "rows" | "bytes" | "time" | "close" | "manual";
+export type FlushReason = "rows" | "bytes" | "time" | "idle" | "close" | "manual";
 
 /** What the writer holds right now, as the policy sees it. */
 export interface BufferState {
@@ -91,6 +107,17 @@ export function flushReason(s: BufferState, now: number, p: BatchPolicy): FlushR
 export function msUntilTimeFlush(s: BufferState, now: number, p: BatchPolicy): number | null {
   if (s.rows === 0 || s.oldestAtMs === null) return null;
   return Math.max(0, s.oldestAtMs + p.maxDelayMs - now);
+}
+
+/**
+ * Which timer to arm after an arrival: the idle trigger when enough rows wait
+ * and it comes first, else the time trigger; null when empty.
+ */
+export function nextTimer(s: BufferState, now: number, p: BatchPolicy): { reason: "time" | "idle"; ms: number } | null {
+  const time = msUntilTimeFlush(s, now, p);
+  if (time === null) return null;
+  if (p.idleMs > 0 && s.rows >= p.idleMinRows && p.idleMs < time) return { reason: "idle", ms: p.idleMs };
+  return { reason: "time", ms: time };
 }
 
 /**

@@ -15,7 +15,7 @@ import { fileFlushJournal } from "./flush-journal.js";
 const T = Date.parse("2026-06-01T12:00:00Z");
 const logger = pino({ level: "silent" });
 /** Large enough that only the trigger under test fires. */
-const idle: Partial<BatchPolicy> = { maxRows: 1_000_000, maxBytes: 64 * 1024 * 1024, maxDelayMs: 600_000 };
+const idle: Partial<BatchPolicy> = { maxRows: 1_000_000, maxBytes: 64 * 1024 * 1024, maxDelayMs: 600_000, idleMs: 0 };
 const stores: Store[] = [];
 
 afterEach(async () => {
@@ -128,6 +128,18 @@ describe("flush triggers", () => {
     await expect(w.write(events(3))).resolves.toEqual({ accepted: 3, duplicates: 0 });
     expect(await metric(registry, "tokenmeter_writer_flushes_total", { reason: "time" })).toBe(1);
     expect(await metric(registry, "tokenmeter_writer_last_event_time_seconds")).toBe(T / 1000);
+    await w.close();
+  });
+
+  it("flushes once arrivals pause with enough rows waiting (idle trigger)", async () => {
+    const store = await freshStore();
+    const registry = new Registry();
+    const policy = { ...idle, idleMs: 10, idleMinRows: 5 };
+    const w = createBatchWriter({ store, logger, registry, pricer: reportedOrUnpriced, policy });
+    // Three writers, as closed-loop clients: the flush comes after they pause, not after maxDelayMs (10 min).
+    const results = await Promise.all([w.write(events(2)), w.write(events(2)), w.write(events(2))]);
+    expect(results).toEqual(Array(3).fill({ accepted: 2, duplicates: 0 }));
+    expect(await metric(registry, "tokenmeter_writer_flushes_total", { reason: "idle" })).toBe(1);
     await w.close();
   });
 });

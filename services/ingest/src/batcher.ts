@@ -4,7 +4,7 @@ import {
   type FlushReason,
   flushReason,
   hasRoom,
-  msUntilTimeFlush,
+  nextTimer,
   type Pricer,
   resolveBatchPolicy,
   toUsageRow,
@@ -80,7 +80,10 @@ export function createBatchWriter(opts: BatchWriterOptions): BatchWriter {
   let inFlightBytes = 0;
   let oldestAtMs: number | null = null;
   let timer: NodeJS.Timeout | null = null;
+  let timerReason: "time" | "idle" | null = null;
+  /** Set when a timer fired: decided on without the clock, so an injected frozen clock still flushes. */
   let timeDue = false;
+  let idleDue = false;
   let loop: Promise<void> | null = null;
   let wakeLoop: (() => void) | null = null;
   let closing = false;
@@ -115,7 +118,9 @@ export function createBatchWriter(opts: BatchWriterOptions): BatchWriter {
     if (taken < forcedUntil) return "manual";
     const reason = flushReason({ rows: queue.length, bytes: queuedBytes, oldestAtMs }, now(), policy);
     if (reason) return reason;
-    if (timeDue || roomWaiters.length > 0) return timeDue ? "time" : "bytes";
+    if (timeDue) return "time";
+    if (idleDue) return "idle";
+    if (roomWaiters.length > 0) return "bytes";
     return null;
   }
 
@@ -134,12 +139,15 @@ export function createBatchWriter(opts: BatchWriterOptions): BatchWriter {
 
   function armTimer(): void {
     if (timer || queue.length === 0) return;
-    const wait = msUntilTimeFlush({ rows: queue.length, bytes: queuedBytes, oldestAtMs }, now(), policy) ?? policy.maxDelayMs;
+    const next = nextTimer({ rows: queue.length, bytes: queuedBytes, oldestAtMs }, now(), policy);
+    if (!next) return;
+    timerReason = next.reason;
     timer = setTimeout(() => {
       timer = null;
-      timeDue = true;
+      if (next.reason === "time") timeDue = true;
+      else idleDue = true;
       kick();
-    }, wait);
+    }, next.ms);
     // Not unref'd: buffered rows are a reason to stay alive, or a script awaiting a write would exit with the write unsettled.
   }
 
@@ -150,6 +158,7 @@ export function createBatchWriter(opts: BatchWriterOptions): BatchWriter {
         if (timer) clearTimeout(timer);
         timer = null;
         timeDue = false;
+        idleDue = false;
         // 1. Check the next batch while the previous one is being inserted.
         const { batch, bytes } = take();
         const prepared = await flusher.prepare(batch, bytes, reason);
@@ -233,7 +242,13 @@ export function createBatchWriter(opts: BatchWriterOptions): BatchWriter {
     }
     enqueued += pending.length;
     setBuffered();
+    // An arrival restarts the idle countdown (and may make the idle trigger apply); the time deadline stays.
+    if (timer && (timerReason === "idle" || queue.length >= policy.idleMinRows)) {
+      clearTimeout(timer);
+      timer = null;
+    }
     kick();
+    armTimer();
   }
 
   async function writeRows(rows: UsageRow[]): Promise<WriteResult> {
