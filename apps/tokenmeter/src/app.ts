@@ -3,7 +3,7 @@ import { serve } from "@hono/node-server";
 import { createStore, migrate, type Store } from "@tokenmeter/clickhouse";
 import { type UsageEvent, validateEvent } from "@tokenmeter/core";
 import { type AuthOptions, issueToken } from "@tokenmeter/http";
-import { type BatchWriter, createBatchWriter, createIngestRoutes, type EventSink } from "@tokenmeter/ingest";
+import { createIngestRoutes, type IngestTransport, startIngestTransport } from "@tokenmeter/ingest";
 import {
   followPricingUpdates,
   InProcessPricingUpdates,
@@ -26,7 +26,8 @@ export interface Tokenmeter {
   /** Base URL the HTTP server listens on. */
   url: string;
   store: Store;
-  writer: BatchWriter;
+  /** How accepted events reach the store (writer, or Kafka producer + consumer). */
+  transport: IngestTransport;
   app: Hono;
   /** A signed token for an org (the demo token, tests). */
   issueToken(org_id: string, ttlSeconds?: number): Promise<string>;
@@ -87,10 +88,11 @@ export async function startTokenmeter(config: AppConfig, opts: StartOptions): Pr
   });
   const prices = await PriceBook.load(store);
   const unsubscribe = await followPricingUpdates({ book: prices, updates, logger });
-  const writer = createBatchWriter({ store, logger, registry, pricer: prices, now: opts.now });
-  const sink: EventSink = writer;
+  // 4. Transport: Kafka (produce, then a consumer drains the topic) or the batching writer.
+  const transport = await startIngestTransport({ config, store, pricer: prices, logger, registry, now: opts.now });
+  const sink = transport.sink;
 
-  // 4. Query API with its cache; ingest and extra routes mounted on the same server.
+  // 5. Query API with its cache; ingest and extra routes mounted on the same server.
   const cache: ResultCache = config.TOKENMETER_REDIS_URL
     ? new RedisResultCache({ url: config.TOKENMETER_REDIS_URL, logger })
     : new MemoryResultCache();
@@ -101,6 +103,11 @@ export async function startTokenmeter(config: AppConfig, opts: StartOptions): Pr
     logger,
     registry,
     now: opts.now,
+    readiness: {
+      ingest: async () => {
+        if (transport.kafka && !transport.kafka.ready()) throw new Error("Kafka consumer has not joined its group");
+      },
+    },
     // route() re-roots the ingest app (typed with its auth variables) as a plain one.
     mount: [
       new Hono().route("/", createIngestRoutes({ sink, auth, logger, registry, now: opts.now })),
@@ -109,10 +116,10 @@ export async function startTokenmeter(config: AppConfig, opts: StartOptions): Pr
     ],
   });
 
-  // 5. Demo data before the URL is printed, so the first page has something to show.
-  if (config.TOKENMETER_DEMO) await loadDemoData(store, writer, config.TOKENMETER_DEMO_EVENTS, logger, opts.now ?? Date.now);
+  // 6. Demo data before the URL is printed, so the first page has something to show.
+  if (config.TOKENMETER_DEMO) await loadDemoData(store, transport, config.TOKENMETER_DEMO_EVENTS, logger, opts.now ?? Date.now);
 
-  // 6. Serve.
+  // 7. Serve.
   const server = serve({ fetch: app.fetch, port: config.TOKENMETER_PORT, hostname: config.TOKENMETER_HOST });
   await new Promise<void>((resolve, reject) => {
     server.once("listening", resolve);
@@ -124,12 +131,12 @@ export async function startTokenmeter(config: AppConfig, opts: StartOptions): Pr
   return {
     url: `http://${host}:${port}`,
     store,
-    writer,
+    transport,
     app,
     issueToken: (org_id, ttl) => issueToken(jwtSecret, org_id, ttl),
     async stop() {
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      await writer.close();
+      await transport.stop();
       await unsubscribe();
       await pricing.close();
       await cache.close();
@@ -139,8 +146,11 @@ export async function startTokenmeter(config: AppConfig, opts: StartOptions): Pr
   };
 }
 
-/** Loads the demo data set through the real writer (validated, priced, deduplicated) on an empty store. */
-async function loadDemoData(store: Store, writer: BatchWriter, events: number, logger: Logger, now: () => number): Promise<void> {
+/**
+ * Loads the demo data set through the real ingest path (validated, priced,
+ * deduplicated; through Kafka when configured) on an empty store.
+ */
+async function loadDemoData(store: Store, transport: IngestTransport, events: number, logger: Logger, now: () => number): Promise<void> {
   const [row] = await store.query<{ n: number }>("SELECT count() AS n FROM llm_usage");
   if (Number(row?.n ?? 0) > 0 || events === 0) return;
   const started = now();
@@ -152,8 +162,8 @@ async function loadDemoData(store: Store, writer: BatchWriter, events: number, l
       if (r.ok) valid.push(r.event);
     }
     // One insert per ~5,000-event chunk: flush now rather than wait for the timer.
-    const done = writer.write(valid, "demo");
-    await writer.flush();
+    const done = transport.sink.write(valid, "demo");
+    await transport.writer?.flush();
     written += (await done).accepted;
   }
   logger.info({ op: "demo", events: written, ms: Date.now() - started }, "demo data loaded");

@@ -1,3 +1,4 @@
+import { IngestConfig, KafkaIngestConfig } from "@tokenmeter/ingest";
 import { PricingConfig } from "@tokenmeter/pricing-refresh";
 import { z } from "zod";
 
@@ -30,9 +31,26 @@ export const AppConfig = z.object({
     .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an identifier")
     .default("tokenmeter"),
   TOKENMETER_REDIS_URL: optionalUrl,
-  TOKENMETER_KAFKA_BROKERS: z.string().optional(),
-  TOKENMETER_KAFKA_TOPIC: z.string().default("llm.usage.v1"),
   TOKENMETER_LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
+  // Transport and batching settings, the same as the standalone ingest service's.
+  ...IngestConfig.pick({
+    TOKENMETER_KAFKA_BROKERS: true,
+    TOKENMETER_KAFKA_TOPIC: true,
+    TOKENMETER_KAFKA_DLQ_TOPIC: true,
+    TOKENMETER_KAFKA_GROUP_ID: true,
+    TOKENMETER_BATCH_MAX_ROWS: true,
+    TOKENMETER_BATCH_MAX_BYTES: true,
+    TOKENMETER_BATCH_MAX_DELAY_MS: true,
+    TOKENMETER_BATCH_MAX_BUFFERED_BYTES: true,
+    TOKENMETER_BATCH_MAX_ATTEMPTS: true,
+    TOKENMETER_DEDUP_WINDOW_MS: true,
+  }).shape,
+  ...KafkaIngestConfig.omit({
+    TOKENMETER_FAULT_INSERT_FAIL_RATE: true,
+    TOKENMETER_FAULT_INSERT_TIMEOUT_RATE: true,
+    TOKENMETER_FAULT_INSERT_DELAY_MS: true,
+    TOKENMETER_FAULT_EXTRA_MEMBER_SIGNAL: true,
+  }).shape,
   // The pricing job's own settings (source, cron, retries), shared with its standalone worker.
   ...PricingConfig.shape,
 });

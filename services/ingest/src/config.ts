@@ -52,7 +52,16 @@ export function loadIngestConfig(env: Record<string, string | undefined>): Inges
 }
 
 /** The batch settings the environment overrides (the rest stay default). */
-export function batchPolicyFromConfig(c: IngestConfig): Partial<BatchPolicy> {
+export function batchPolicyFromConfig(
+  c: Pick<
+    IngestConfig,
+    | "TOKENMETER_BATCH_MAX_ROWS"
+    | "TOKENMETER_BATCH_MAX_BYTES"
+    | "TOKENMETER_BATCH_MAX_DELAY_MS"
+    | "TOKENMETER_BATCH_MAX_BUFFERED_BYTES"
+    | "TOKENMETER_BATCH_MAX_ATTEMPTS"
+  >,
+): Partial<BatchPolicy> {
   const p: Partial<BatchPolicy> = {};
   if (c.TOKENMETER_BATCH_MAX_ROWS !== undefined) p.maxRows = c.TOKENMETER_BATCH_MAX_ROWS;
   if (c.TOKENMETER_BATCH_MAX_BYTES !== undefined) p.maxBytes = c.TOKENMETER_BATCH_MAX_BYTES;

@@ -16,3 +16,4 @@ export * from "./range-writer.js";
 export * from "./run.js";
 export * from "./service.js";
 export * from "./sink.js";
+export * from "./transport.js";

@@ -5,15 +5,12 @@ import { PriceBook } from "@tokenmeter/pricing";
 import { Hono } from "hono";
 import type { Logger } from "pino";
 import { collectDefaultMetrics, Registry } from "prom-client";
-import { type BatchWriter, createBatchWriter } from "./batcher.js";
-import { batchPolicyFromConfig, type IngestConfig } from "./config.js";
+import type { IngestConfig } from "./config.js";
 import { FaultyStore } from "./fault-store.js";
 import { createIngestRoutes } from "./http.js";
-import { createKafka, parseBrokers } from "./kafka.js";
 import { faultsEnabled, type KafkaIngestConfig } from "./kafka-config.js";
-import { type KafkaIngest, startKafkaIngest } from "./kafka-service.js";
-import { KafkaEventSink } from "./kafka-sink.js";
-import type { EventSink } from "./sink.js";
+import type { KafkaIngest } from "./kafka-service.js";
+import { startIngestTransport } from "./transport.js";
 
 export interface IngestService {
   port: number;
@@ -55,41 +52,9 @@ export async function startIngestService(config: IngestConfig, kc: KafkaIngestCo
   const pricer = await PriceBook.load(store);
 
   // 2. Transport: Kafka when brokers are configured, else the batching writer directly.
-  let kafkaIngest: KafkaIngest | null = null;
-  let writer: BatchWriter | null = null;
-  let sink: EventSink;
-  let closeSink = async () => {};
-  if (config.TOKENMETER_KAFKA_BROKERS) {
-    const kafka = createKafka({ brokers: parseBrokers(config.TOKENMETER_KAFKA_BROKERS), clientId: kc.TOKENMETER_KAFKA_CLIENT_ID, logger });
-    kafkaIngest = await startKafkaIngest({
-      kafka,
-      store,
-      pricer,
-      logger,
-      registry,
-      settings: {
-        topic: config.TOKENMETER_KAFKA_TOPIC,
-        dlqTopic: config.TOKENMETER_KAFKA_DLQ_TOPIC,
-        groupId: config.TOKENMETER_KAFKA_GROUP_ID,
-        createPartitions: kc.TOKENMETER_KAFKA_CREATE_TOPICS ? kc.TOKENMETER_KAFKA_PARTITIONS : 0,
-        concurrency: kc.TOKENMETER_KAFKA_CONCURRENCY,
-        sessionTimeoutMs: kc.TOKENMETER_KAFKA_SESSION_TIMEOUT_MS,
-        heartbeatIntervalMs: kc.TOKENMETER_KAFKA_HEARTBEAT_INTERVAL_MS,
-        maxBatchRows: kc.TOKENMETER_KAFKA_MAX_BATCH_ROWS,
-        maxBytesPerPartition: kc.TOKENMETER_KAFKA_MAX_BYTES_PER_PARTITION,
-        maxInFlightBytes: kc.TOKENMETER_KAFKA_MAX_IN_FLIGHT_BYTES,
-        maxEventBytes: kc.TOKENMETER_KAFKA_MAX_EVENT_BYTES,
-      },
-    });
-    // Idempotent + acks=all: HTTP answers 200 only after the broker has the events.
-    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
-    await producer.connect();
-    sink = new KafkaEventSink(producer, config.TOKENMETER_KAFKA_TOPIC);
-    closeSink = () => producer.disconnect();
-  } else {
-    writer = createBatchWriter({ store, logger, registry, pricer, policy: batchPolicyFromConfig(config) });
-    sink = writer;
-  }
+  const transport = await startIngestTransport({ config: { ...config, ...kc }, store, pricer, logger, registry });
+  const kafkaIngest = transport.kafka;
+  const sink = transport.sink;
 
   // 3. HTTP: ingest routes, health, readiness, metrics.
   const auth = { jwtSecret: config.TOKENMETER_JWT_SECRET, apiKeyHashes: parseApiKeyHashes(config.TOKENMETER_API_KEYS) };
@@ -120,9 +85,7 @@ export async function startIngestService(config: IngestConfig, kc: KafkaIngestCo
       if (stopping) return;
       stopping = true;
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      await kafkaIngest?.stop();
-      await closeSink();
-      await writer?.close();
+      await transport.stop();
       await store.close();
     },
   };
