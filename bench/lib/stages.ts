@@ -27,8 +27,8 @@ export function stageCosts(count = 50_000): StageCost[] {
       () => (events = decoded.map((d) => validateEvent(d, { now })).flatMap((v) => (v.ok ? [v.event] : []))),
     ],
     ["price + toUsageRow", () => (rows = events.map((e) => toUsageRow(e, reportedOrUnpriced.price(e), "kafka:t:0:0")))],
-    ["encode: JSON.stringify(row) + newline", () => rows.forEach((r) => `${JSON.stringify(r)}\n`)],
-    ["Buffer.byteLength of the line", () => rows.forEach((r) => Buffer.byteLength(`${JSON.stringify(r)}\n`))],
+    ["encode: JSON.stringify(row) + newline", () => rows.map((r) => `${JSON.stringify(r)}\n`)],
+    ["Buffer.byteLength of the line", () => rows.map((r) => Buffer.byteLength(`${JSON.stringify(r)}\n`))],
   ];
   const out: StageCost[] = [];
   for (const [stage, fn] of stages) {
