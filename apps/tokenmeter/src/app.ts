@@ -1,8 +1,8 @@
 import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
-import { createStore, migrate, type Store } from "@tokenmeter/clickhouse";
+import { createStore, migrate, type Store, storeConfigFromEnv } from "@tokenmeter/clickhouse";
 import { type UsageEvent, validateEvent } from "@tokenmeter/core";
-import { type AuthOptions, issueToken } from "@tokenmeter/http";
+import { type AuthOptions, issueToken, parseApiKeys } from "@tokenmeter/http";
 import { createIngestRoutes, type IngestTransport, startIngestTransport } from "@tokenmeter/ingest";
 import {
   followPricingUpdates,
@@ -18,7 +18,7 @@ import { Hono } from "hono";
 import { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { Registry } from "prom-client";
-import { type AppConfig, parseApiKeys } from "./config.js";
+import type { AppConfig } from "./config.js";
 import { demoEvents } from "./demo.js";
 import { loadOrCreateSecret } from "./secret.js";
 
@@ -54,13 +54,7 @@ export async function startTokenmeter(config: AppConfig, opts: StartOptions): Pr
   const { logger } = opts;
   const registry = new Registry();
   // 1. Storage and schema.
-  const store = await createStore({
-    clickhouseUrl: config.TOKENMETER_CLICKHOUSE_URL,
-    dataDir: config.TOKENMETER_DATA_DIR,
-    database: config.TOKENMETER_CLICKHOUSE_DATABASE,
-    username: config.TOKENMETER_CLICKHOUSE_USER,
-    password: config.TOKENMETER_CLICKHOUSE_PASSWORD,
-  });
+  const store = await createStore(storeConfigFromEnv(config));
   const applied = await migrate(store);
   if (applied.length > 0) logger.info({ op: "migrate", applied }, "schema migrated");
 

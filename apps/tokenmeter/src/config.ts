@@ -1,3 +1,6 @@
+import { StoreEnv } from "@tokenmeter/clickhouse";
+import { type ConfigResult, LogLevel, parseEnv } from "@tokenmeter/core";
+import { ApiKeys, JwtSecret } from "@tokenmeter/http";
 import { IngestConfig, KafkaIngestConfig } from "@tokenmeter/ingest";
 import { PricingConfig } from "@tokenmeter/pricing-refresh";
 import { z } from "zod";
@@ -15,23 +18,13 @@ const optionalUrl = z.url({ message: "must be a URL" }).optional();
 export const AppConfig = z.object({
   TOKENMETER_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   TOKENMETER_HOST: z.string().default("127.0.0.1"),
-  TOKENMETER_DATA_DIR: z.string().default("./data"),
-  TOKENMETER_JWT_SECRET: z.string().min(32, "must be at least 32 characters").optional(),
-  TOKENMETER_API_KEYS: z
-    .string()
-    .regex(/^([0-9a-f]{64}:[^,:]+)(,[0-9a-f]{64}:[^,:]+)*$/, "must be sha256hex:org_id pairs separated by commas")
-    .optional(),
+  TOKENMETER_JWT_SECRET: JwtSecret.optional(),
+  TOKENMETER_API_KEYS: ApiKeys,
   TOKENMETER_DEMO: bool.default(true),
   TOKENMETER_DEMO_EVENTS: z.coerce.number().int().min(0).max(10_000_000).default(250_000),
-  TOKENMETER_CLICKHOUSE_URL: optionalUrl,
-  TOKENMETER_CLICKHOUSE_USER: z.string().default("default"),
-  TOKENMETER_CLICKHOUSE_PASSWORD: z.string().default(""),
-  TOKENMETER_CLICKHOUSE_DATABASE: z
-    .string()
-    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an identifier")
-    .default("tokenmeter"),
+  ...StoreEnv.shape,
   TOKENMETER_REDIS_URL: optionalUrl,
-  TOKENMETER_LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
+  TOKENMETER_LOG_LEVEL: LogLevel,
   // Transport and batching settings, the same as the standalone ingest service's.
   ...IngestConfig.pick({
     TOKENMETER_KAFKA_BROKERS: true,
@@ -56,18 +49,7 @@ export const AppConfig = z.object({
 });
 export type AppConfig = z.output<typeof AppConfig>;
 
-export type ConfigResult = { ok: true; config: AppConfig } | { ok: false; errors: string[] };
-
 /** Parses the environment, reporting every problem at once. */
-export function loadConfig(env: Record<string, string | undefined>): ConfigResult {
-  const relevant = Object.fromEntries(Object.entries(env).filter(([k, v]) => k.startsWith("TOKENMETER_") && v !== ""));
-  const parsed = AppConfig.safeParse(relevant);
-  if (parsed.success) return { ok: true, config: parsed.data };
-  return { ok: false, errors: parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`) };
-}
-
-/** `TOKENMETER_API_KEYS` → {sha256hex: org_id}. */
-export function parseApiKeys(value: string | undefined): Record<string, string> {
-  if (!value) return {};
-  return Object.fromEntries(value.split(",").map((pair) => pair.split(":") as [string, string]));
+export function loadConfig(env: Record<string, string | undefined>): ConfigResult<AppConfig> {
+  return parseEnv(AppConfig, env);
 }

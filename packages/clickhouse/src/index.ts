@@ -6,3 +6,4 @@ export * from "./http-store.js";
 export * from "./migrate.js";
 export * from "./rollups.js";
 export * from "./store.js";
+export * from "./store-config.js";

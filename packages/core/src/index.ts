@@ -1,5 +1,6 @@
 export * from "./batch-policy.js";
 export * from "./cost.js";
+export * from "./env.js";
 export * from "./event.js";
 export * from "./pricer.js";
 export * from "./row.js";

@@ -1,2 +1,3 @@
 export * from "./auth.js";
+export * from "./auth-config.js";
 export * from "./errors.js";

@@ -1,7 +1,9 @@
+import { StoreEnv } from "@tokenmeter/clickhouse";
 import type { BatchPolicy } from "@tokenmeter/core";
+import { type ConfigResult, LogLevel, parseEnv } from "@tokenmeter/core";
+import { ApiKeys, JwtSecret } from "@tokenmeter/http";
 import { z } from "zod";
 
-const optionalUrl = z.url({ message: "must be a URL" }).optional();
 const positiveInt = z.coerce.number().int("must be an integer").positive("must be > 0");
 
 /**
@@ -13,19 +15,9 @@ const positiveInt = z.coerce.number().int("must be an integer").positive("must b
 export const IngestConfig = z.object({
   TOKENMETER_INGEST_PORT: z.coerce.number().int().min(0).max(65535).default(8081),
   TOKENMETER_HOST: z.string().default("127.0.0.1"),
-  TOKENMETER_DATA_DIR: z.string().default("./data"),
-  TOKENMETER_JWT_SECRET: z.string().min(32, "must be at least 32 characters"),
-  TOKENMETER_API_KEYS: z
-    .string()
-    .regex(/^([0-9a-f]{64}:[^,:]+)(,[0-9a-f]{64}:[^,:]+)*$/, "must be sha256hex:org_id pairs separated by commas")
-    .optional(),
-  TOKENMETER_CLICKHOUSE_URL: optionalUrl,
-  TOKENMETER_CLICKHOUSE_USER: z.string().default("default"),
-  TOKENMETER_CLICKHOUSE_PASSWORD: z.string().default(""),
-  TOKENMETER_CLICKHOUSE_DATABASE: z
-    .string()
-    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an identifier")
-    .default("tokenmeter"),
+  TOKENMETER_JWT_SECRET: JwtSecret,
+  TOKENMETER_API_KEYS: ApiKeys,
+  ...StoreEnv.shape,
   TOKENMETER_KAFKA_BROKERS: z.string().optional(),
   TOKENMETER_KAFKA_TOPIC: z.string().default("llm.usage.v1"),
   TOKENMETER_KAFKA_DLQ_TOPIC: z.string().default("llm.usage.v1.dlq"),
@@ -37,18 +29,15 @@ export const IngestConfig = z.object({
   TOKENMETER_BATCH_MAX_ATTEMPTS: positiveInt.optional(),
   /** Stored-id check window around a batch's event times (ms); default 1 day, 0 = the batch's own range. */
   TOKENMETER_DEDUP_WINDOW_MS: z.coerce.number().int("must be an integer").min(0, "must be >= 0").optional(),
-  TOKENMETER_LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
+  TOKENMETER_LOG_LEVEL: LogLevel,
 });
 export type IngestConfig = z.output<typeof IngestConfig>;
 
-export type IngestConfigResult = { ok: true; config: IngestConfig } | { ok: false; errors: string[] };
+export type IngestConfigResult = ConfigResult<IngestConfig>;
 
 /** Parses the environment, reporting every problem at once. Empty values count as unset. */
 export function loadIngestConfig(env: Record<string, string | undefined>): IngestConfigResult {
-  const relevant = Object.fromEntries(Object.entries(env).filter(([k, v]) => k.startsWith("TOKENMETER_") && v !== ""));
-  const parsed = IngestConfig.safeParse(relevant);
-  if (parsed.success) return { ok: true, config: parsed.data };
-  return { ok: false, errors: parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`) };
+  return parseEnv(IngestConfig, env);
 }
 
 /** The batch settings the environment overrides (the rest stay default). */

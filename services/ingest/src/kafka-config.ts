@@ -1,3 +1,4 @@
+import { type ConfigResult, parseEnv } from "@tokenmeter/core";
 import { z } from "zod";
 
 const positiveInt = z.coerce.number().int("must be an integer").positive("must be > 0");
@@ -42,14 +43,11 @@ export const KafkaIngestConfig = z.object({
 });
 export type KafkaIngestConfig = z.output<typeof KafkaIngestConfig>;
 
-export type KafkaIngestConfigResult = { ok: true; config: KafkaIngestConfig } | { ok: false; errors: string[] };
+export type KafkaIngestConfigResult = ConfigResult<KafkaIngestConfig>;
 
 /** Parses the Kafka settings from the environment, every problem at once. Empty values count as unset. */
 export function loadKafkaIngestConfig(env: Record<string, string | undefined>): KafkaIngestConfigResult {
-  const relevant = Object.fromEntries(Object.entries(env).filter(([k, v]) => k.startsWith("TOKENMETER_") && v !== ""));
-  const parsed = KafkaIngestConfig.safeParse(relevant);
-  if (parsed.success) return { ok: true, config: parsed.data };
-  return { ok: false, errors: parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`) };
+  return parseEnv(KafkaIngestConfig, env);
 }
 
 /** Whether any test-only fault is switched on (main.ts logs a loud warning then). */

@@ -1,6 +1,7 @@
 import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
-import { createStore, migrate, type Store } from "@tokenmeter/clickhouse";
+import { createStore, migrate, type Store, storeConfigFromEnv } from "@tokenmeter/clickhouse";
+import { parseApiKeys } from "@tokenmeter/http";
 import { PriceBook } from "@tokenmeter/pricing";
 import { Hono } from "hono";
 import type { Logger } from "pino";
@@ -33,13 +34,7 @@ export async function startIngestService(config: IngestConfig, kc: KafkaIngestCo
   collectDefaultMetrics({ register: registry });
 
   // 1. Storage and schema; the fault wrapper exists for the fault-injection tests only.
-  let store: Store = await createStore({
-    clickhouseUrl: config.TOKENMETER_CLICKHOUSE_URL,
-    dataDir: config.TOKENMETER_DATA_DIR,
-    database: config.TOKENMETER_CLICKHOUSE_DATABASE,
-    username: config.TOKENMETER_CLICKHOUSE_USER,
-    password: config.TOKENMETER_CLICKHOUSE_PASSWORD,
-  });
+  let store: Store = await createStore(storeConfigFromEnv(config));
   await migrate(store);
   if (faultsEnabled(kc)) {
     logger.warn({ op: "faults", faults: kc }, "TEST-ONLY FAULT INJECTION IS ON: inserts will fail on purpose");
@@ -57,7 +52,7 @@ export async function startIngestService(config: IngestConfig, kc: KafkaIngestCo
   const sink = transport.sink;
 
   // 3. HTTP: ingest routes, health, readiness, metrics.
-  const auth = { jwtSecret: config.TOKENMETER_JWT_SECRET, apiKeyHashes: parseApiKeyHashes(config.TOKENMETER_API_KEYS) };
+  const auth = { jwtSecret: config.TOKENMETER_JWT_SECRET, apiKeyHashes: parseApiKeys(config.TOKENMETER_API_KEYS) };
   let stopping = false;
   const ready = () => !stopping && (kafkaIngest ? kafkaIngest.ready() : true);
   const app = new Hono();
@@ -89,14 +84,4 @@ export async function startIngestService(config: IngestConfig, kc: KafkaIngestCo
       await store.close();
     },
   };
-}
-
-/** TOKENMETER_API_KEYS: "sha256hex:org_id" pairs separated by commas (validated by config.ts). */
-function parseApiKeyHashes(list: string | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const pair of list?.split(",") ?? []) {
-    const [hash, org] = pair.split(":");
-    if (hash && org) out[hash] = org;
-  }
-  return out;
 }

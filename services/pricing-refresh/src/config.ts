@@ -1,3 +1,5 @@
+import { StoreEnv } from "@tokenmeter/clickhouse";
+import { type ConfigResult, LogLevel, parseEnv } from "@tokenmeter/core";
 import { CronExpressionParser } from "cron-parser";
 import { z } from "zod";
 import { LITELLM_PRICES_URL } from "./sources/index.js";
@@ -42,27 +44,15 @@ export type PricingConfig = z.output<typeof PricingConfig>;
 /** The standalone worker also needs storage and Redis. */
 export const PricingWorkerConfig = PricingConfig.extend({
   TOKENMETER_REDIS_URL: z.url({ message: "must be a URL" }).optional(),
-  TOKENMETER_CLICKHOUSE_URL: z.url({ message: "must be a URL" }).optional(),
-  TOKENMETER_CLICKHOUSE_USER: z.string().default("default"),
-  TOKENMETER_CLICKHOUSE_PASSWORD: z.string().default(""),
-  TOKENMETER_CLICKHOUSE_DATABASE: z
-    .string()
-    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an identifier")
-    .default("tokenmeter"),
-  TOKENMETER_DATA_DIR: z.string().default("./data"),
+  ...StoreEnv.shape,
   TOKENMETER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
-  TOKENMETER_LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
+  TOKENMETER_LOG_LEVEL: LogLevel,
 });
 export type PricingWorkerConfig = z.output<typeof PricingWorkerConfig>;
 
-export type ConfigResult<T> = { ok: true; config: T } | { ok: false; errors: string[] };
-
 /** Parses the environment with a schema, reporting every problem at once. */
 export function loadConfig<T extends z.ZodType>(schema: T, env: Record<string, string | undefined>): ConfigResult<z.output<T>> {
-  const relevant = Object.fromEntries(Object.entries(env).filter(([k, v]) => k.startsWith("TOKENMETER_") && v !== ""));
-  const parsed = schema.safeParse(relevant);
-  if (parsed.success) return { ok: true, config: parsed.data };
-  return { ok: false, errors: parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`) };
+  return parseEnv(schema, env);
 }
 
 /** Reads process.env: the one place this service does. */

@@ -2,7 +2,7 @@
 // the BullMQ repeatable refresh and re-pricing jobs, with /metrics and /healthz.
 // The all-in-one process does not use this file; it calls startPricingRefresh().
 import { createServer } from "node:http";
-import { createStore } from "@tokenmeter/clickhouse";
+import { createStore, storeConfigFromEnv } from "@tokenmeter/clickhouse";
 import { pricingChannel, RedisPricingUpdates } from "@tokenmeter/pricing";
 import { Redis } from "ioredis";
 import { pino } from "pino";
@@ -32,13 +32,7 @@ if (process.argv.includes("--check-config")) {
 const logger = pino({ level: config.TOKENMETER_LOG_LEVEL, base: { service: "pricing-refresh" } });
 const registry = new Registry();
 collectDefaultMetrics({ register: registry });
-const store = await createStore({
-  clickhouseUrl: config.TOKENMETER_CLICKHOUSE_URL,
-  dataDir: config.TOKENMETER_DATA_DIR,
-  database: config.TOKENMETER_CLICKHOUSE_DATABASE,
-  username: config.TOKENMETER_CLICKHOUSE_USER,
-  password: config.TOKENMETER_CLICKHOUSE_PASSWORD,
-});
+const store = await createStore(storeConfigFromEnv(config));
 // BullMQ blocks on its connection, so it must never give up a command (maxRetriesPerRequest: null).
 const bullConnection = new Redis(config.TOKENMETER_REDIS_URL, { maxRetriesPerRequest: null });
 const publisher = new Redis(config.TOKENMETER_REDIS_URL);

@@ -1,5 +1,6 @@
+import { parseApiKeys } from "@tokenmeter/http";
 import { describe, expect, it } from "vitest";
-import { loadQueryConfig, parseApiKeys } from "./config.js";
+import { loadQueryConfig } from "./config.js";
 
 describe("query config", () => {
   it("reports every problem at once", () => {

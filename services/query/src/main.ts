@@ -6,12 +6,13 @@
  *   tsx services/query/src/main.ts [--check-config]
  */
 import { serve } from "@hono/node-server";
-import { createStore } from "@tokenmeter/clickhouse";
+import { createStore, storeConfigFromEnv } from "@tokenmeter/clickhouse";
+import { parseApiKeys } from "@tokenmeter/http";
 import { pino } from "pino";
 import { Registry } from "prom-client";
 import { createQueryApp } from "./app.js";
 import { MemoryResultCache, RedisResultCache, type ResultCache } from "./cache.js";
-import { loadQueryConfig, parseApiKeys } from "./config.js";
+import { loadQueryConfig } from "./config.js";
 
 const result = loadQueryConfig(process.env);
 if (!result.ok) {
@@ -26,13 +27,7 @@ const config = result.config;
 const logger = pino({ level: config.TOKENMETER_LOG_LEVEL });
 
 // 1. Store (a ClickHouse server when configured, else chDB) — schema is the migrate job's.
-const store = await createStore({
-  clickhouseUrl: config.TOKENMETER_CLICKHOUSE_URL,
-  dataDir: config.TOKENMETER_DATA_DIR,
-  database: config.TOKENMETER_CLICKHOUSE_DATABASE,
-  username: config.TOKENMETER_CLICKHOUSE_USER,
-  password: config.TOKENMETER_CLICKHOUSE_PASSWORD,
-});
+const store = await createStore(storeConfigFromEnv(config));
 
 // 2. Cache: Redis when configured (the service starts even if Redis is down), else the LRU.
 let cache: ResultCache;

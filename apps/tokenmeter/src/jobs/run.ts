@@ -1,4 +1,4 @@
-import { createStore, type Store } from "@tokenmeter/clickhouse";
+import { createStore, type Store, storeConfigFromEnv } from "@tokenmeter/clickhouse";
 import type { Command } from "commander";
 import { type Logger, pino } from "pino";
 import { type JobConfig, loadJobConfig } from "./config.js";
@@ -63,13 +63,7 @@ export async function runJob(name: string, job: (ctx: JobContext) => Promise<Exi
 }
 
 export function openJobStore(config: JobConfig): Promise<Store> {
-  return createStore({
-    clickhouseUrl: config.TOKENMETER_CLICKHOUSE_URL,
-    dataDir: config.TOKENMETER_DATA_DIR,
-    database: config.TOKENMETER_CLICKHOUSE_DATABASE,
-    username: config.TOKENMETER_CLICKHOUSE_USER,
-    password: config.TOKENMETER_CLICKHOUSE_PASSWORD,
-  });
+  return createStore(storeConfigFromEnv(config));
 }
 
 /** Runs the argument checks of a job before anything is opened: a UsageError prints and exits 2. */
