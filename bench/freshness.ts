@@ -71,6 +71,7 @@ for (const transport of transports) {
         unit: "count",
         target: "0",
       },
+      { scenario: s, metric: "background sends skipped: 64 already in flight", value: m.background.skipped, unit: "count" },
     );
     detail[transport] = {
       freshness_ms: m.freshness,
@@ -79,6 +80,7 @@ for (const transport of transports) {
         requests: m.background.requests,
         acked_events: m.background.accepted,
         errors: m.background.errors,
+        skipped: m.background.skipped,
         first_error: m.background.first_error,
         send_latency_ms: distribution(m.background.latencies_ms),
       },
