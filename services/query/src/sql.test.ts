@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { buildLatestQuery } from "./routes/summary.js";
+import { buildSummaryQuery } from "./routes/summary.js";
 import { bucketDim, buildAggregateQuery, column, latencySketch, REQUESTS, rangeValue, sumOf } from "./sql.js";
 
 const t = (s: string) => Date.parse(s);
@@ -67,10 +67,23 @@ describe("buildAggregateQuery", () => {
     expect(rangeValue("daily", t("2026-03-02T00:00:00Z"))).toBe("2026-03-02");
   });
 
-  it("finds the newest event by reading the primary key backwards", () => {
-    const q = buildLatestQuery("o", 0, 1000, { provider: ["openai"], model: undefined });
-    expect(q.sql).toBe(
-      "SELECT toUnixTimestamp64Milli(event_time) AS t FROM llm_usage WHERE org_id = {org_id:String} AND event_time >= {from:DateTime64(3, 'UTC')} AND event_time < {to:DateTime64(3, 'UTC')} AND provider IN {provider:Array(String)} ORDER BY event_time DESC LIMIT 1",
+  it("answers the summary in one statement: one raw scan for both periods, users from the planned segments", () => {
+    const q = buildSummaryQuery("o", t("2026-03-01T00:00:00Z"), t("2026-03-02T00:00:00Z"), t("2026-03-03T00:00:00Z"), {
+      provider: ["openai"],
+      model: undefined,
+    });
+    expect(q.sql).toContain(
+      "FROM llm_usage WHERE org_id = {org_id:String} AND event_time >= {span_from:DateTime64(3, 'UTC')} AND event_time < {span_to:DateTime64(3, 'UTC')} AND provider IN {provider:Array(String)} GROUP BY period",
     );
+    expect(q.sql).toContain("uniqExactMerge(active_users) AS active_users FROM (SELECT");
+    expect(q.sql).toContain("FROM llm_usage_daily WHERE");
+    expect(q.sql.match(/SELECT/g)?.length).toBeGreaterThan(2);
+    expect(q.params).toMatchObject({
+      org_id: "o",
+      provider: ["openai"],
+      span_from: "2026-03-01 00:00:00.000",
+      split: "2026-03-02 00:00:00.000",
+    });
+    expect(q.params).not.toHaveProperty("model");
   });
 });
