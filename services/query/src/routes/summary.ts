@@ -48,10 +48,10 @@ interface Row {
  * other cards; one statement also plans and parses once.
  *
  * Everything but active users comes from one raw scan of [prevStart, end):
- * the exact p95 has to read raw durations anyway (exact and cheaper than
- * merging ~3 t-digest states per hourly row: on the bench shape the hourly
- * rollup holds ~1 row per 5 calls), and the sums, distinct agents and the
- * newest event_time ride along on the same rows (docs/benchmarks.md §3).
+ * a t-digest of the raw durations is cheaper than merging the hourly
+ * rollup's sketch states (on the bench shape the hourly rollup holds ~1 row
+ * per 5 calls), and the sums, distinct agents and the newest event_time ride
+ * along on the same rows (docs/benchmarks.md §3).
  * Raw and the hourly rollup share the 13-month TTL, so the range covered is
  * the one the hourly plan covered. Active users keep the planned
  * daily-rollup + raw-edge read: distinct user_id over raw rows costs ~5x more.
@@ -85,8 +85,8 @@ export function buildSummaryQuery(
     "sum(cost_usd) AS cost_usd",
     // Exact; on the LowCardinality column a value set is ~3x cheaper than uniqExactIf (measured, docs/benchmarks.md §3).
     "length(arrayFilter(a -> a != '', groupUniqArray(agent_id))) AS active_agents",
-    // NULL when the period has no duration (NULLs are skipped; all-NULL gives NULL).
-    "quantileExact(0.95)(duration_ms) AS p95_duration_ms",
+    // Bounded memory (exact quantiles would hold every duration of both periods); NaN when no duration.
+    "quantileTDigest(0.95)(duration_ms) AS p95_duration_ms",
     "toUnixTimestamp64Milli(max(event_time)) AS latest_ms",
   ];
   const sql =
