@@ -76,7 +76,7 @@ describe("buildAggregateQuery", () => {
     expect(q.sql).toContain(
       "FROM llm_usage WHERE org_id = {org_id:String} AND event_time >= {span_from:DateTime64(3, 'UTC')} AND event_time < {span_to:DateTime64(3, 'UTC')} AND provider IN {provider:Array(String)} GROUP BY period",
     );
-    expect(q.sql).toContain("uniqExactMerge(active_users) AS active_users FROM (SELECT");
+    expect(q.sql).toContain("length(groupUniqArrayMerge(active_users)) AS active_users FROM (SELECT");
     expect(q.sql).toContain("FROM llm_usage_daily WHERE");
     expect(q.sql.match(/SELECT/g)?.length).toBeGreaterThan(2);
     expect(q.params).toMatchObject({

@@ -73,12 +73,16 @@ export const latencySketch = (col: "duration_ms" | "ttfb_ms" | "proxy_overhead_m
   rollup: `quantilesTDigestMergeState(0.5, 0.95, 0.99)(${col}_q)`,
   outer: `quantilesTDigestMerge(0.5, 0.95, 0.99)(${col}_q)`,
 });
-/** Exact distinct non-empty values of a dimension (uniqExact states merge across sources). */
+/**
+ * Exact distinct non-empty values of a dimension: value sets merged across
+ * sources (groupUniqArray states; measured ~25 % cheaper than uniqExact states
+ * for user_id over the daily rollup, docs/benchmarks.md §3), then counted.
+ */
 export const distinctOf = (col: "agent_id" | "user_id"): Measure => ({
   name: `active_${col.replace("_id", "")}s`,
-  raw: `uniqExactStateIf(toString(${col}), ${col} != '')`,
-  rollup: `uniqExactStateIf(toString(${col}), ${col} != '')`,
-  outer: `uniqExactMerge(active_${col.replace("_id", "")}s)`,
+  raw: `groupUniqArrayStateIf(toString(${col}), ${col} != '')`,
+  rollup: `groupUniqArrayStateIf(toString(${col}), ${col} != '')`,
+  outer: `length(groupUniqArrayMerge(active_${col.replace("_id", "")}s))`,
 });
 
 export const column = (name: string): Dimension => ({ name, expr: () => name });
