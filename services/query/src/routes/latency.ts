@@ -40,7 +40,7 @@ export function pick(sketch: Sketch, p: number): number | null {
  * Percentiles per bucket from ONE scan of raw rows, t-digests built from the
  * values. Measured on the bench shape (docs/benchmarks.md §3) this is ~1.5x
  * faster than merging the hourly rollup's sketch states (≈ 3 states per
- * hourly row, and the rollup holds ~1 row per 5 calls there), needs no
+ * hourly row, and the rollup holds ~1 row per 3.7 calls there), needs no
  * raw-edge union, and answers any bucket grid (half-hour zones) the same way.
  * t-digest rather than exact quantiles keeps memory bounded per bucket
  * (exact was another ~25 % faster but holds every value of the range).

@@ -50,7 +50,7 @@ interface Row {
  * Everything but active users comes from one raw scan of [prevStart, end):
  * a t-digest of the raw durations is cheaper than merging the hourly
  * rollup's sketch states (on the bench shape the hourly rollup holds ~1 row
- * per 5 calls), and the sums, distinct agents and the newest event_time ride
+ * per 3.7 calls), and the sums, distinct agents and the newest event_time ride
  * along on the same rows (docs/benchmarks.md §3).
  * Raw and the hourly rollup share the 13-month TTL, so the range covered is
  * the one the hourly plan covered. Active users keep the planned
