@@ -41,7 +41,7 @@ try {
     figures: [
       {
         scenario: "5 soak",
-        metric: `events/s held for ${Math.round(durationMs / 60_000)} min (50 % of ${maximum})`,
+        metric: `events/s held for ${durationMs >= 60_000 ? `${Math.round(durationMs / 60_000)} min` : `${Math.round(durationMs / 1000)} s`} (50 % of ${maximum})`,
         value: achieved,
         unit: "events/s",
       },
