@@ -85,6 +85,28 @@ export function planSegments(start: number, end: number, boundaries: readonly nu
   return mergeAdjacent(out);
 }
 
+/** The parts of a request that decide where its sums can be read from. */
+export interface SumsQuestion {
+  start: number;
+  end: number;
+  filters: { user_id?: readonly string[] };
+  group_by?: string;
+  hourly_from: number;
+}
+
+/**
+ * Plans a sums-only read (usage, errors, models, agents): a question about
+ * users (a user_id filter, or grouping by user) cannot use the hourly rollup,
+ * which has no user_id.
+ */
+export function planSums(q: SumsQuestion, boundaries: readonly number[]): Segment[] {
+  return planSegments(q.start, q.end, boundaries, {
+    user: q.group_by === "user_id" || !!q.filters.user_id,
+    latency: false,
+    hourlyFrom: q.hourly_from,
+  });
+}
+
 /** Plans a piece whose inner boundaries are all whole UTC hours; `old` = before the hourly retention. */
 function planPiece(start: number, end: number, inner: readonly number[], needs: PlanNeeds, old: boolean): Segment[] {
   const onDayGrid = inner.every((b) => b % DAY_MS === 0);

@@ -2,7 +2,7 @@ import { z } from "zod";
 import type { EndpointDef, QueryContext } from "../endpoint.js";
 import { ratio } from "../endpoint.js";
 import { iso } from "../params.js";
-import { planSegments } from "../plan.js";
+import { planSums } from "../plan.js";
 import { groupRows, tableOf, zeroFill } from "../series.js";
 import { bucketDim, buildAggregateQuery, column, ERRORS, groupDim, REQUESTS } from "../sql.js";
 
@@ -63,11 +63,7 @@ function seriesOf(ctx: QueryContext, rows: Row[]) {
 
 export async function getErrors(ctx: QueryContext): Promise<ErrorsResponse> {
   const { q } = ctx;
-  const segments = planSegments(q.start, q.end, q.buckets, {
-    user: q.group_by === "user_id" || !!q.filters.user_id,
-    latency: false,
-    hourlyFrom: q.hourly_from,
-  });
+  const segments = planSums(q, q.buckets);
   // Grouped by error_code too: requests of every code make the rate, the codes make by_code.
   const built = buildAggregateQuery({
     org_id: ctx.org_id,

@@ -2,7 +2,7 @@ import { z } from "zod";
 import type { EndpointDef, QueryContext } from "../endpoint.js";
 import { usd } from "../endpoint.js";
 import { iso } from "../params.js";
-import { planSegments } from "../plan.js";
+import { planSums } from "../plan.js";
 import { tableOf } from "../series.js";
 import { buildAggregateQuery, column, REQUESTS, sumOf } from "../sql.js";
 
@@ -30,7 +30,7 @@ interface Row {
 
 export async function getModels(ctx: QueryContext): Promise<ModelsResponse> {
   const { q } = ctx;
-  const segments = planSegments(q.start, q.end, [], { user: !!q.filters.user_id, latency: false, hourlyFrom: q.hourly_from });
+  const segments = planSums(q, []);
   const built = buildAggregateQuery({
     org_id: ctx.org_id,
     segments,

@@ -2,7 +2,7 @@ import { z } from "zod";
 import type { EndpointDef, QueryContext } from "../endpoint.js";
 import { usd } from "../endpoint.js";
 import { iso } from "../params.js";
-import { planSegments } from "../plan.js";
+import { planSums } from "../plan.js";
 import { groupRows, tableOf, zeroFill } from "../series.js";
 import { bucketDim, buildAggregateQuery, ERRORS, groupDim, REQUESTS, sumOf } from "../sql.js";
 
@@ -77,11 +77,7 @@ function seriesOf(ctx: QueryContext, rows: Row[]) {
 export async function getUsage(ctx: QueryContext): Promise<UsageResponse> {
   const { q } = ctx;
   // 1. Plan: user_id questions cannot use the hourly rollup.
-  const segments = planSegments(q.start, q.end, q.buckets, {
-    user: q.group_by === "user_id" || !!q.filters.user_id,
-    latency: false,
-    hourlyFrom: q.hourly_from,
-  });
+  const segments = planSums(q, q.buckets);
   // 2. One query: per bucket (and group), sums from each source combined.
   const built = buildAggregateQuery({
     org_id: ctx.org_id,
