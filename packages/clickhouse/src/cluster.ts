@@ -1,4 +1,4 @@
-import { loadMigrations, type Migration, MigrationError, migrationChecksum } from "./migrate.js";
+import { appliedMigrations, loadMigrations, type Migration, migrationChecksum } from "./migrate.js";
 import type { Store } from "./store.js";
 
 /**
@@ -116,15 +116,7 @@ export async function migrateCluster(
   // 1. The ledger, on every node.
   for (const stmt of renderClusterLedger(o)) await store.command(stmt);
   // 2. What ran before, and whether its files still say the same.
-  const rows = await store.query<{ version: number; checksum: string }>(
-    "SELECT version, argMax(checksum, applied_at) AS checksum FROM schema_migrations GROUP BY version",
-  );
-  const applied = new Map(rows.map((r) => [Number(r.version), r.checksum]));
-  const changed = migrations.filter((m) => {
-    const recorded = applied.get(m.version);
-    return recorded !== undefined && recorded !== "" && recorded !== migrationChecksum(m);
-  });
-  if (changed.length > 0) throw new MigrationError(changed.map((m) => m.name));
+  const applied = await appliedMigrations(store, migrations);
   // 3. The rest, in order, each recorded once all its statements succeeded.
   const done: number[] = [];
   for (const [i, m] of migrations.entries()) {

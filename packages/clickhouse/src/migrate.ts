@@ -84,15 +84,7 @@ export async function migrate(store: Store, migrations: Migration[] = loadMigrat
   await idempotent(store, LEDGER);
   await idempotent(store, LEDGER_CHECKSUM);
   // 2. What ran before, and whether its files still say the same.
-  const rows = await store.query<{ version: number; checksum: string }>(
-    "SELECT version, argMax(checksum, applied_at) AS checksum FROM schema_migrations GROUP BY version",
-  );
-  const applied = new Map(rows.map((r) => [Number(r.version), r.checksum]));
-  const changed = migrations.filter((m) => {
-    const recorded = applied.get(m.version);
-    return recorded !== undefined && recorded !== "" && recorded !== migrationChecksum(m);
-  });
-  if (changed.length > 0) throw new MigrationError(changed.map((m) => m.name));
+  const applied = await appliedMigrations(store, migrations);
   // 3. The rest, in order, each recorded once all its statements succeeded.
   const done: number[] = [];
   for (const m of migrations) {
@@ -118,4 +110,22 @@ async function idempotent(store: Store, sql: string): Promise<void> {
   } catch (err) {
     if (!isLostCreateRace(err, sql)) throw err;
   }
+}
+
+/**
+ * Versions already recorded in the ledger (version → checksum). Throws
+ * MigrationError, before anything runs, when an applied file's SQL changed.
+ * Shared by the single-node and the cluster runner.
+ */
+export async function appliedMigrations(store: Store, migrations: readonly Migration[]): Promise<Map<number, string>> {
+  const rows = await store.query<{ version: number; checksum: string }>(
+    "SELECT version, argMax(checksum, applied_at) AS checksum FROM schema_migrations GROUP BY version",
+  );
+  const applied = new Map(rows.map((r) => [Number(r.version), r.checksum]));
+  const changed = migrations.filter((m) => {
+    const recorded = applied.get(m.version);
+    return recorded !== undefined && recorded !== "" && recorded !== migrationChecksum(m);
+  });
+  if (changed.length > 0) throw new MigrationError(changed.map((m) => m.name));
+  return applied;
 }
