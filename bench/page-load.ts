@@ -60,6 +60,9 @@ try {
   for (const view of VIEWS) {
     const { page, errors } = await newPage(browser, "light");
     cold[view] = await timedLoad(page, `${tm.url}/${view}#token=${token}`);
+    process.stderr.write(
+      `[page-load] cold ${view}: first call at ${cold[view]?.first_call} ms; ${cold[view]?.calls.map((c) => `${c.endpoint} +${c.start}/${c.ms}`).join(" ")}\n`,
+    );
     // 2. Warm: reloads of the same view (token now in sessionStorage).
     if (view === VIEWS[0]) {
       warm = [];
@@ -129,6 +132,10 @@ interface LoadTiming {
   ready: number;
   /** First API request sent → last API response received (the server's share, cache hit or miss). */
   api: number;
+  /** Navigation start → first API request sent (HTML, assets, script). */
+  first_call: number;
+  /** Each API call: endpoint, start and duration (ms from navigation start). */
+  calls: { endpoint: string; start: number; ms: number }[];
 }
 
 /** Navigates and reads the page's own timings: the ready mark and the span of its API calls. */
@@ -140,6 +147,15 @@ async function timedLoad(page: Page, url: string): Promise<LoadTiming> {
     const calls = performance.getEntriesByType("resource").filter((e) => e.name.includes("/v1/analytics/") && e.startTime < ready);
     const first = Math.min(...calls.map((e) => e.startTime));
     const last = Math.max(...calls.map((e) => e.startTime + e.duration));
-    return { ready: Math.round(ready), api: Math.round(last - first) };
+    return {
+      ready: Math.round(ready),
+      api: Math.round(last - first),
+      first_call: Math.round(first),
+      calls: calls.map((e) => ({
+        endpoint: new URL(e.name).pathname.replace("/v1/analytics/", ""),
+        start: Math.round(e.startTime),
+        ms: Math.round(e.duration),
+      })),
+    };
   });
 }
