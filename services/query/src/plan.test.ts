@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { hourlyRetentionStart, planSegments } from "./plan.js";
+import { hourlyRetentionStart, planSegments, planSums, type SumsQuestion } from "./plan.js";
 
 const t = (s: string) => Date.parse(s);
 const show = (segs: ReturnType<typeof planSegments>) =>
@@ -85,5 +85,41 @@ describe("planSegments", () => {
     expect(show(planSegments(t("2026-03-01T10:05:00Z"), t("2026-03-01T10:55:00Z"), [], none))).toEqual([
       "raw 2026-03-01T10:05:00.000Z 2026-03-01T10:55:00.000Z",
     ]);
+  });
+});
+
+describe("planSums", () => {
+  const q = (over: Partial<SumsQuestion> = {}): SumsQuestion => ({
+    start: t("2026-03-01T10:30:00Z"),
+    end: t("2026-03-05T07:42:00Z"),
+    filters: {},
+    hourly_from: t("2026-03-03T00:00:00Z"),
+    ...over,
+  });
+  const sources = (segs: ReturnType<typeof planSums>) => segs.map((s) => s.source);
+
+  it("reads the model rollup for questions that touch only provider, model and error_code, raw edges and old days unchanged", () => {
+    const byModel = planSums(q({ filters: { provider: ["openai"], model: [] }, group_by: "model" }), [], ["error_code"]);
+    expect(show(byModel)).toEqual([
+      "raw 2026-03-01T10:30:00.000Z 2026-03-01T11:00:00.000Z",
+      "model_hourly 2026-03-01T11:00:00.000Z 2026-03-02T00:00:00.000Z",
+      "daily 2026-03-02T00:00:00.000Z 2026-03-03T00:00:00.000Z",
+      "model_hourly 2026-03-03T00:00:00.000Z 2026-03-05T07:00:00.000Z",
+      "raw 2026-03-05T07:00:00.000Z 2026-03-05T07:42:00.000Z",
+    ]);
+    expect(sources(planSums(q(), [], []))).toEqual(["raw", "model_hourly", "daily", "model_hourly", "raw"]);
+  });
+
+  it("keeps the full hourly rollup for project and agent questions, and the endpoint's own agent_id", () => {
+    const full = ["raw", "hourly", "daily", "hourly", "raw"];
+    expect(sources(planSums(q({ filters: { project_id: ["web"] } }), [], []))).toEqual(full);
+    expect(sources(planSums(q({ filters: { agent_id: ["a"] }, group_by: "model" }), [], []))).toEqual(full);
+    expect(sources(planSums(q({ group_by: "project_id" }), [], ["error_code"]))).toEqual(full);
+    expect(sources(planSums(q(), [], ["agent_id"]))).toEqual(full);
+  });
+
+  it("never reads an hourly rollup for user questions", () => {
+    const users = [planSums(q({ filters: { user_id: ["u1"] } }), [], []), planSums(q({ group_by: "user_id" }), [], ["provider"])];
+    for (const segs of users) expect(sources(segs)).toEqual(["raw", "daily", "raw"]);
   });
 });

@@ -10,8 +10,12 @@
  * daily rollup, whose user_id dimension leaves it nearly one row per call. The
  * daily rollup answers what hourly cannot: user_id questions, and history
  * older than the hourly/raw retention (13 months vs 25).
+ *
+ * The model rollup (llm_usage_model_hourly) is the hourly one without
+ * project_id and agent_id, several times fewer rows; it stands in for hourly
+ * whenever a question reads only provider, model and error_code (ADR 0001).
  */
-export type Source = "raw" | "hourly" | "daily";
+export type Source = "raw" | "hourly" | "model_hourly" | "daily";
 
 export interface Segment {
   source: Source;
@@ -26,6 +30,12 @@ export interface PlanNeeds {
   user: boolean;
   /** Latency sketches: only the hourly rollup has them. */
   latency: boolean;
+  /**
+   * Reads no column beyond org, time, provider, model and error_code (filters,
+   * groups and the endpoint's own dimensions): the model rollup can answer
+   * the hourly part. Default false.
+   */
+  modelOnly?: boolean;
   /**
    * From this instant (a UTC midnight) on, raw and the hourly rollup still hold
    * every row; whole days before it are read from the daily rollup. Default: all time.
@@ -89,20 +99,31 @@ export function planSegments(start: number, end: number, boundaries: readonly nu
 export interface SumsQuestion {
   start: number;
   end: number;
-  filters: { user_id?: readonly string[] };
+  filters: Partial<Record<string, readonly string[]>>;
   group_by?: string;
   hourly_from: number;
 }
 
+/** Dimensions the model rollup keeps (besides org_id and hour). */
+export const MODEL_ROLLUP_COLUMNS: ReadonlySet<string> = new Set(["provider", "model", "error_code"]);
+
 /**
- * Plans a sums-only read (usage, errors, models, agents): a question about
- * users (a user_id filter, or grouping by user) cannot use the hourly rollup,
- * which has no user_id.
+ * Plans a sums-only read (usage, errors, models, agents). `columns` are the
+ * dimensions the endpoint itself reads besides the question's filters and
+ * group_by (agents: agent_id). A question about users (a user_id filter, or
+ * grouping by user) cannot use the hourly rollups, which have no user_id; one
+ * that touches only provider, model and error_code reads the model rollup;
+ * anything else (project_id, agent_id) the full hourly rollup.
  */
-export function planSums(q: SumsQuestion, boundaries: readonly number[]): Segment[] {
+export function planSums(q: SumsQuestion, boundaries: readonly number[], columns: readonly string[]): Segment[] {
+  const filtered = Object.entries(q.filters)
+    .filter(([, v]) => v && v.length > 0)
+    .map(([k]) => k);
+  const used = [...columns, ...filtered, ...(q.group_by ? [q.group_by] : [])];
   return planSegments(q.start, q.end, boundaries, {
-    user: q.group_by === "user_id" || !!q.filters.user_id,
+    user: used.includes("user_id"),
     latency: false,
+    modelOnly: used.every((c) => MODEL_ROLLUP_COLUMNS.has(c)),
     hourlyFrom: q.hourly_from,
   });
 }
@@ -118,7 +139,9 @@ function planPiece(start: number, end: number, inner: readonly number[], needs: 
   const dailyOk = !needs.latency && onDayGrid;
   // 2. user_id is only in the daily rollup; if days cannot answer, raw answers all.
   if (needs.user && !dailyOk) return [raw(start, end)];
-  const hourly = (from: number, to: number): Segment => (needs.user ? raw(from, to) : { source: "hourly", from, to });
+  // Only the full hourly rollup has the latency sketches.
+  const rollup: Source = needs.modelOnly && !needs.latency ? "model_hourly" : "hourly";
+  const hourly = (from: number, to: number): Segment => (needs.user ? raw(from, to) : { source: rollup, from, to });
   const out: Segment[] = [raw(start, hs)];
   // 3. Whole UTC days from the daily rollup where it is needed (user_id, old history), hours around them from hourly.
   const ds = ceilTo(hs, DAY_MS);

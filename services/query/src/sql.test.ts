@@ -42,6 +42,24 @@ describe("buildAggregateQuery", () => {
     });
   });
 
+  it("reads the model rollup with the hourly range type", () => {
+    const q = buildAggregateQuery({
+      org_id: "o",
+      segments: [{ source: "model_hourly", from: t("2026-03-01T11:00:00Z"), to: t("2026-03-02T00:00:00Z") }],
+      dims: [bucketDim("day"), column("error_code")],
+      measures: [REQUESTS],
+      filters: { provider: ["openai"] },
+      params: { tz: "UTC" },
+    });
+    expect(q.sql).toBe(
+      "SELECT bucket, error_code, sum(requests) AS requests FROM (" +
+        "SELECT toUnixTimestamp(toStartOfDay(hour, {tz:String})) AS bucket, error_code AS error_code, sum(requests) AS requests FROM llm_usage_model_hourly" +
+        " WHERE org_id = {org_id:String} AND hour >= {from_0:DateTime('UTC')} AND hour < {to_0:DateTime('UTC')} AND provider IN {provider:Array(String)} GROUP BY bucket, error_code" +
+        ") GROUP BY bucket, error_code ORDER BY bucket, error_code",
+    );
+    expect(q.params).toMatchObject({ from_0: "2026-03-01 11:00:00", to_0: "2026-03-02 00:00:00", provider: ["openai"] });
+  });
+
   it("merges latency states and ranks with a bound limit", () => {
     const q = buildAggregateQuery({
       org_id: "o",

@@ -6,7 +6,7 @@ import type { Segment, Source } from "./plan.js";
 export interface Measure {
   name: string;
   raw: string;
-  /** Expression over llm_usage_hourly / llm_usage_daily (both hold the same sums). */
+  /** Expression over the rollups (llm_usage_hourly, llm_usage_model_hourly, llm_usage_daily hold the same sums). */
   rollup: string;
   outer: string;
 }
@@ -38,11 +38,21 @@ export interface BuiltQuery {
   params: Record<string, unknown>;
 }
 
-const TABLE: Record<Source, string> = { raw: "llm_usage", hourly: "llm_usage_hourly", daily: "llm_usage_daily" };
+const TABLE: Record<Source, string> = {
+  raw: "llm_usage",
+  hourly: "llm_usage_hourly",
+  model_hourly: "llm_usage_model_hourly",
+  daily: "llm_usage_daily",
+};
 /** The time column of each source, as a UTC DateTime(64). */
-export const TIME: Record<Source, string> = { raw: "event_time", hourly: "hour", daily: "toDateTime(day, 'UTC')" };
-const RANGE_TYPE: Record<Source, string> = { raw: "DateTime64(3, 'UTC')", hourly: "DateTime('UTC')", daily: "Date" };
-const RANGE_COLUMN: Record<Source, string> = { raw: "event_time", hourly: "hour", daily: "day" };
+export const TIME: Record<Source, string> = { raw: "event_time", hourly: "hour", model_hourly: "hour", daily: "toDateTime(day, 'UTC')" };
+const RANGE_TYPE: Record<Source, string> = {
+  raw: "DateTime64(3, 'UTC')",
+  hourly: "DateTime('UTC')",
+  model_hourly: "DateTime('UTC')",
+  daily: "Date",
+};
+const RANGE_COLUMN: Record<Source, string> = { raw: "event_time", hourly: "hour", model_hourly: "hour", daily: "day" };
 
 /** Sum of a column that the rollups also carry under the same name. */
 export const sumOf = (col: string): Measure => ({ name: col, raw: `sum(${col})`, rollup: `sum(${col})`, outer: `sum(${col})` });
@@ -109,7 +119,7 @@ export const periodDim: Dimension = {
 /** ClickHouse text for an instant in the precision of a source's range column. */
 export function rangeValue(source: Source, ms: number): string {
   const text = new Date(ms).toISOString().replace("T", " ").replace("Z", "");
-  return source === "raw" ? text : source === "hourly" ? text.slice(0, 19) : text.slice(0, 10);
+  return source === "raw" ? text : source === "daily" ? text.slice(0, 10) : text.slice(0, 19);
 }
 
 /**

@@ -26,7 +26,7 @@ interface Row {
 
 export async function getAgents(ctx: QueryContext): Promise<AgentsResponse> {
   const { q } = ctx;
-  const segments = planSums(q, []);
+  const segments = planSums(q, [], ["agent_id"]);
   // Events without an agent_id are not an agent: left out of the ranking.
   const built = buildAggregateQuery({
     org_id: ctx.org_id,

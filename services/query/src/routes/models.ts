@@ -30,7 +30,7 @@ interface Row {
 
 export async function getModels(ctx: QueryContext): Promise<ModelsResponse> {
   const { q } = ctx;
-  const segments = planSums(q, []);
+  const segments = planSums(q, [], ["provider", "model"]);
   const built = buildAggregateQuery({
     org_id: ctx.org_id,
     segments,

@@ -76,8 +76,8 @@ function seriesOf(ctx: QueryContext, rows: Row[]) {
 
 export async function getUsage(ctx: QueryContext): Promise<UsageResponse> {
   const { q } = ctx;
-  // 1. Plan: user_id questions cannot use the hourly rollup.
-  const segments = planSums(q, q.buckets);
+  // 1. Plan: user_id questions cannot use the hourly rollups; provider/model-only ones read the model rollup.
+  const segments = planSums(q, q.buckets, []);
   // 2. One query: per bucket (and group), sums from each source combined.
   const built = buildAggregateQuery({
     org_id: ctx.org_id,
