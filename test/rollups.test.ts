@@ -1,6 +1,6 @@
 /**
  * Rollup correctness on the real engine: every aggregate the API reads from
- * llm_usage_daily / llm_usage_hourly equals the same aggregate over raw
+ * llm_usage_daily / llm_usage_hourly / llm_usage_model_hourly equals the same aggregate over raw
  * llm_usage, with parts unmerged (SummingMergeTree / AggregatingMergeTree hold
  * many rows per key until a merge) and after OPTIMIZE … FINAL.
  */
@@ -49,6 +49,13 @@ const HOURLY_GROUPS: Array<[string, string]> = [
     "org_id, toStartOfHour(toDateTime(event_time)) AS hour, project_id, agent_id, provider, model, error_code",
   ],
 ];
+/** The model rollup: the groupings usage, errors and models read when no project or agent is asked for. */
+const MODEL_GROUPS: Array<[string, string]> = [
+  ["org_id, hour", "org_id, toStartOfHour(toDateTime(event_time)) AS hour"],
+  ["org_id, provider, model", "org_id, provider, model"],
+  ["org_id, toDate(hour) AS day, error_code", "org_id, toDate(event_time) AS day, error_code"],
+  ["org_id, hour, provider, model, error_code", "org_id, toStartOfHour(toDateTime(event_time)) AS hour, provider, model, error_code"],
+];
 /** Latency groupings: [hourly expressions, raw expressions]. */
 const QUANTILE_GROUPS: Array<[string, string]> = [
   ["org_id", "org_id"],
@@ -60,7 +67,8 @@ const LEVELS = [0.5, 0.95, 0.99];
 /** Below this many values one rank step alone is ≥ 0.2 %, too coarse to judge a 1 % rank error. */
 const MIN_VALUES = 500;
 
-const TABLES = ["llm_usage", "llm_usage_daily", "llm_usage_hourly"];
+const ROLLUPS = ["llm_usage_daily", "llm_usage_hourly", "llm_usage_model_hourly"];
+const TABLES = ["llm_usage", ...ROLLUPS];
 
 describe("rollups equal raw on the real engine", () => {
   let store: ChdbStore;
@@ -85,7 +93,7 @@ describe("rollups equal raw on the real engine", () => {
   });
 
   it("keeps parts unmerged while checking, then merges them", async () => {
-    for (const t of ["llm_usage_daily", "llm_usage_hourly"]) {
+    for (const t of ROLLUPS) {
       const [p] = await store.query<{ parts: number; partitions: number }>(
         "SELECT count() AS parts, uniqExact(partition) AS partitions FROM system.parts WHERE database = {db:String} AND table = {t:String} AND active",
         { db: store.database, t },
@@ -96,15 +104,17 @@ describe("rollups equal raw on the real engine", () => {
     }
   });
 
-  it("counts each event once in raw and in both rollups, retried blocks included (dedup 3x)", async () => {
-    const [row] = await store.query<{ raw: number; daily: number; hourly: number }>(
+  it("counts each event once in raw and in every rollup, retried blocks included (dedup 3x)", async () => {
+    const [row] = await store.query<{ raw: number; daily: number; hourly: number; model_hourly: number }>(
       `SELECT (SELECT count() FROM llm_usage) AS raw, (SELECT sum(requests) FROM llm_usage_daily) AS daily,
-              (SELECT sum(requests) FROM llm_usage_hourly) AS hourly`,
+              (SELECT sum(requests) FROM llm_usage_hourly) AS hourly, (SELECT sum(requests) FROM llm_usage_model_hourly) AS model_hourly`,
     );
-    expect(row).toEqual({ raw: events.length, daily: events.length, hourly: events.length });
+    expect(row).toEqual({ raw: events.length, daily: events.length, hourly: events.length, model_hourly: events.length });
     // Independent of the engine: per-org totals computed from the generated events.
-    const daily = await store.query(`SELECT org_id, ${ROLLUP_SUMS} FROM llm_usage_daily GROUP BY org_id ORDER BY org_id`);
-    expect(daily).toEqual(expectedOrgTotals(events));
+    for (const t of ["llm_usage_daily", "llm_usage_model_hourly"]) {
+      const totals = await store.query(`SELECT org_id, ${ROLLUP_SUMS} FROM ${t} GROUP BY org_id ORDER BY org_id`);
+      expect(totals).toEqual(expectedOrgTotals(events));
+    }
   });
 
   for (const phase of ["unmerged parts", "after OPTIMIZE FINAL"] as const) {
@@ -115,11 +125,13 @@ describe("rollups equal raw on the real engine", () => {
           await store.command(`SYSTEM START MERGES ${t}`);
           await store.command(`OPTIMIZE TABLE ${t} FINAL`, {}, { timeoutMs: 60_000 });
         }
-        const [p] = await store.query<{ parts: number }>(
-          "SELECT count() AS parts FROM system.parts WHERE database = {db:String} AND table = 'llm_usage_hourly' AND active",
-          { db: store.database },
-        );
-        expect(p?.parts).toBe(2);
+        for (const t of ["llm_usage_hourly", "llm_usage_model_hourly"]) {
+          const [p] = await store.query<{ parts: number }>(
+            "SELECT count() AS parts FROM system.parts WHERE database = {db:String} AND table = {t:String} AND active",
+            { db: store.database, t },
+          );
+          expect(p?.parts).toBe(2);
+        }
       });
 
       it.each(DAILY_GROUPS)("daily sums by (%s) equal raw", async (rollupKey, rawKey) => {
@@ -133,6 +145,16 @@ describe("rollups equal raw on the real engine", () => {
       it.each(HOURLY_GROUPS)("hourly sums by (%s) equal raw", async (rollupKey, rawKey) => {
         const keys = keyNames(rollupKey);
         const fromRollup = await store.query(`SELECT ${rollupKey}, ${ROLLUP_SUMS} FROM llm_usage_hourly GROUP BY ${keys} ORDER BY ${keys}`);
+        const fromRaw = await store.query(`SELECT ${rawKey}, ${RAW_SUMS} FROM llm_usage GROUP BY ${keys} ORDER BY ${keys}`);
+        expect(fromRollup.length).toBeGreaterThan(0);
+        expect(fromRollup).toEqual(fromRaw);
+      });
+
+      it.each(MODEL_GROUPS)("model rollup sums by (%s) equal raw", async (rollupKey, rawKey) => {
+        const keys = keyNames(rollupKey);
+        const fromRollup = await store.query(
+          `SELECT ${rollupKey}, ${ROLLUP_SUMS} FROM llm_usage_model_hourly GROUP BY ${keys} ORDER BY ${keys}`,
+        );
         const fromRaw = await store.query(`SELECT ${rawKey}, ${RAW_SUMS} FROM llm_usage GROUP BY ${keys} ORDER BY ${keys}`);
         expect(fromRollup.length).toBeGreaterThan(0);
         expect(fromRollup).toEqual(fromRaw);

@@ -62,7 +62,7 @@ describe("cluster schema rendered from clickhouse/schema", () => {
 
   it("has the same migrations and runs every statement ON CLUSTER", () => {
     expect(cluster.map((m) => m.name)).toEqual(single.map((m) => m.name));
-    expect(tables).toEqual(expect.arrayContaining(["llm_usage", "llm_usage_daily", "llm_usage_hourly"]));
+    expect(tables).toEqual(expect.arrayContaining(["llm_usage", "llm_usage_daily", "llm_usage_hourly", "llm_usage_model_hourly"]));
     for (const s of statements) if (!s.startsWith("INSERT")) expect(s).toContain("ON CLUSTER '{cluster}'");
   });
 
@@ -81,11 +81,18 @@ describe("cluster schema rendered from clickhouse/schema", () => {
 
   it("points materialized views from the local raw table to the local rollups", () => {
     const views = statements.filter((s) => s.startsWith("CREATE MATERIALIZED VIEW"));
-    expect(views.length).toBeGreaterThanOrEqual(2);
+    expect(views.length).toBeGreaterThanOrEqual(3);
     for (const v of views) {
       expect(v).toMatch(/ TO \w+_local\n/);
       expect(v).toMatch(/FROM llm_usage_local\b/);
     }
+  });
+
+  it("sends a migration's backfill through the Distributed tables unchanged", () => {
+    const backfill = single.flatMap((m) => m.statements).find((s) => /^INSERT INTO llm_usage_model_hourly\b/m.test(s)) ?? "";
+    expect(backfill).toContain("FROM llm_usage_hourly\n");
+    const rendered = statements.find((s) => s.startsWith("INSERT INTO llm_usage_model_hourly"));
+    expect(rendered).toBe(backfill.replace(/^--.*\n/gm, "").trim());
   });
 
   it("prints one script with a header per migration", () => {
@@ -140,7 +147,8 @@ describe("cluster schema rendered from clickhouse/schema", () => {
       ]);
       const [daily] = await store.query<{ n: number }>("SELECT sum(input_tokens) AS n FROM llm_usage_daily_local");
       const [hourly] = await store.query<{ n: number }>("SELECT sum(input_tokens) AS n FROM llm_usage_hourly_local");
-      expect([daily?.n, hourly?.n]).toEqual([3, 3]);
+      const [model] = await store.query<{ n: number }>("SELECT sum(input_tokens) AS n FROM llm_usage_model_hourly_local");
+      expect([daily?.n, hourly?.n, model?.n]).toEqual([3, 3, 3]);
     });
 
     it("migrateCluster records source checksums, so a service's single-node migrate() afterwards changes nothing", async () => {

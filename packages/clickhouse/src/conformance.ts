@@ -108,15 +108,15 @@ export function describeStoreConformance(name: string, openStore: OpenStore): vo
       ]);
     });
 
-    it("lands a block inserted three times with one token once, in raw and in both rollups", async () => {
+    it("lands a block inserted three times with one token once, in raw and in every rollup", async () => {
       const org = `org-${randomUUID()}`;
       const rows = Array.from({ length: 5 }, (_, i) => usageRow(org, i));
       const settings = { insert_deduplication_token: `conf-${org}`, deduplicate_blocks_in_dependent_materialized_views: 1 };
       for (let i = 0; i < 3; i++) await store.insert("llm_usage", rows, { settings });
-      expect(await counts(store, org)).toEqual({ raw: 5, daily: 5, hourly: 5, tokens: 5 * 150 });
+      expect(await counts(store, org)).toEqual({ raw: 5, daily: 5, hourly: 5, model_hourly: 5, tokens: 5 * 150 });
       // A different token is a different block: proves the check above can fail.
       await store.insert("llm_usage", rows, { settings: { ...settings, insert_deduplication_token: `conf2-${org}` } });
-      expect(await counts(store, org)).toEqual({ raw: 10, daily: 10, hourly: 10, tokens: 10 * 150 });
+      expect(await counts(store, org)).toEqual({ raw: 10, daily: 10, hourly: 10, model_hourly: 10, tokens: 10 * 150 });
     });
 
     it("applies per-statement settings to queries and commands", async () => {
@@ -211,14 +211,17 @@ function usageRow(org: string, i: number): Record<string, unknown> {
   };
 }
 
-async function counts(store: Store, org: string): Promise<{ raw: number; daily: number; hourly: number; tokens: number }> {
-  const [row] = await store.query<{ raw: number; daily: number; hourly: number; tokens: number }>(
+type Counts = { raw: number; daily: number; hourly: number; model_hourly: number; tokens: number };
+
+async function counts(store: Store, org: string): Promise<Counts> {
+  const [row] = await store.query<Counts>(
     `SELECT
        (SELECT count() FROM llm_usage WHERE org_id = {org:String}) AS raw,
        (SELECT sum(requests) FROM llm_usage_daily WHERE org_id = {org:String}) AS daily,
        (SELECT sum(requests) FROM llm_usage_hourly WHERE org_id = {org:String}) AS hourly,
+       (SELECT sum(requests) FROM llm_usage_model_hourly WHERE org_id = {org:String}) AS model_hourly,
        (SELECT sum(input_tokens + output_tokens) FROM llm_usage_daily WHERE org_id = {org:String}) AS tokens`,
     { org },
   );
-  return row ?? { raw: -1, daily: -1, hourly: -1, tokens: -1 };
+  return row ?? { raw: -1, daily: -1, hourly: -1, model_hourly: -1, tokens: -1 };
 }

@@ -88,6 +88,44 @@ describe("migrate checksums", () => {
   });
 });
 
+describe("0005 backfills the model rollup on a store that already holds events", () => {
+  const SUMS =
+    "sum(requests) AS requests, sum(errors) AS errors, sum(unpriced_requests) AS unpriced, sum(input_tokens) AS input, sum(reasoning_tokens) AS reasoning, round(sum(cost_usd), 6) AS cost";
+  const byKey = (table: string) =>
+    `SELECT org_id, hour, provider, model, error_code, ${SUMS} FROM ${table} GROUP BY org_id, hour, provider, model, error_code ORDER BY org_id, hour, provider, model, error_code`;
+
+  it("copies the hourly sums per (org, hour, provider, model, error_code), once even when the copy runs again", async () => {
+    const store = await ChdbStore.open({ dataDir: TEST_DATA_DIR, database: testDatabaseName() });
+    try {
+      const all = loadMigrations();
+      const before = all.filter((m) => m.version < 5);
+      await migrate(store, before);
+      // Two months of events with several projects and agents per model, as the 0003 rollup holds them.
+      await store.command(
+        `INSERT INTO llm_usage (event_id, event_time, org_id, project_id, agent_id, provider, model, input_tokens, reasoning_tokens,
+           cost_usd, cost_source, status_code, error_code)
+         SELECT generateUUIDv4(number), toDateTime64('2026-01-20 00:00:00', 3, 'UTC') + toIntervalSecond(number * 677 % (86400 * 30)),
+           ['a', 'b'][number % 2 + 1], toString(number % 3), toString(number % 5), 'openai', ['m1', 'm2', 'm3'][number % 3 + 1],
+           number % 1000, number % 7, (number % 64) / 1024, if(number % 11 = 0, 'unpriced', 'computed'),
+           if(number % 10 = 0, 500, 200), if(number % 13 = 0, 'timeout', '')
+         FROM numbers(20000)`,
+      );
+      const hourly = await store.query(byKey("llm_usage_hourly"));
+      expect(await migrate(store, all)).toEqual(all.filter((m) => m.version >= 5).map((m) => m.version));
+      expect(hourly.length).toBeGreaterThan(1000);
+      expect(await store.query(byKey("llm_usage_model_hourly"))).toEqual(hourly);
+      // A process that died after the copy but before the ledger row, or two migrating at once, copies again: dropped.
+      const backfill = all.find((m) => m.version === 5)?.statements.find((s) => /^INSERT INTO/m.test(s)) ?? "";
+      await store.command(backfill);
+      await store.command(backfill);
+      expect(await store.query(byKey("llm_usage_model_hourly"))).toEqual(hourly);
+    } finally {
+      await store.command(`DROP DATABASE ${store.database}`);
+      await store.close();
+    }
+  });
+});
+
 async function tables(store: Store): Promise<string[]> {
   const rows = await store.query<{ name: string }>("SELECT name FROM system.tables WHERE database = {db:String} ORDER BY name", {
     db: store.database,

@@ -55,6 +55,9 @@ describe("rebuildRollups on the real engine", () => {
     hourly: await store.query(
       "SELECT sum(requests) AS requests, sum(input_tokens) AS input, round(sum(cost_usd), 6) AS cost FROM llm_usage_hourly",
     ),
+    model_hourly: await store.query(
+      "SELECT sum(requests) AS requests, sum(input_tokens) AS input, round(sum(cost_usd), 6) AS cost FROM llm_usage_model_hourly",
+    ),
     p95: await store.query(
       "SELECT round(quantilesTDigestMerge(0.5, 0.95, 0.99)(duration_ms_q)[2]) AS p95 FROM llm_usage_hourly WHERE toYYYYMM(hour) = {m:UInt32}",
       { m: Number(m1.replace("-", "")) },
@@ -64,12 +67,17 @@ describe("rebuildRollups on the real engine", () => {
   it("repairs double-counted and missing rollup rows, and a second run changes nothing", async () => {
     const before = await totals();
     expect(before.daily).toEqual(before.raw);
-    // Break both rollups: a duplicated daily block and a lost hourly month.
+    expect(before.model_hourly).toEqual(before.raw);
+    // Break every rollup: a duplicated daily block, a lost hourly month, a duplicated model month.
     await store.command("INSERT INTO llm_usage_daily SELECT * FROM llm_usage_daily WHERE toYYYYMM(day) = {m:UInt32}", {
       m: Number(m1.replace("-", "")),
     });
     await store.command("ALTER TABLE llm_usage_hourly DROP PARTITION ID {id:String}", { id: m2.replace("-", "") });
-    expect((await totals()).daily).not.toEqual(before.raw);
+    await store.command("INSERT INTO llm_usage_model_hourly SELECT * FROM llm_usage_model_hourly WHERE toYYYYMM(hour) = {m:UInt32}", {
+      m: Number(m2.replace("-", "")),
+    });
+    const broken = await totals();
+    for (const t of ["daily", "hourly", "model_hourly"] as const) expect(broken[t]).not.toEqual(before.raw);
 
     const first = await rebuildRollups(store, { fromMonth: m1, toMonth: m2 });
     expect(first.map((r) => [r.month, r.status, r.attempts])).toEqual([
@@ -77,6 +85,7 @@ describe("rebuildRollups on the real engine", () => {
       [m2, "rebuilt", 1],
     ]);
     expect(first[0]?.raw_requests).toBe(150);
+    expect(Object.keys(first[0]?.rollups ?? {}).sort()).toEqual(["llm_usage_daily", "llm_usage_hourly", "llm_usage_model_hourly"]);
     expect(await totals()).toEqual(before);
 
     await rebuildRollups(store, { fromMonth: m1, toMonth: m2 });
@@ -96,11 +105,13 @@ describe("rebuildRollups on the real engine", () => {
       },
     );
     await rebuildRollups(store, { fromMonth: m1, toMonth: m2 });
-    const [d] = await store.query<{ unpriced: number; cost: number }>(
-      "SELECT sum(unpriced_requests) AS unpriced, round(sum(cost_usd), 6) AS cost FROM llm_usage_daily",
-    );
     const [r] = await store.query<{ cost: number }>("SELECT round(sum(cost_usd), 6) AS cost FROM llm_usage");
-    expect(d).toEqual({ unpriced: 0, cost: r?.cost });
+    for (const t of ["llm_usage_daily", "llm_usage_model_hourly"]) {
+      const [d] = await store.query<{ unpriced: number; cost: number }>(
+        `SELECT sum(unpriced_requests) AS unpriced, round(sum(cost_usd), 6) AS cost FROM ${t}`,
+      );
+      expect(d).toEqual({ unpriced: 0, cost: r?.cost });
+    }
   });
 
   it("leaves months past raw retention alone unless forced, and an empty month empty", async () => {
