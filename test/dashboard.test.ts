@@ -349,6 +349,13 @@ describe("dashboard in headless Chromium", () => {
     expect(script).toBeDefined();
     const asset = await fetch(`${tm.url}${script}`);
     expect(asset.headers.get("cache-control")).toContain("immutable");
+    // Browsers fetch /favicon.ico unasked: it must not be a 404 (a console error).
+    for (const path of ["/favicon.svg", "/favicon.ico"]) {
+      const icon = await fetch(`${tm.url}${path}`);
+      expect(icon.status, path).toBe(200);
+      expect(icon.headers.get("content-type"), path).toBe("image/svg+xml");
+      expect(await icon.text(), path).toContain("<svg");
+    }
 
     const { page, problems } = await open("?range=7d", token, { colorScheme: "dark" });
     await waitForLoad(page, 1);

@@ -114,8 +114,14 @@ export function createQueryApp(opts: QueryAppOptions): Hono {
       const q = parseQuery(e.name, collectParams(c.req.queries()), now(), c.req.header("accept"));
       const ttl = ttlSeconds(q.granularity);
       const key = cacheKey(org_id, `${e.name}@v1`, canonicalParams(q));
+      const started = performance.now();
       const res = await cached(e.name, key, ttl, async () => JSON.stringify(await runQuery(e, { store: opts.store, org_id, q })));
-      const headers = { "X-Cache": res.hit ? "HIT" : "MISS", "Cache-Control": `private, max-age=${ttl}` };
+      const headers = {
+        "X-Cache": res.hit ? "HIT" : "MISS",
+        "Cache-Control": `private, max-age=${ttl}`,
+        // Browser dev tools (and bench/page-load) show where a slow answer spent its time.
+        "Server-Timing": serverTiming(res.hit, performance.now() - started),
+      };
       if (q.format === "csv") {
         const table = e.csv(JSON.parse(res.body));
         const text = stringify(table.rows, { header: true, columns: table.columns, cast: { boolean: (b) => String(b) } });
@@ -131,4 +137,9 @@ export function createQueryApp(opts: QueryAppOptions): Hono {
 
   for (const m of opts.mount ?? []) app.route("/", m);
   return app as unknown as Hono;
+}
+
+/** `Server-Timing` of an analytics answer: a cache hit, or the store query it ran (or joined). */
+export function serverTiming(hit: boolean, ms: number): string {
+  return `${hit ? "cache" : "store"};dur=${ms.toFixed(1)}`;
 }

@@ -47,10 +47,12 @@ describe("memory cache", () => {
     for (const e of ["usage", "latency", "models", "errors", "agents", "users", "summary"]) {
       const miss = await t.get(`/v1/analytics/${e}`, "org-a");
       expect(miss.headers.get("x-cache")).toBe("MISS");
+      expect(miss.headers.get("server-timing")).toMatch(/^store;dur=\d+\.\d$/);
       const before = counted.queries;
       expect(before).toBeGreaterThan(0);
       const hit = await t.get(`/v1/analytics/${e}`, "org-a");
       expect(hit.headers.get("x-cache")).toBe("HIT");
+      expect(hit.headers.get("server-timing")).toMatch(/^cache;dur=\d+\.\d$/);
       expect(hit.headers.get("cache-control")).toBe("private, max-age=60");
       expect(await hit.text()).toBe(await miss.text());
       expect(counted.queries).toBe(before);

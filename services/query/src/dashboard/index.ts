@@ -49,11 +49,14 @@ export function createDashboardRoutes(): Hono {
     if (!found) return c.notFound();
     return serveAsset(c, found, IMMUTABLE);
   });
-  app.get("/favicon.svg", (c) => {
+  // Browsers ask for /favicon.ico on their own (e.g. for a non-HTML tab): answer it too, not with a 404.
+  const favicon = (c: Context) => {
     c.header("Cache-Control", "public, max-age=86400");
     c.header("Content-Type", "image/svg+xml");
     return c.body(FAVICON_SVG);
-  });
+  };
+  app.get("/favicon.svg", favicon);
+  app.get("/favicon.ico", favicon);
   return app;
 }
 
