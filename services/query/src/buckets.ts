@@ -56,7 +56,8 @@ function resolveZone(tz: string): string | null {
   return knownZones.get(tz.toLowerCase()) ?? tz;
 }
 
-interface Wall {
+/** Wall-clock fields of an instant in a zone (month 1-12). */
+export interface Wall {
   y: number;
   mo: number;
   d: number;
@@ -98,7 +99,8 @@ export function offsetMs(tz: string, ms: number): number {
   return off;
 }
 
-function wallTime(tz: string, ms: number): Wall {
+/** The wall clock in `tz` at `ms` (shared with the dashboard, which buckets ranges the same way). */
+export function wallTime(tz: string, ms: number): Wall {
   const d = new Date(ms + offsetMs(tz, ms));
   return {
     y: d.getUTCFullYear(),

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { allowedGranularity, pickGranularity, readState, resolveRange, writeState } from "./state.js";
-import { zoned } from "./time.js";
+import { localMidnight, startOfHour } from "./time.js";
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -67,9 +67,12 @@ describe("resolveRange", () => {
 
 describe("zoned wall time", () => {
   it("maps local midnights to instants on both sides of a DST change", () => {
-    expect(iso(zoned({ y: 2026, m: 3, d: 8, h: 0 }, "America/New_York"))).toBe("2026-03-08T05:00:00.000Z");
-    expect(iso(zoned({ y: 2026, m: 3, d: 9, h: 0 }, "America/New_York"))).toBe("2026-03-09T04:00:00.000Z");
+    expect(iso(localMidnight({ y: 2026, m: 3, d: 8 }, "America/New_York"))).toBe("2026-03-08T05:00:00.000Z");
+    expect(iso(localMidnight({ y: 2026, m: 3, d: 9 }, "America/New_York"))).toBe("2026-03-09T04:00:00.000Z");
     // Day overflow is normalized (Jan 32 = Feb 1).
-    expect(iso(zoned({ y: 2026, m: 1, d: 32, h: 0 }, "UTC"))).toBe("2026-02-01T00:00:00.000Z");
+    expect(iso(localMidnight({ y: 2026, m: 1, d: 32 }, "UTC"))).toBe("2026-02-01T00:00:00.000Z");
+    // Hours step on the zone's hour grid, also in a half-hour zone and across the DST change.
+    expect(iso(startOfHour(Date.parse("2026-03-08T06:59:00Z"), "America/New_York", 1))).toBe("2026-03-08T07:00:00.000Z");
+    expect(iso(startOfHour(Date.parse("2026-03-08T10:10:00Z"), "Asia/Kolkata", 2))).toBe("2026-03-08T11:30:00.000Z");
   });
 });

@@ -1,5 +1,5 @@
 import type { Granularity, GroupBy, Params } from "./api.js";
-import { BUCKET_MS, browserZone, isoDate, isValidZone, parseIsoDate, startOfDay, startOfHour, wallOf, zoned } from "./time.js";
+import { BUCKET_MS, browserZone, isoDate, isValidZone, localMidnight, parseIsoDate, startOfDay, startOfHour, wallOf } from "./time.js";
 
 export type Preset = "24h" | "7d" | "30d" | "90d" | "month" | "custom";
 export const PRESETS: { id: Preset; label: string }[] = [
@@ -101,13 +101,13 @@ export function resolveRange(s: ViewState, now: number): ResolvedRange {
     start = end - 24 * 3_600_000;
   } else if (s.range === "month") {
     const w = wallOf(now, tz);
-    start = zoned({ y: w.y, m: w.m, d: 1, h: 0 }, tz);
+    start = localMidnight({ y: w.y, m: w.mo, d: 1 }, tz);
     end = startOfDay(now, tz, 1);
   } else if (s.range === "custom" && s.from && s.to) {
     const f = parseIsoDate(s.from);
     const t = parseIsoDate(s.to);
-    start = f ? zoned(f, tz) : now;
-    end = t ? zoned({ ...t, d: t.d + 1 }, tz) : now;
+    start = f ? localMidnight(f, tz) : now;
+    end = t ? localMidnight({ ...t, d: t.d + 1 }, tz) : now;
   } else {
     const days = s.range === "30d" ? 30 : s.range === "90d" ? 90 : 7;
     end = startOfDay(now, tz, 1);
