@@ -31,6 +31,8 @@ const spec: EventSetSpec = {
 };
 const partitions = numberOption(args, "partitions", 8, 8);
 const timeoutMs = numberOption(args, "timeout-ms", 900_000, 150_000);
+/** Timed steps of one range, as the consumer logs them ("op":"flush"). */
+const STAGES = ["prepare_ms", "dedup_ms", "insert_ms", "commit_ms"];
 const log = (m: string) => process.stderr.write(`[ingest-kafka] ${m}\n`);
 
 async function main() {
@@ -53,7 +55,7 @@ async function main() {
   try {
     // 2. The service, timed from spawn; RSS sampled from its pid.
     const started = performance.now();
-    const flushes: Array<{ t: number; rows: number; ms: number }> = [];
+    const flushes: Array<{ t: number; rows: number; ms: number; stages: Record<string, number> }> = [];
     child = spawn(process.execPath, ["--import", "tsx", "services/ingest/src/main.ts"], {
       cwd: REPO_DIR,
       stdio: ["ignore", "pipe", "inherit"],
@@ -73,8 +75,10 @@ async function main() {
     let readyMs = 0;
     createInterface({ input: child.stdout! }).on("line", (line) => {
       if (line.includes('"op":"ready"')) readyMs = performance.now() - started;
-      const m = /"op":"flush".*"rows":(\d+).*"ms":(\d+)/.exec(line);
-      if (m) flushes.push({ t: performance.now() - started, rows: Number(m[1]), ms: Number(m[2]) });
+      if (!line.includes('"op":"flush"')) return;
+      const f = JSON.parse(line) as Record<string, number>;
+      const stages = Object.fromEntries(STAGES.map((k) => [k, Number(f[k] ?? 0)]));
+      flushes.push({ t: performance.now() - started, rows: Number(f.rows), ms: Number(f.ms), stages });
     });
     await waitCaughtUp(brokers, groupId, topic, expected, started);
     const totalMs = performance.now() - started;
@@ -92,7 +96,7 @@ async function main() {
     const flushMs = flushes.map((f) => f.ms).sort((a, b) => a - b);
     const e2e = rate(expected, totalMs);
     log(
-      `end to end ${e2e} events/s (${expected} in ${Math.round(totalMs)} ms, ready after ${Math.round(readyMs)} ms); RSS peak ${memory.peak_mb} MB`,
+      `end to end ${e2e} events/s (${expected} in ${Math.round(totalMs)} ms, ready after ${Math.round(readyMs)} ms); RSS peak ${memory.peak_mb} MB; ${flushes.length} ranges, range ms p50 ${flushMs[Math.floor(flushMs.length * 0.5)] ?? 0}; stage ms summed ${STAGES.map((k) => `${k} ${flushes.reduce((s, f) => s + (f.stages[k] ?? 0), 0)}`).join(", ")}`,
     );
     writeResult({
       scenario: "ingest-kafka",
@@ -124,6 +128,8 @@ async function main() {
         range_rows_mean: round(flushes.reduce((s, f) => s + f.rows, 0) / Math.max(1, flushes.length), 0),
         range_ms_p50: flushMs[Math.floor(flushMs.length * 0.5)] ?? 0,
         range_ms_p99: flushMs[Math.floor(flushMs.length * 0.99)] ?? 0,
+        // Where a range's time goes (the consumer's flush log), summed over ranges.
+        range_stage_ms: Object.fromEntries(STAGES.map((k) => [k, flushes.reduce((s, f) => s + (f.stages[k] ?? 0), 0)])),
         stored: { raw: Number(row?.raw), daily_requests: Number(row?.daily) },
         rss: memory,
       },

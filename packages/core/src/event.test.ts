@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { isError, validateEvent } from "./event.js";
+import { z } from "zod";
+import { isError, parseEventInputFast, UsageEventInput, validateEvent } from "./event.js";
 
 const now = Date.parse("2026-06-01T12:00:00Z");
 const base = {
@@ -63,5 +64,89 @@ describe("validateEvent", () => {
     expect(isError({ status_code: 200, error_code: "" })).toBe(false);
     expect(isError({ status_code: 429, error_code: "" })).toBe(true);
     expect(isError({ status_code: 200, error_code: "content_filter" })).toBe(true);
+  });
+});
+
+describe("parseEventInputFast (the hot path in front of zod)", () => {
+  const full = {
+    ...base,
+    project_id: "p",
+    user_id: "u",
+    agent_id: "a",
+    session_id: "s",
+    turn_id: "t",
+    message_id: "m",
+    call_sequence: 3,
+    operation: "embedding",
+    cached_input_tokens: 10,
+    cache_write_tokens: 5,
+    reasoning_tokens: 4,
+    cost_usd: 0.0125,
+    duration_ms: 900,
+    ttfb_ms: 120,
+    proxy_overhead_ms: 3,
+    error_code: "",
+    streaming: true,
+    tags: { team: "search", "env.name": "prod" },
+    extra_field: "stripped",
+  };
+  const tooMany = Object.fromEntries(Array.from({ length: 21 }, (_, i) => [`k${i}`, "v"]));
+  const invalid: Record<string, unknown>[] = [
+    { ...base, event_id: "not-a-uuid" },
+    { ...base, event_time: "2026-06-01 11:59:00" },
+    { ...base, event_time: "2026-02-30T00:00:00Z" },
+    { ...base, org_id: "" },
+    { ...base, org_id: "x".repeat(257) },
+    { ...base, provider: "" },
+    { ...base, model: 7 },
+    { ...base, operation: "chat2" },
+    { ...base, input_tokens: -1 },
+    { ...base, input_tokens: 1.5 },
+    { ...base, output_tokens: "20" },
+    { ...base, cached_input_tokens: null },
+    { ...base, call_sequence: -1 },
+    { ...base, cost_usd: -0.1 },
+    { ...base, duration_ms: 86_400_001 },
+    { ...base, status_code: 99 },
+    { ...base, status_code: 600 },
+    { ...base, status_code: 200.5 },
+    { ...base, streaming: "yes" },
+    { ...base, error_code: "e".repeat(257) },
+    { ...base, tags: { a: 1 } },
+    { ...base, tags: ["a"] },
+    { ...base, tags: tooMany },
+    { ...base, tags: { ["k".repeat(129)]: "v" } },
+    { ...base, tags: { k: "v".repeat(257) } },
+    { ...base, provider: undefined },
+  ];
+
+  it("accepts what zod accepts, with zod's output", () => {
+    for (const input of [
+      base,
+      full,
+      { ...base, org_id: undefined },
+      { ...full, tags: {} },
+      { ...base, event_time: "2026-06-01T13:59:00.123+02:00" },
+    ]) {
+      const fast = parseEventInputFast(input);
+      expect(fast).not.toBeNull();
+      expect(fast).toEqual(UsageEventInput.parse(input));
+    }
+  });
+
+  it("leaves everything zod would refuse to zod, so its messages stay the errors reported", () => {
+    for (const input of invalid) {
+      expect(UsageEventInput.safeParse(input).success).toBe(false);
+      expect(parseEventInputFast(input)).toBeNull();
+      expect(validateEvent(input, { now }).ok).toBe(false);
+    }
+    expect(parseEventInputFast([base])).toBeNull();
+    expect(parseEventInputFast(null)).toBeNull();
+  });
+
+  it("checks event_id and event_time with the schema's own patterns", () => {
+    const shape = UsageEventInput.shape as unknown as Record<string, { _zod: { def: { pattern?: RegExp } } }>;
+    expect(String(z.regexes.uuid())).toBe(String(shape.event_id!._zod.def.pattern));
+    expect(String(z.regexes.datetime({ offset: true, local: false, precision: null }))).toBe(String(shape.event_time!._zod.def.pattern));
   });
 });

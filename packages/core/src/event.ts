@@ -110,14 +110,17 @@ export interface ValidateOptions {
  * problem at once (path + reason) or the normalized event.
  */
 export function validateEvent(raw: unknown, opts: ValidateOptions): EventValidation {
-  const parsed = UsageEventInput.safeParse(raw);
-  if (!parsed.success) {
-    return {
-      ok: false,
-      errors: parsed.error.issues.map((i) => ({ path: i.path.join(".") || "(event)", message: i.message })),
-    };
+  let e = parseEventInputFast(raw);
+  if (e === null) {
+    const parsed = UsageEventInput.safeParse(raw);
+    if (!parsed.success) {
+      return {
+        ok: false,
+        errors: parsed.error.issues.map((i) => ({ path: i.path.join(".") || "(event)", message: i.message })),
+      };
+    }
+    e = parsed.data;
   }
-  const e = parsed.data;
   const errors: FieldError[] = [];
   const eventTime = Date.parse(e.event_time);
   if (eventTime > opts.now + EVENT_LIMITS.maxFutureSkewMs) {
@@ -176,6 +179,100 @@ export function validateEvent(raw: unknown, opts: ValidateOptions): EventValidat
       tags: e.tags ?? {},
     },
   };
+}
+
+type ParsedInput = z.output<typeof UsageEventInput>;
+
+const UUID_PATTERN = z.regexes.uuid();
+const DATETIME_PATTERN = z.regexes.datetime({ offset: true, local: false, precision: null });
+const OPERATION_SET: ReadonlySet<unknown> = new Set(OPERATIONS);
+const OPTIONAL_IDS = ["project_id", "user_id", "agent_id", "session_id", "turn_id", "message_id", "error_code"] as const;
+const COUNTS = ["input_tokens", "output_tokens"] as const;
+const OPTIONAL_COUNTS = ["call_sequence", "cached_input_tokens", "cache_write_tokens", "reasoning_tokens"] as const;
+const LATENCIES = ["duration_ms", "ttfb_ms", "proxy_overhead_ms"] as const;
+
+/**
+ * The ingest hot path: the same rules as {@link UsageEventInput}, checked in
+ * one pass without zod's per-field machinery (zod was ~5 µs of ~10 µs of JS
+ * per event). It only ever says yes: anything it does not accept outright
+ * (an invalid field, an unusual shape) returns null and zod decides, so the
+ * accepted set and every error message stay exactly zod's. The result equals
+ * `UsageEventInput.parse(raw)` (event.test.ts checks both on the same inputs).
+ */
+export function parseEventInputFast(raw: unknown): ParsedInput | null {
+  if (typeof raw !== "object" || raw === null || Object.getPrototypeOf(raw) !== Object.prototype) return null;
+  const r = raw as Record<string, unknown>;
+  const max = EVENT_LIMITS.maxIdLength;
+  const { event_id, event_time, org_id, provider, model, operation, cost_usd, status_code, streaming, tags } = r;
+  if (typeof event_id !== "string" || !UUID_PATTERN.test(event_id)) return null;
+  if (typeof event_time !== "string" || !DATETIME_PATTERN.test(event_time)) return null;
+  if (org_id !== undefined && !(typeof org_id === "string" && org_id.length >= 1 && org_id.length <= max)) return null;
+  if (typeof provider !== "string" || provider.length < 1 || provider.length > max) return null;
+  if (typeof model !== "string" || model.length < 1 || model.length > max) return null;
+  if (operation !== undefined && !OPERATION_SET.has(operation)) return null;
+  if (cost_usd !== undefined && !(typeof cost_usd === "number" && cost_usd >= 0 && Number.isFinite(cost_usd))) return null;
+  if (!(typeof status_code === "number" && Number.isSafeInteger(status_code) && status_code >= 100 && status_code <= 599)) return null;
+  if (streaming !== undefined && typeof streaming !== "boolean") return null;
+  const out: Record<string, unknown> = { event_id, event_time };
+  if (org_id !== undefined) out.org_id = org_id;
+  for (const k of OPTIONAL_IDS) {
+    const v = r[k];
+    if (v === undefined) continue;
+    if (typeof v !== "string" || v.length > max) return null;
+    out[k] = v;
+  }
+  for (const k of OPTIONAL_COUNTS) {
+    const v = r[k];
+    if (v === undefined) continue;
+    if (!isCount(v)) return null;
+    out[k] = v;
+  }
+  for (const k of COUNTS) {
+    const v = r[k];
+    if (!isCount(v)) return null;
+    out[k] = v;
+  }
+  for (const k of LATENCIES) {
+    const v = r[k];
+    if (v === undefined) continue;
+    if (!isCount(v) || (v as number) > 86_400_000) return null;
+    out[k] = v;
+  }
+  out.provider = provider;
+  out.model = model;
+  if (operation !== undefined) out.operation = operation;
+  if (cost_usd !== undefined) out.cost_usd = cost_usd;
+  out.status_code = status_code;
+  if (streaming !== undefined) out.streaming = streaming;
+  if (tags !== undefined) {
+    const t = copyTags(tags);
+    if (t === null) return null;
+    out.tags = t;
+  }
+  return out as ParsedInput;
+}
+
+function isCount(v: unknown): boolean {
+  return typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
+}
+
+/** A copy of valid tags (zod returns a new object too), or null to let zod judge them. */
+function copyTags(tags: unknown): Record<string, string> | null {
+  if (typeof tags !== "object" || tags === null || Object.getPrototypeOf(tags) !== Object.prototype) return null;
+  const out: Record<string, string> = {};
+  let n = 0;
+  for (const k in tags) {
+    if (!Object.hasOwn(tags, k)) return null;
+    const v = (tags as Record<string, unknown>)[k];
+    // "__proto__" would set the copy's prototype instead of a key: zod's business.
+    if (k === "__proto__" || k.length > EVENT_LIMITS.maxTagKeyLength) return null;
+    if (typeof v !== "string" || v.length > EVENT_LIMITS.maxTagValueLength) return null;
+    out[k] = v;
+    if (++n > EVENT_LIMITS.maxTags) return null;
+  }
+  // Symbol keys or non-enumerable ones: unusual, zod decides.
+  if (Object.getOwnPropertyNames(tags).length !== n) return null;
+  return out;
 }
 
 /** Oldest event_time the raw table keeps (its TTL), relative to `now`. */
