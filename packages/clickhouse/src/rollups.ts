@@ -42,8 +42,8 @@ interface Rollup {
 }
 
 /**
- * Rebuilds every rollup fed by `source` (today llm_usage_daily and
- * llm_usage_hourly) for whole months, from raw rows:
+ * Rebuilds every rollup fed by `source` (today llm_usage_daily,
+ * llm_usage_hourly and llm_usage_model_hourly) for whole months, from raw rows:
  *
  * 1. for each materialized view on the raw table, fill a staging copy of its
  *    target with the view's own SELECT (read from the engine, so never out of

@@ -13,7 +13,9 @@ export function register(program: Command): void {
   usageExitCodes(
     program
       .command("rebuild-rollups")
-      .description("rebuild llm_usage_daily and llm_usage_hourly from raw rows for the months covering [from, to); idempotent")
+      .description(
+        "rebuild every rollup (llm_usage_daily, _hourly, _model_hourly) from raw rows for the months covering [from, to); idempotent",
+      )
       .requiredOption("--from <date>", "start, ISO-8601 date or instant (its whole month is rebuilt)")
       .requiredOption("--to <date>", "end, exclusive, ISO-8601 date or instant")
       .option("--force", "also rebuild months older than the raw retention (their raw rows may be partly gone)"),
