@@ -5,7 +5,7 @@ import type { Logger } from "pino";
 import { classifyMessage, publishToDlq, toDlqMessage } from "./dlq.js";
 import { encodeIntent, type Intent, loadIntents } from "./intent.js";
 import type { KafkaMetrics } from "./kafka-metrics.js";
-import { insertRange, kafkaSource, type OffsetRange, selectRows, toPayload } from "./range-writer.js";
+import { insertRange, kafkaSource, type OffsetRange, type StoredLookup, selectRows, toPayload } from "./range-writer.js";
 
 export interface KafkaConsumerOptions {
   kafka: Kafka;
@@ -17,6 +17,8 @@ export interface KafkaConsumerOptions {
   producer: Producer;
   /** Shared by the members of a process: bounds message bytes being written (backpressure). */
   gate: InFlightGate;
+  /** Shared by the members of a process: concurrent ranges' stored-copy lookups run as one query. */
+  lookup: StoredLookup;
   topic: string;
   dlqTopic: string;
   groupId: string;
@@ -217,7 +219,7 @@ export function createKafkaConsumer(opts: KafkaConsumerOptions): KafkaConsumer {
       let dedupMs = 0;
       const stored = await untilDone(ctx, "insert", async () => {
         const t0 = performance.now();
-        const sel = await selectRows(opts.store, rows, { keepOwn: flags.keepOwn });
+        const sel = await selectRows(opts.lookup, rows, { keepOwn: flags.keepOwn });
         dedupMs = performance.now() - t0;
         const payload = toPayload(sel.rows);
         await insertRange(opts.store, range, payload);

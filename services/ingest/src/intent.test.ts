@@ -15,7 +15,7 @@ describe("intent and range identity", () => {
   });
 
   it("looks stored copies up by org and time first (primary key), then event_id, reading the UUID under another name", () => {
-    expect(STORED_SOURCES_SQL).toBe(`SELECT org_id, toString(event_id) AS id, source
+    expect(STORED_SOURCES_SQL).toBe(`SELECT org_id, toString(event_id) AS id, source, toUnixTimestamp64Milli(event_time) AS ms
 FROM llm_usage
 WHERE org_id IN {orgs:Array(String)}
   AND event_time >= {from:DateTime64(3, 'UTC')}

@@ -6,6 +6,7 @@ import type { Registry } from "prom-client";
 import { createInFlightGate, createKafkaConsumer, type KafkaConsumer } from "./consumer.js";
 import { ensureTopics } from "./kafka.js";
 import { createKafkaMetrics } from "./kafka-metrics.js";
+import { createStoredLookup } from "./range-writer.js";
 
 export interface KafkaIngestSettings {
   topic: string;
@@ -81,6 +82,7 @@ export async function startKafkaIngest(opts: KafkaIngestOptions): Promise<KafkaI
   await producer.connect();
   const metrics = createKafkaMetrics(opts.registry);
   const gate = createInFlightGate(s.maxInFlightBytes);
+  const lookup = createStoredLookup(opts.store);
   const members: KafkaConsumer[] = [];
 
   async function addMember(): Promise<void> {
@@ -92,6 +94,7 @@ export async function startKafkaIngest(opts: KafkaIngestOptions): Promise<KafkaI
       metrics,
       producer,
       gate,
+      lookup,
       topic: s.topic,
       dlqTopic: s.dlqTopic,
       groupId: s.groupId,

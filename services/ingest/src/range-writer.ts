@@ -1,6 +1,6 @@
 import type { Store } from "@tokenmeter/clickhouse";
-import type { UsageRow } from "@tokenmeter/core";
-import { eventKey, storedIdParams } from "./dedup.js";
+import { toClickHouseTime, type UsageRow } from "@tokenmeter/core";
+import { DEDUP_WINDOW_MS, eventKey } from "./dedup.js";
 
 /**
  * One contiguous offset range of one partition: the Kafka consumer's unit of
@@ -32,9 +32,10 @@ export function rangeToken(r: OffsetRange): string {
  * `event_id` would shadow the column in WHERE and compare strings to UUIDs), with their source, so a re-attempt of
  * the same range can tell "stored by an earlier attempt of this range" (keep:
  * the token makes the insert a no-op where it landed and completes what did
- * not) from "stored from another message" (a producer duplicate: drop).
+ * not) from "stored from another message" (a producer duplicate: drop). `ms`
+ * lets a lookup shared by several ranges keep each range to its own window.
  */
-export const STORED_SOURCES_SQL = `SELECT org_id, toString(event_id) AS id, source
+export const STORED_SOURCES_SQL = `SELECT org_id, toString(event_id) AS id, source, toUnixTimestamp64Milli(event_time) AS ms
 FROM llm_usage
 WHERE org_id IN {orgs:Array(String)}
   AND event_time >= {from:DateTime64(3, 'UTC')}
@@ -47,6 +48,109 @@ export interface Selection {
   duplicates: number;
 }
 
+/** Finds the stored copies (event key → sources) of one range's events. */
+export interface StoredLookup {
+  find(rows: UsageRow[]): Promise<Map<string, Set<string>>>;
+}
+
+interface Pending {
+  orgs: Set<string>;
+  ids: string[];
+  fromMs: number;
+  toMs: number;
+  resolve(found: Map<string, Set<string>>): void;
+  reject(err: unknown): void;
+}
+
+/**
+ * The stored-copy lookup of a process, shared by its partitions. The query
+ * reads event_id over the whole window (the bloom filter cannot skip granules
+ * for thousands of ids), so its cost follows the rows in the window, not the
+ * ids asked for; and chDB runs bound statements one at a time anyway. So a
+ * lookup asked for while one runs waits for it and then joins every other
+ * waiting one in ONE query over the union of orgs, ids and windows; each
+ * range still gets only the copies inside its own window (`windowMs` either
+ * side of its event_time range), exactly what a query of its own returns.
+ */
+export function createStoredLookup(store: Store, windowMs: number = DEDUP_WINDOW_MS): StoredLookup {
+  let queue: Pending[] = [];
+  let running = false;
+
+  async function drain(): Promise<void> {
+    running = true;
+    while (queue.length > 0) {
+      const group = queue;
+      queue = [];
+      try {
+        const found = await queryGroup(group);
+        for (const p of group) p.resolve(ownWindow(found, p));
+      } catch (err) {
+        for (const p of group) p.reject(err);
+      }
+    }
+    running = false;
+  }
+
+  async function queryGroup(group: Pending[]): Promise<StoredCopy[]> {
+    const orgs = new Set<string>();
+    const ids: string[] = [];
+    let fromMs = Number.POSITIVE_INFINITY;
+    let toMs = Number.NEGATIVE_INFINITY;
+    for (const p of group) {
+      for (const o of p.orgs) orgs.add(o);
+      for (const id of p.ids) ids.push(id);
+      fromMs = Math.min(fromMs, p.fromMs);
+      toMs = Math.max(toMs, p.toMs);
+    }
+    return await store.query<StoredCopy>(STORED_SOURCES_SQL, {
+      orgs: [...orgs],
+      ids,
+      from: toClickHouseTime(fromMs),
+      to: toClickHouseTime(toMs),
+    });
+  }
+
+  return {
+    find(rows) {
+      const orgs = new Set<string>();
+      let minTimeMs = Number.POSITIVE_INFINITY;
+      let maxTimeMs = Number.NEGATIVE_INFINITY;
+      for (const r of rows) {
+        orgs.add(r.org_id);
+        const t = Date.parse(`${r.event_time.replace(" ", "T")}Z`);
+        if (t < minTimeMs) minTimeMs = t;
+        if (t > maxTimeMs) maxTimeMs = t;
+      }
+      const ids = rows.map((r) => r.event_id);
+      return new Promise((resolve, reject) => {
+        queue.push({ orgs, ids, fromMs: minTimeMs - windowMs, toMs: maxTimeMs + windowMs, resolve, reject });
+        if (!running) void drain();
+      });
+    },
+  };
+}
+
+interface StoredCopy {
+  org_id: string;
+  id: string;
+  source: string;
+  ms: number;
+}
+
+/** The copies one range would have found on its own: its orgs, inside its window (ids are matched by the caller). */
+function ownWindow(found: StoredCopy[], p: Pending): Map<string, Set<string>> {
+  const out = new Map<string, Set<string>>();
+  for (const f of found) {
+    const ms = Number(f.ms);
+    if (ms < p.fromMs || ms > p.toMs || !p.orgs.has(f.org_id)) continue;
+    const key = eventKey(f.org_id, f.id);
+    const set = out.get(key) ?? new Set<string>();
+    set.add(f.source);
+    out.set(key, set);
+  }
+  return out;
+}
+
 /**
  * Picks the rows of a range to insert: the first occurrence of each event
  * wins inside the range; an event already stored from a different message is
@@ -54,7 +158,7 @@ export interface Selection {
  * source) is kept, because only the same insert under the same token can
  * complete a rollup that an interrupted attempt left behind.
  */
-export async function selectRows(store: Store, rows: UsageRow[], opts: { keepOwn: boolean }): Promise<Selection> {
+export async function selectRows(lookup: StoredLookup, rows: UsageRow[], opts: { keepOwn: boolean }): Promise<Selection> {
   const seen = new Set<string>();
   const unique: UsageRow[] = [];
   for (const r of rows) {
@@ -64,35 +168,13 @@ export async function selectRows(store: Store, rows: UsageRow[], opts: { keepOwn
     unique.push(r);
   }
   if (unique.length === 0) return { rows: [], duplicates: rows.length };
-  const stored = await storedSources(store, unique);
+  const stored = await lookup.find(unique);
   const kept = unique.filter((r) => {
     const sources = stored.get(eventKey(r.org_id, r.event_id));
     if (!sources) return true;
     return opts.keepOwn && sources.has(r.source);
   });
   return { rows: kept, duplicates: rows.length - kept.length };
-}
-
-async function storedSources(store: Store, rows: UsageRow[]): Promise<Map<string, Set<string>>> {
-  const orgs = new Set<string>();
-  let minTimeMs = Number.POSITIVE_INFINITY;
-  let maxTimeMs = Number.NEGATIVE_INFINITY;
-  for (const r of rows) {
-    orgs.add(r.org_id);
-    const t = Date.parse(`${r.event_time.replace(" ", "T")}Z`);
-    if (t < minTimeMs) minTimeMs = t;
-    if (t > maxTimeMs) maxTimeMs = t;
-  }
-  const params = storedIdParams({ orgs: [...orgs], ids: rows.map((r) => r.event_id), minTimeMs, maxTimeMs });
-  const found = await store.query<{ org_id: string; id: string; source: string }>(STORED_SOURCES_SQL, params);
-  const out = new Map<string, Set<string>>();
-  for (const f of found) {
-    const key = eventKey(f.org_id, f.id);
-    const set = out.get(key) ?? new Set<string>();
-    set.add(f.source);
-    out.set(key, set);
-  }
-  return out;
 }
 
 /** Serializes rows as the JSONEachRow payload of one insert. */

@@ -1,0 +1,83 @@
+import { randomUUID } from "node:crypto";
+import type { Store } from "@tokenmeter/clickhouse";
+import { toClickHouseTime, type UsageRow } from "@tokenmeter/core";
+import { describe, expect, it } from "vitest";
+import { dropTestStore, openTestStore } from "../../../test/support/store.js";
+import { DEDUP_WINDOW_MS, eventKey } from "./dedup.js";
+import { createStoredLookup, selectRows } from "./range-writer.js";
+
+const t = Date.parse("2026-06-01T12:00:00Z");
+const row = (event_id: string, org_id: string, ms: number, source: string) =>
+  ({ event_id, org_id, event_time: toClickHouseTime(ms), provider: "openai", model: "m", source }) as UsageRow;
+
+describe("stored-copy lookup shared by concurrent ranges", () => {
+  it("runs lookups asked for while one runs as one query, each range seeing only its own window and orgs", async () => {
+    const inner = await openTestStore();
+    let queries = 0;
+    const store = new Proxy(inner, {
+      get(target, prop, receiver) {
+        if (prop !== "query") return Reflect.get(target, prop, receiver);
+        return (...args: Parameters<Store["query"]>) => {
+          queries++;
+          return target.query(...args);
+        };
+      },
+    });
+    try {
+      const [a, old, g] = [randomUUID(), randomUUID(), randomUUID()];
+      await inner.insert("llm_usage", [
+        row(a, "acme", t, "kafka:x:0:1"),
+        row(old, "acme", t - 3 * DEDUP_WINDOW_MS, "kafka:x:0:2"),
+        row(g, "globex", t, "kafka:x:1:1"),
+      ]);
+      const lookup = createStoredLookup(store);
+      const [first, near, far, other] = await Promise.all([
+        lookup.find([row(randomUUID(), "acme", t, "s")]),
+        // Asks for `old` and `g` too, but neither is inside its window / org.
+        lookup.find([row(a, "acme", t, "s"), row(old, "acme", t, "s"), row(g, "acme", t, "s")]),
+        lookup.find([row(old, "acme", t - 3 * DEDUP_WINDOW_MS + 60_000, "s")]),
+        lookup.find([row(g, "globex", t + DEDUP_WINDOW_MS, "s")]),
+      ]);
+      expect(queries).toBe(2);
+      expect(first).toEqual(new Map());
+      expect(near).toEqual(new Map([[eventKey("acme", a), new Set(["kafka:x:0:1"])]]));
+      expect(far).toEqual(new Map([[eventKey("acme", old), new Set(["kafka:x:0:2"])]]));
+      expect(other).toEqual(new Map([[eventKey("globex", g), new Set(["kafka:x:1:1"])]]));
+
+      // selectRows: repeats in the range and copies from other messages drop; the range's own copy stays on a redo.
+      const b = randomUUID();
+      const rows = [row(a, "acme", t, "kafka:x:0:1"), row(b, "acme", t, "kafka:x:0:3"), row(b, "acme", t, "kafka:x:0:4")];
+      const redo = await selectRows(lookup, rows, { keepOwn: true });
+      expect(redo.rows.map((r) => r.source)).toEqual(["kafka:x:0:1", "kafka:x:0:3"]);
+      const fresh = await selectRows(lookup, rows, { keepOwn: false });
+      expect(fresh).toEqual({ rows: [rows[1]], duplicates: 2 });
+    } finally {
+      await dropTestStore(inner);
+    }
+  });
+
+  it("fails every range of a failed query, and the next lookups run again", async () => {
+    const inner = await openTestStore();
+    let fail = true;
+    const store = new Proxy(inner, {
+      get(target, prop, receiver) {
+        if (prop === "query") {
+          return (...args: Parameters<Store["query"]>) => (fail ? Promise.reject(new Error("boom")) : target.query(...args));
+        }
+        return Reflect.get(target, prop, receiver);
+      },
+    });
+    try {
+      const lookup = createStoredLookup(store);
+      const results = await Promise.allSettled([
+        lookup.find([row(randomUUID(), "acme", t, "s")]),
+        lookup.find([row(randomUUID(), "acme", t, "s")]),
+      ]);
+      expect(results.map((r) => r.status)).toEqual(["rejected", "rejected"]);
+      fail = false;
+      expect(await lookup.find([row(randomUUID(), "acme", t, "s")])).toEqual(new Map());
+    } finally {
+      await dropTestStore(inner);
+    }
+  });
+});
