@@ -10,7 +10,7 @@
  *   tsx bench/ingest-kafka.ts --brokers= --topic= --events= … the runner's shared topic
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -82,6 +82,7 @@ async function main() {
     });
     await waitCaughtUp(brokers, groupId, topic, expected, started);
     const totalMs = performance.now() - started;
+    const cpuMs = processCpuMs(child.pid!);
     const memory = rss.stop();
     // 3. Drain: SIGTERM (finish, commit, leave), then count what is stored.
     child.kill("SIGTERM");
@@ -96,7 +97,7 @@ async function main() {
     const flushMs = flushes.map((f) => f.ms).sort((a, b) => a - b);
     const e2e = rate(expected, totalMs);
     log(
-      `end to end ${e2e} events/s (${expected} in ${Math.round(totalMs)} ms, ready after ${Math.round(readyMs)} ms); RSS peak ${memory.peak_mb} MB; ${flushes.length} ranges, range ms p50 ${flushMs[Math.floor(flushMs.length * 0.5)] ?? 0}; stage ms summed ${STAGES.map((k) => `${k} ${flushes.reduce((s, f) => s + (f.stages[k] ?? 0), 0)}`).join(", ")}`,
+      `end to end ${e2e} events/s (${expected} in ${Math.round(totalMs)} ms, ready after ${Math.round(readyMs)} ms); RSS peak ${memory.peak_mb} MB; CPU ${round((cpuMs * 1000) / expected, 1)} µs/event (all threads); ${flushes.length} ranges, range ms p50 ${flushMs[Math.floor(flushMs.length * 0.5)] ?? 0}; stage ms summed ${STAGES.map((k) => `${k} ${flushes.reduce((s, f) => s + (f.stages[k] ?? 0), 0)}`).join(", ")}`,
     );
     writeResult({
       scenario: "ingest-kafka",
@@ -116,6 +117,12 @@ async function main() {
           unit: "events/s",
         },
         { scenario: "1 ingest", metric: "ours: ingest RSS peak", value: memory.peak_mb, unit: "MB" },
+        {
+          scenario: "1 ingest",
+          metric: "ours: ingest process CPU per event (all threads, start included)",
+          value: round((cpuMs * 1000) / expected, 1),
+          unit: "µs",
+        },
         { scenario: "1 ingest", metric: "ours: stored rows = produced", value: Number(row?.raw) === expected ? 1 : 0, unit: "bool" },
       ],
       detail: {
@@ -142,6 +149,12 @@ async function main() {
       rmSync(brokerDir, { recursive: true, force: true });
     }
   }
+}
+
+/** utime + stime of a process in ms, all its threads (chDB's included): less load-sensitive than wall time. */
+function processCpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
 }
 
 /** Polls the group's committed offsets until they cover the topic (bounded). */
