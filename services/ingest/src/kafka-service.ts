@@ -21,6 +21,8 @@ export interface KafkaIngestSettings {
   maxBytesPerPartition: number;
   maxInFlightBytes: number;
   maxEventBytes: number;
+  /** Stored-copy lookup window each side of a range's event times (TOKENMETER_DEDUP_WINDOW_MS); default 1 day. */
+  dedupWindowMs?: number;
 }
 
 /** Defaults matching kafka-config.ts, for callers that build settings by hand (tests, bench). */
@@ -82,7 +84,7 @@ export async function startKafkaIngest(opts: KafkaIngestOptions): Promise<KafkaI
   await producer.connect();
   const metrics = createKafkaMetrics(opts.registry);
   const gate = createInFlightGate(s.maxInFlightBytes);
-  const lookup = createStoredLookup(opts.store);
+  const lookup = createStoredLookup(opts.store, s.dedupWindowMs);
   const members: KafkaConsumer[] = [];
 
   async function addMember(): Promise<void> {

@@ -51,6 +51,11 @@ describe("stored-copy lookup shared by concurrent ranges", () => {
       expect(redo.rows.map((r) => r.source)).toEqual(["kafka:x:0:1", "kafka:x:0:3"]);
       const fresh = await selectRows(lookup, rows, { keepOwn: false });
       expect(fresh).toEqual({ rows: [rows[1]], duplicates: 2 });
+
+      // A window of 0: the range's own time range only (a re-stamped re-send is not found).
+      const narrow = createStoredLookup(store, 0);
+      expect(await narrow.find([row(a, "acme", t, "s")])).toEqual(new Map([[eventKey("acme", a), new Set(["kafka:x:0:1"])]]));
+      expect(await narrow.find([row(a, "acme", t + 60_000, "s")])).toEqual(new Map());
     } finally {
       await dropTestStore(inner);
     }

@@ -78,6 +78,7 @@ export async function startIngestTransport(opts: IngestTransportOptions): Promis
         maxBytesPerPartition: c.TOKENMETER_KAFKA_MAX_BYTES_PER_PARTITION,
         maxInFlightBytes: c.TOKENMETER_KAFKA_MAX_IN_FLIGHT_BYTES,
         maxEventBytes: c.TOKENMETER_KAFKA_MAX_EVENT_BYTES,
+        dedupWindowMs: c.TOKENMETER_DEDUP_WINDOW_MS,
       },
     });
     // Idempotent + acks=all: HTTP answers 200 only after the broker has the events.
