@@ -2,7 +2,7 @@ import type { Store } from "@tokenmeter/clickhouse";
 import { isError, type Pricer, reportedOrUnpriced, type UsageEvent } from "@tokenmeter/core";
 import { expect } from "vitest";
 
-/** Totals per org that every table (raw, daily, hourly) must agree on. */
+/** Totals per org that every table (raw and each rollup) must agree on. */
 export interface OrgTotals {
   requests: number;
   errors: number;
@@ -41,25 +41,32 @@ const SUMS = `sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_to
   sum(cached_input_tokens) AS cached_input_tokens, sum(reasoning_tokens) AS reasoning_tokens,
   round(sum(cost_usd) * 1000000) AS cost_micros`;
 
-/** Stored totals per org in raw, daily and hourly rollups (read with sum(), parts need not be merged). */
-export async function storedTotals(store: Store): Promise<Record<"raw" | "daily" | "hourly", Record<string, OrgTotals>>> {
-  const raw = await store.query<OrgTotals & { org_id: string }>(
-    `SELECT org_id, count() AS requests, countIf(status_code >= 400 OR error_code != '') AS errors, ${SUMS} FROM llm_usage GROUP BY org_id`,
-  );
-  const daily = await store.query<OrgTotals & { org_id: string }>(
-    `SELECT org_id, sum(requests) AS requests, sum(errors) AS errors, ${SUMS} FROM llm_usage_daily GROUP BY org_id`,
-  );
-  const hourly = await store.query<OrgTotals & { org_id: string }>(
-    `SELECT org_id, sum(requests) AS requests, sum(errors) AS errors, ${SUMS} FROM llm_usage_hourly GROUP BY org_id`,
-  );
-  const byOrg = (rows: Array<OrgTotals & { org_id: string }>) =>
-    Object.fromEntries(
+/** Every table that counts events: raw and each rollup fed from it by a materialized view. */
+export const COUNTING_TABLES = {
+  raw: "llm_usage",
+  daily: "llm_usage_daily",
+  hourly: "llm_usage_hourly",
+  model_hourly: "llm_usage_model_hourly",
+} as const;
+export type CountingTable = keyof typeof COUNTING_TABLES;
+
+/** Stored totals per org in raw and every rollup (read with sum(), parts need not be merged). */
+export async function storedTotals(store: Store): Promise<Record<CountingTable, Record<string, OrgTotals>>> {
+  const out = {} as Record<CountingTable, Record<string, OrgTotals>>;
+  for (const [name, table] of Object.entries(COUNTING_TABLES) as [CountingTable, string][]) {
+    const counts =
+      name === "raw"
+        ? "count() AS requests, countIf(status_code >= 400 OR error_code != '') AS errors"
+        : "sum(requests) AS requests, sum(errors) AS errors";
+    const rows = await store.query<OrgTotals & { org_id: string }>(`SELECT org_id, ${counts}, ${SUMS} FROM ${table} GROUP BY org_id`);
+    out[name] = Object.fromEntries(
       rows.map(({ org_id, ...t }) => [
         org_id,
         Object.fromEntries(Object.entries(t).map(([k, v]) => [k, Number(v)])) as unknown as OrgTotals,
       ]),
     );
-  return { raw: byOrg(raw), daily: byOrg(daily), hourly: byOrg(hourly) };
+  }
+  return out;
 }
 
 /** event_ids stored more than once in raw (must be none). */
@@ -71,7 +78,7 @@ export async function duplicateIds(store: Store): Promise<number> {
 }
 
 /**
- * Raw, daily and hourly all agree with the events: counts and token sums
+ * Raw and every rollup agree with the events: counts and token sums
  * exact per org, cost within 2 micro-dollars (float sums in another order),
  * and no event_id stored twice.
  */
@@ -79,7 +86,7 @@ export async function expectExactly(store: Store, events: UsageEvent[], pricer: 
   const expected = expectedTotals(events, pricer);
   const stored = await storedTotals(store);
   expect(await duplicateIds(store)).toBe(0);
-  for (const table of ["raw", "daily", "hourly"] as const) {
+  for (const table of Object.keys(COUNTING_TABLES) as CountingTable[]) {
     expect(Object.keys(stored[table]).sort()).toEqual(Object.keys(expected).sort());
     for (const [org, t] of Object.entries(expected)) {
       const s = stored[table][org] as OrgTotals;
