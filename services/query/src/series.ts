@@ -34,6 +34,30 @@ export function groupRows<R>(rows: readonly R[], key: (r: R) => string): Map<str
   return out;
 }
 
+/** A series with its totals, as usage and errors answer it overall and per group. */
+export interface SeriesOf<P, T> {
+  series: P[];
+  totals: T;
+}
+
+/**
+ * Per-group series (group_by): the rows split by their `grp` column, each
+ * group zero-filled by `seriesOf` like the overall series, in `order`.
+ */
+export function groupSeries<R extends { grp?: unknown }, P, T>(
+  rows: readonly R[],
+  seriesOf: (rows: R[]) => SeriesOf<P, T>,
+  order: (a: SeriesOf<P, T> & { key: string }, b: SeriesOf<P, T> & { key: string }) => number,
+): (SeriesOf<P, T> & { key: string })[] {
+  return [...groupRows(rows, (r) => String(r.grp)).entries()].map(([key, list]) => ({ key, ...seriesOf(list) })).sort(order);
+}
+
+/** CSV of a series answer: one row per bucket, or per group and bucket (`group` first) when grouped. */
+export function seriesCsv(r: { series: object[]; groups?: { key: string; series: object[] }[] | undefined }): CsvTable {
+  const rows = r.groups ? r.groups.flatMap((g) => g.series.map((p) => ({ group: g.key, ...p }))) : r.series;
+  return tableOf(rows as Record<string, unknown>[]);
+}
+
 /** Flattens nested objects into dotted columns (`ttfb_ms.p95`, `by_code.rate_limit`). */
 export function flatten(obj: Record<string, unknown>, prefix = "", out: Record<string, unknown> = {}): Record<string, unknown> {
   for (const [k, v] of Object.entries(obj)) {

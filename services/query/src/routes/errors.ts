@@ -3,7 +3,7 @@ import type { EndpointDef, QueryContext } from "../endpoint.js";
 import { ratio } from "../endpoint.js";
 import { iso } from "../params.js";
 import { planSums } from "../plan.js";
-import { groupRows, tableOf, zeroFill } from "../series.js";
+import { groupSeries, seriesCsv, zeroFill } from "../series.js";
 import { bucketDim, buildAggregateQuery, column, ERRORS, groupDim, REQUESTS } from "../sql.js";
 
 /** by_code key of errors that carry no error_code (status_code >= 400 only; the rollups keep no status). */
@@ -76,9 +76,11 @@ export async function getErrors(ctx: QueryContext): Promise<ErrorsResponse> {
   const rows = await ctx.store.query<Row>(built.sql, built.params);
   const out: ErrorsResponse = { granularity: q.granularity, start: iso(q.start), end: iso(q.end), tz: q.tz, ...seriesOf(ctx, rows) };
   if (q.group_by) {
-    out.groups = [...groupRows(rows, (r) => String(r.grp)).entries()]
-      .map(([key, list]) => ({ key, ...seriesOf(ctx, list) }))
-      .sort((a, b) => b.totals.errors - a.totals.errors || b.totals.requests - a.totals.requests || (a.key < b.key ? -1 : 1));
+    out.groups = groupSeries(
+      rows,
+      (list) => seriesOf(ctx, list),
+      (a, b) => b.totals.errors - a.totals.errors || b.totals.requests - a.totals.requests || (a.key < b.key ? -1 : 1),
+    );
   }
   return out;
 }
@@ -89,5 +91,5 @@ export const errors: EndpointDef<ErrorsResponse> = {
   summary: "Requests, errors, error rate and errors by code per time bucket",
   response: ErrorsResponse,
   run: getErrors,
-  csv: (r) => (r.groups ? tableOf(r.groups.flatMap((g) => g.series.map((p) => ({ group: g.key, ...p })))) : tableOf(r.series)),
+  csv: seriesCsv,
 };

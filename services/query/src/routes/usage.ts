@@ -3,7 +3,7 @@ import type { EndpointDef, QueryContext } from "../endpoint.js";
 import { usd } from "../endpoint.js";
 import { iso } from "../params.js";
 import { planSums } from "../plan.js";
-import { groupRows, tableOf, zeroFill } from "../series.js";
+import { groupSeries, seriesCsv, zeroFill } from "../series.js";
 import { bucketDim, buildAggregateQuery, ERRORS, groupDim, REQUESTS, sumOf } from "../sql.js";
 
 const Totals = z.object({
@@ -92,9 +92,11 @@ export async function getUsage(ctx: QueryContext): Promise<UsageResponse> {
   const all = seriesOf(ctx, rows);
   const out: UsageResponse = { granularity: q.granularity, start: iso(q.start), end: iso(q.end), tz: q.tz, ...all };
   if (q.group_by) {
-    out.groups = [...groupRows(rows, (r) => String(r.grp)).entries()]
-      .map(([key, list]) => ({ key, ...seriesOf(ctx, list) }))
-      .sort((a, b) => b.totals.requests - a.totals.requests || (a.key < b.key ? -1 : 1));
+    out.groups = groupSeries(
+      rows,
+      (list) => seriesOf(ctx, list),
+      (a, b) => b.totals.requests - a.totals.requests || (a.key < b.key ? -1 : 1),
+    );
   }
   return out;
 }
@@ -105,5 +107,5 @@ export const usage: EndpointDef<UsageResponse> = {
   summary: "Requests, errors, tokens and cost per time bucket",
   response: UsageResponse,
   run: getUsage,
-  csv: (r) => (r.groups ? tableOf(r.groups.flatMap((g) => g.series.map((p) => ({ group: g.key, ...p })))) : tableOf(r.series)),
+  csv: seriesCsv,
 };
