@@ -15,7 +15,7 @@ import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTopic, deleteTopics, groupLag, liveEvents, normalized, produce, testKafka, uniqueTopic, waitFor } from "./support/kafka.js";
 import { dropTestStore, openTestStore } from "./support/store.js";
-import { expectExactly } from "./support/totals.js";
+import { expectExactly, truncateCounting } from "./support/totals.js";
 
 const logger = pino({ level: "silent" });
 const kafka = testKafka();
@@ -40,9 +40,7 @@ describe("exactly-once effect of Kafka ingest (real broker, real engine)", () =>
     await createTopic(kafka, topic, partitions);
     await createTopic(kafka, `${topic}.dlq`, 1);
     // Each scenario its own database, so totals are per scenario.
-    await store.command("TRUNCATE TABLE llm_usage");
-    await store.command("TRUNCATE TABLE llm_usage_daily");
-    await store.command("TRUNCATE TABLE llm_usage_hourly");
+    await truncateCounting(store);
     return { topic, dlqTopic: `${topic}.dlq`, groupId: `g-${topic}` };
   }
 

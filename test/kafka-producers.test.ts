@@ -9,7 +9,7 @@ import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTopic, deleteTopics, groupLag, liveEvents, normalized, testKafka, uniqueTopic, waitFor } from "./support/kafka.js";
 import { dropTestStore, openTestStore } from "./support/store.js";
-import { expectExactly } from "./support/totals.js";
+import { expectExactly, truncateCounting } from "./support/totals.js";
 
 const logger = pino({ level: "silent" });
 const kafka = testKafka();
@@ -70,9 +70,7 @@ describe("producers into Kafka: HTTP ingest and the SDK (real broker)", () => {
   });
 
   it("the SDK retries a batch whose ack was lost with the same event_ids; stored once", async () => {
-    await store.command("TRUNCATE TABLE llm_usage");
-    await store.command("TRUNCATE TABLE llm_usage_daily");
-    await store.command("TRUNCATE TABLE llm_usage_hourly");
+    await truncateCounting(store);
     // The first send reaches the broker but its ack is "lost": the SDK sees an error and retries.
     let lost = 1;
     const flaky: ProducerLike = {
@@ -90,9 +88,7 @@ describe("producers into Kafka: HTTP ingest and the SDK (real broker)", () => {
   });
 
   it("the SDK's HTTP transport posts to /v1/events with the org from the credential; stored once", async () => {
-    await store.command("TRUNCATE TABLE llm_usage");
-    await store.command("TRUNCATE TABLE llm_usage_daily");
-    await store.command("TRUNCATE TABLE llm_usage_hourly");
+    await truncateCounting(store);
     const app = createIngestRoutes({ sink: new KafkaEventSink(producer, topic), auth: { jwtSecret: secret }, logger });
     const transport = new HttpTransport({
       url: "http://ingest.test",

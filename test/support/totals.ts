@@ -69,6 +69,11 @@ export async function storedTotals(store: Store): Promise<Record<CountingTable, 
   return out;
 }
 
+/** Empties raw and every rollup, so a test's totals hold only its own events. */
+export async function truncateCounting(store: Store): Promise<void> {
+  for (const table of Object.values(COUNTING_TABLES)) await store.command(`TRUNCATE TABLE ${table}`);
+}
+
 /** event_ids stored more than once in raw (must be none). */
 export async function duplicateIds(store: Store): Promise<number> {
   const r = await store.query<{ n: number }>(
