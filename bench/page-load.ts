@@ -12,7 +12,8 @@
  * opened /favicon.svg), so a renderer process for the site exists, as desktop
  * Chrome's spare renderer provides: the figure is the page's load, not
  * Chromium starting a process (~0.5 s of CPU on these 2 cores, taken from
- * the server's share).
+ * the server's share). Each cold load also starts on an idle server (1.5 s
+ * after the previous view), not queued behind that view's filter-choice queries.
  * Console errors are counted on every load. `--screenshots` also writes
  * docs/screenshots/*.png (30 days, light and dark).
  *
@@ -65,6 +66,9 @@ try {
   for (const view of VIEWS) {
     const { page, errors } = await newPage(browser, "light");
     await page.goto(`${tm.url}/favicon.svg`);
+    // The previous view's page fetched its filter choices after drawing (two more uncached
+    // queries); let the server go idle so this view is not measured queued behind them.
+    await page.waitForTimeout(1_500);
     cold[view] = await timedLoad(page, `${tm.url}/${view}#token=${token}`);
     process.stderr.write(
       `[page-load] cold ${view}: first call at ${cold[view]?.first_call} ms; ${cold[view]?.calls.map((c) => `${c.endpoint} +${c.start}/${c.ms} (server ${c.server_ms})`).join(" ")}\n`,
