@@ -42,6 +42,31 @@ describe("buildAggregateQuery", () => {
     });
   });
 
+  it("reads both raw edges of a range in one SELECT (their ranges ORed), the rollup in another", () => {
+    const q = buildAggregateQuery({
+      org_id: "o",
+      segments: [
+        { source: "raw", from: t("2026-03-01T10:30:00Z"), to: t("2026-03-01T11:00:00Z") },
+        { source: "model_hourly", from: t("2026-03-01T11:00:00Z"), to: t("2026-03-03T09:00:00Z") },
+        { source: "raw", from: t("2026-03-03T09:00:00Z"), to: t("2026-03-03T09:41:00Z") },
+      ],
+      dims: [bucketDim("day")],
+      measures: [REQUESTS],
+      filters: {},
+      params: { tz: "UTC" },
+    });
+    expect(q.sql).toBe(
+      "SELECT bucket, sum(requests) AS requests FROM (" +
+        "SELECT toUnixTimestamp(toStartOfDay(event_time, {tz:String})) AS bucket, count() AS requests FROM llm_usage WHERE org_id = {org_id:String}" +
+        " AND ((event_time >= {from_0:DateTime64(3, 'UTC')} AND event_time < {to_0:DateTime64(3, 'UTC')})" +
+        " OR (event_time >= {from_2:DateTime64(3, 'UTC')} AND event_time < {to_2:DateTime64(3, 'UTC')})) GROUP BY bucket" +
+        " UNION ALL SELECT toUnixTimestamp(toStartOfDay(hour, {tz:String})) AS bucket, sum(requests) AS requests FROM llm_usage_model_hourly" +
+        " WHERE org_id = {org_id:String} AND hour >= {from_1:DateTime('UTC')} AND hour < {to_1:DateTime('UTC')} GROUP BY bucket" +
+        ") GROUP BY bucket ORDER BY bucket",
+    );
+    expect(q.params).toMatchObject({ from_0: "2026-03-01 10:30:00.000", to_2: "2026-03-03 09:41:00.000" });
+  });
+
   it("reads the model rollup with the hourly range type", () => {
     const q = buildAggregateQuery({
       org_id: "o",
