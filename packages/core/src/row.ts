@@ -51,6 +51,11 @@ export function toClickHouseTime(ms: number): string {
   return new Date(ms).toISOString().replace("T", " ").replace("Z", "");
 }
 
+/** Epoch ms of ClickHouse DateTime(64) text in UTC, as toClickHouseTime writes it or a UTC column reads back. */
+export function fromClickHouseTime(text: string): number {
+  return Date.parse(`${text.replace(" ", "T")}Z`);
+}
+
 /** Builds the stored row from a validated event and its priced cost. */
 export function toUsageRow(e: UsageEvent, cost: PricedCost, source: string): UsageRow {
   return {

@@ -1,5 +1,5 @@
 import type { Store } from "@tokenmeter/clickhouse";
-import { type PriceTier, toClickHouseTime } from "@tokenmeter/core";
+import { fromClickHouseTime, type PriceTier, toClickHouseTime } from "@tokenmeter/core";
 import type { ModelPriceEntry } from "./litellm.js";
 
 /** One model's prices from `effective_from_ms` on, as written by one refresh `version`. */
@@ -70,7 +70,7 @@ function fromRow(r: PricingRow): PriceVersion {
     model: r.model,
     provider: r.provider,
     mode: r.mode,
-    effective_from_ms: Date.parse(`${r.effective_from.replace(" ", "T")}Z`),
+    effective_from_ms: fromClickHouseTime(r.effective_from),
     version: r.version,
     source: r.source,
     prices: {

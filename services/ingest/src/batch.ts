@@ -1,5 +1,5 @@
-import type { UsageRow } from "@tokenmeter/core";
-import { eventKey, type StoredIdQuery } from "./dedup.js";
+import { fromClickHouseTime, type UsageRow } from "@tokenmeter/core";
+import { eventKey } from "./dedup.js";
 import type { WriteResult } from "./sink.js";
 
 /** One caller's write: settled when all of its rows are stored or dropped as duplicates. */
@@ -40,7 +40,7 @@ export function toPending(row: UsageRow, ticket: Ticket): Pending {
     key: eventKey(row.org_id, row.event_id),
     org_id: row.org_id,
     event_id: row.event_id,
-    timeMs: Date.parse(`${row.event_time.replace(" ", "T")}Z`),
+    timeMs: fromClickHouseTime(row.event_time),
     line,
     bytes: Buffer.byteLength(line),
     atMs: 0,
@@ -73,18 +73,6 @@ export function splitRepeats(batch: Pending[]): { unique: Pending[]; repeats: Pe
     }
   }
   return { unique, repeats };
-}
-
-export function storedIdQuery(batch: Pending[]): StoredIdQuery {
-  const orgs = new Set<string>();
-  let minTimeMs = Number.POSITIVE_INFINITY;
-  let maxTimeMs = Number.NEGATIVE_INFINITY;
-  for (const p of batch) {
-    orgs.add(p.org_id);
-    if (p.timeMs < minTimeMs) minTimeMs = p.timeMs;
-    if (p.timeMs > maxTimeMs) maxTimeMs = p.timeMs;
-  }
-  return { orgs: [...orgs], ids: batch.map((p) => p.event_id), minTimeMs, maxTimeMs };
 }
 
 export function newestTime(batch: Pending[]): number | null {

@@ -54,6 +54,23 @@ export interface StoredIdQuery {
   maxTimeMs: number;
 }
 
+/** What a stored-copy lookup asks for a batch of events: their orgs, ids and event_time range. */
+export function storedIdQuery<T extends { org_id: string; event_id: string }>(
+  items: readonly T[],
+  timeMs: (item: T) => number,
+): StoredIdQuery {
+  const orgs = new Set<string>();
+  let minTimeMs = Number.POSITIVE_INFINITY;
+  let maxTimeMs = Number.NEGATIVE_INFINITY;
+  for (const item of items) {
+    orgs.add(item.org_id);
+    const t = timeMs(item);
+    if (t < minTimeMs) minTimeMs = t;
+    if (t > maxTimeMs) maxTimeMs = t;
+  }
+  return { orgs: [...orgs], ids: items.map((i) => i.event_id), minTimeMs, maxTimeMs };
+}
+
 /** Parameters of {@link STORED_EVENT_IDS_SQL} for one batch, its time range widened by `windowMs` each side. */
 export function storedIdParams(q: StoredIdQuery, windowMs: number = DEDUP_WINDOW_MS): Record<string, unknown> {
   return {

@@ -1,9 +1,9 @@
 import type { Store } from "@tokenmeter/clickhouse";
 import { type BatchPolicy, type FlushReason, mayRetry, retryDelayMs } from "@tokenmeter/core";
 import type { Logger } from "pino";
-import { fail, newestTime, type Pending, settle, splitRepeats, storedIdQuery } from "./batch.js";
+import { fail, newestTime, type Pending, settle, splitRepeats } from "./batch.js";
 import type { WriterMetrics } from "./batcher-metrics.js";
-import { dedupToken, eventKey, findStoredKeys } from "./dedup.js";
+import { dedupToken, eventKey, findStoredKeys, storedIdQuery } from "./dedup.js";
 import type { FlushJournal, JournaledFlush } from "./flush-journal.js";
 
 /** A batch after its duplicate check, ready to insert. */
@@ -71,7 +71,13 @@ export function createFlusher(deps: FlusherDeps) {
     const started = performance.now();
     try {
       const { unique, repeats } = splitRepeats(batch);
-      const stored = await withRetry("dedup_query", () => findStoredKeys(store, storedIdQuery(unique), deps.dedupWindowMs));
+      const stored = await withRetry("dedup_query", () =>
+        findStoredKeys(
+          store,
+          storedIdQuery(unique, (p) => p.timeMs),
+          deps.dedupWindowMs,
+        ),
+      );
       const kept: Pending[] = [];
       for (const p of unique) (stored.has(p.key) ? repeats : kept).push(p);
       return { reason, bytes, kept, dropped: repeats, started, dedupMs: performance.now() - started };

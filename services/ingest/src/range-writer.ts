@@ -1,6 +1,6 @@
 import type { Store } from "@tokenmeter/clickhouse";
-import { toClickHouseTime, type UsageRow } from "@tokenmeter/core";
-import { DEDUP_WINDOW_MS, eventKey } from "./dedup.js";
+import { fromClickHouseTime, toClickHouseTime, type UsageRow } from "@tokenmeter/core";
+import { DEDUP_WINDOW_MS, eventKey, storedIdQuery } from "./dedup.js";
 
 /**
  * One contiguous offset range of one partition: the Kafka consumer's unit of
@@ -112,18 +112,9 @@ export function createStoredLookup(store: Store, windowMs: number = DEDUP_WINDOW
 
   return {
     find(rows) {
-      const orgs = new Set<string>();
-      let minTimeMs = Number.POSITIVE_INFINITY;
-      let maxTimeMs = Number.NEGATIVE_INFINITY;
-      for (const r of rows) {
-        orgs.add(r.org_id);
-        const t = Date.parse(`${r.event_time.replace(" ", "T")}Z`);
-        if (t < minTimeMs) minTimeMs = t;
-        if (t > maxTimeMs) maxTimeMs = t;
-      }
-      const ids = rows.map((r) => r.event_id);
+      const q = storedIdQuery(rows, (r) => fromClickHouseTime(r.event_time));
       return new Promise((resolve, reject) => {
-        queue.push({ orgs, ids, fromMs: minTimeMs - windowMs, toMs: maxTimeMs + windowMs, resolve, reject });
+        queue.push({ orgs: new Set(q.orgs), ids: q.ids, fromMs: q.minTimeMs - windowMs, toMs: q.maxTimeMs + windowMs, resolve, reject });
         if (!running) void drain();
       });
     },
