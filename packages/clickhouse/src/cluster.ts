@@ -1,4 +1,4 @@
-import { appliedMigrations, loadMigrations, type Migration, migrationChecksum } from "./migrate.js";
+import { appliedMigrations, LEDGER, loadMigrations, type Migration, migrationChecksum } from "./migrate.js";
 import type { Store } from "./store.js";
 
 /**
@@ -78,23 +78,10 @@ export function renderClusterSql(opts: ClusterOptions = {}, migrations: Migratio
 }
 
 /**
- * The migration ledger, as migrate() creates it on a single node (same
- * columns; the cluster test compares them), rendered like any table: a
- * replicated `_local` plus a Distributed `schema_migrations`, so every node
- * reads the same ledger whichever node a client reaches.
+ * DDL of the cluster's migration ledger: migrate()'s own table, rendered like
+ * any other as a replicated `_local` plus a Distributed `schema_migrations`,
+ * so every node reads the same ledger whichever node a client reaches.
  */
-const LEDGER = `CREATE TABLE IF NOT EXISTS schema_migrations
-(
-    version    UInt32,
-    name       String,
-    checksum   String DEFAULT '',
-    applied_at DateTime64(3, 'UTC') DEFAULT now64(3)
-)
-ENGINE = ReplacingMergeTree(applied_at)
-ORDER BY version
-SETTINGS non_replicated_deduplication_window = 1000`;
-
-/** DDL of the cluster's migration ledger. */
 export function renderClusterLedger(opts: ClusterOptions = {}): string[] {
   return renderClusterMigrations(opts, [{ version: 0, name: "schema_migrations", statements: [LEDGER] }])[0]?.statements ?? [];
 }

@@ -57,7 +57,8 @@ export class MigrationError extends Error {
 
 // The dedup window lets two processes recording the same version with the same
 // token store one row; ReplacingMergeTree and the readers' DISTINCT cover the rest.
-const LEDGER = `CREATE TABLE IF NOT EXISTS schema_migrations
+// The cluster renders this same statement (cluster.ts renderClusterLedger).
+export const LEDGER = `CREATE TABLE IF NOT EXISTS schema_migrations
 (
     version    UInt32,
     name       String,
