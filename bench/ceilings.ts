@@ -1,23 +1,8 @@
-/**
- * Scenario 1's ceilings and peer, on the same topic and the same rows as the
- * end-to-end ingest run:
- *   (a) raw insert: the same rows, pre-serialized as one JSONEachRow stream,
- *       inserted into llm_usage (with its rollup MVs) of the same engine;
- *   (b) consume-and-discard: the same topic read by kafkajs, nothing done;
- *   peer: ClickHouse's Kafka table engine (in chDB) draining the topic into
- *       an llm_usage-shaped table through a materialized view.
- *
- *   tsx bench/ceilings.ts [--quick] [--brokers=h:p --topic=T --events=N --end=MS --days=D --seed=S]
- * Without --brokers it starts a broker and produces the event set itself.
- */
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import type { ChdbStore } from "@tokenmeter/clickhouse";
 import { benchArgs, numberOption } from "./lib/args.js";
 import { benchDataDir, countRows, openBenchStore, removeDataDir } from "./lib/chdb.js";
 import { type EventSetSpec, eventSet, toRow } from "./lib/events.js";
-import { kafkaClient, produceEventSet, startBroker, stopBroker, topicSize } from "./lib/kafka.js";
+import { benchTopic, kafkaClient, topicSize } from "./lib/kafka.js";
 import { drainWithPeer } from "./lib/peer.js";
 import { writeResult } from "./lib/results.js";
 import { rate, round } from "./lib/stats.js";
@@ -34,17 +19,14 @@ const timeoutMs = numberOption(args, "timeout-ms", 600_000, 120_000);
 
 async function main() {
   // 1. The topic: given by the caller (shared with the end-to-end run), or ours.
-  let brokers = args.options.brokers;
-  let topic = args.options.topic;
-  const brokerDir = brokers ? null : mkdtempSync(join(tmpdir(), "tokenmeter-bench-kafka-"));
-  let produced: Record<string, unknown> = {};
-  if (!brokers || !topic) {
-    brokers = brokers ?? (await startBroker(brokerDir!));
-    topic = `bench.ceilings.${Date.now()}`;
-    const p = await produceEventSet(brokers, topic, partitions, spec);
-    produced = { produce_ms: p.produce_ms, produce_rate: rate(spec.events, p.produce_ms), bytes: p.bytes };
-    log(`produced ${spec.events} events to ${topic} in ${p.produce_ms} ms`);
-  }
+  const { brokers, topic, produced, release } = await benchTopic({
+    brokers: args.options.brokers,
+    topic: args.options.topic,
+    prefix: "bench.ceilings",
+    partitions,
+    spec,
+    log,
+  });
   const expected = await topicSize(brokers, topic);
   const dataDir = benchDataDir("ceilings");
   // Both stores open up front: closing chDB's last session shuts the engine
@@ -92,7 +74,7 @@ async function main() {
     await rawStore.close();
     await peerStore.close();
     removeDataDir(dataDir);
-    if (brokerDir) await stopBroker(brokerDir);
+    await release();
   }
 }
 

@@ -17,7 +17,7 @@ import { createInterface } from "node:readline";
 import { ChdbStore } from "@tokenmeter/clickhouse";
 import { benchArgs, numberOption } from "./lib/args.js";
 import type { EventSetSpec } from "./lib/events.js";
-import { kafkaClient, produceEventSet, startBroker, stopBroker, topicSize } from "./lib/kafka.js";
+import { benchTopic, kafkaClient, topicSize } from "./lib/kafka.js";
 import { REPO_DIR, writeResult } from "./lib/results.js";
 import { RssSampler } from "./lib/rss.js";
 import { rate, round } from "./lib/stats.js";
@@ -37,17 +37,14 @@ const log = (m: string) => process.stderr.write(`[ingest-kafka] ${m}\n`);
 
 async function main() {
   // 1. The topic: the runner's shared one, or our own broker and topic.
-  let brokers = args.options.brokers;
-  let topic = args.options.topic;
-  const brokerDir = brokers ? null : mkdtempSync(join(tmpdir(), "tokenmeter-bench-kafka-"));
-  let produced: Record<string, unknown> = {};
-  if (!brokers || !topic) {
-    brokers = brokers ?? (await startBroker(brokerDir!));
-    topic = `bench.ingest.${Date.now()}`;
-    const p = await produceEventSet(brokers, topic, partitions, spec);
-    produced = { produce_ms: p.produce_ms, produce_rate: rate(spec.events, p.produce_ms), bytes: p.bytes };
-    log(`produced ${spec.events} events to ${topic} in ${p.produce_ms} ms`);
-  }
+  const { brokers, topic, produced, release } = await benchTopic({
+    brokers: args.options.brokers,
+    topic: args.options.topic,
+    prefix: "bench.ingest",
+    partitions,
+    spec,
+    log,
+  });
   const expected = await topicSize(brokers, topic);
   const dataDir = mkdtempSync(join(tmpdir(), "tokenmeter-bench-ingest-kafka-"));
   const groupId = `bench-ingest-${Date.now()}`;
@@ -144,10 +141,7 @@ async function main() {
   } finally {
     if (child && child.exitCode === null) child.kill("SIGKILL");
     rmSync(dataDir, { recursive: true, force: true });
-    if (brokerDir) {
-      await stopBroker(brokerDir).catch(() => undefined);
-      rmSync(brokerDir, { recursive: true, force: true });
-    }
+    await release();
   }
 }
 

@@ -1,9 +1,12 @@
 import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { CompressionTypes, Kafka, logLevel } from "kafkajs";
 import { type EventSetSpec, eventSet } from "./events.js";
 import { REPO_DIR } from "./results.js";
+import { rate } from "./stats.js";
 
 const run = promisify(execFile);
 
@@ -99,4 +102,45 @@ export async function topicSize(brokers: string, topic: string): Promise<number>
   } finally {
     await admin.disconnect();
   }
+}
+
+export interface BenchTopic {
+  brokers: string;
+  topic: string;
+  /** Produce figures when this scenario produced the topic itself, else empty. */
+  produced: Record<string, unknown>;
+  /** Stops and removes the broker this scenario started, if it started one. */
+  release(): Promise<void>;
+}
+
+/**
+ * A scenario's topic: the runner's shared one (`--brokers` and `--topic`, so
+ * every scenario of a run reads the same messages), or a fresh `<prefix>.<now>`
+ * topic produced here, on the given broker or on a throwaway one started here.
+ */
+export async function benchTopic(opts: {
+  brokers?: string | undefined;
+  topic?: string | undefined;
+  prefix: string;
+  partitions: number;
+  spec: EventSetSpec;
+  log: (m: string) => void;
+}): Promise<BenchTopic> {
+  const brokerDir = opts.brokers ? null : mkdtempSync(join(tmpdir(), "tokenmeter-bench-kafka-"));
+  const brokers = opts.brokers ?? (await startBroker(brokerDir as string));
+  const release = async () => {
+    if (!brokerDir) return;
+    await stopBroker(brokerDir).catch(() => undefined);
+    rmSync(brokerDir, { recursive: true, force: true });
+  };
+  if (opts.brokers && opts.topic) return { brokers, topic: opts.topic, produced: {}, release };
+  const topic = `${opts.prefix}.${Date.now()}`;
+  const p = await produceEventSet(brokers, topic, opts.partitions, opts.spec);
+  opts.log(`produced ${opts.spec.events} events to ${topic} in ${p.produce_ms} ms`);
+  return {
+    brokers,
+    topic,
+    produced: { produce_ms: p.produce_ms, produce_rate: rate(opts.spec.events, p.produce_ms), bytes: p.bytes },
+    release,
+  };
 }
