@@ -1,7 +1,7 @@
 import uPlot from "uplot";
 import type { Granularity } from "./api.js";
 import { append, h } from "./dom.js";
-import { wallOf } from "./time.js";
+import { wallTime } from "./time.js";
 
 export interface SeriesSpec {
   label: string;
@@ -113,8 +113,8 @@ function tickSplits(xs: number[], g: Granularity, tz: string, width: number): nu
     return xs.filter((_, i) => i % k === 0);
   }
   const k = [1, 2, 3, 4, 6, 12, 24, 48, 72, 168].find((s) => xs.length / s <= maxLabels) ?? 336;
-  if (k < 24) return xs.filter((x) => wallOf(x * 1000, tz).h % k === 0);
-  const midnights = xs.filter((x) => wallOf(x * 1000, tz).h === 0);
+  if (k < 24) return xs.filter((x) => wallTime(tz, x * 1000).h % k === 0);
+  const midnights = xs.filter((x) => wallTime(tz, x * 1000).h === 0);
   return midnights.filter((_, i) => i % (k / 24) === 0);
 }
 
@@ -133,7 +133,7 @@ function tickFormat(kind: "day" | "hour" | "month", tz: string): Intl.DateTimeFo
 
 function tickLabel(t: number, g: Granularity, tz: string): string {
   if (g === "month") return tickFormat("month", tz).format(t);
-  if (g === "hour" && wallOf(t, tz).h !== 0) return tickFormat("hour", tz).format(t);
+  if (g === "hour" && wallTime(tz, t).h !== 0) return tickFormat("hour", tz).format(t);
   return tickFormat("day", tz).format(t);
 }
 

@@ -1,5 +1,5 @@
 import type { Granularity, GroupBy, Params } from "./api.js";
-import { BUCKET_MS, browserZone, isoDate, isValidZone, localMidnight, parseIsoDate, startOfDay, startOfHour, wallOf } from "./time.js";
+import { BUCKET_MS, browserZone, isoDate, isValidZone, localMidnight, parseIsoDate, startOfDay, startOfHour, wallTime } from "./time.js";
 
 export type Preset = "24h" | "7d" | "30d" | "90d" | "month" | "custom";
 export const PRESETS: { id: Preset; label: string }[] = [
@@ -100,7 +100,7 @@ export function resolveRange(s: ViewState, now: number): ResolvedRange {
     end = startOfHour(now, tz, 1);
     start = end - 24 * 3_600_000;
   } else if (s.range === "month") {
-    const w = wallOf(now, tz);
+    const w = wallTime(tz, now);
     start = localMidnight({ y: w.y, m: w.mo, d: 1 }, tz);
     end = startOfDay(now, tz, 1);
   } else if (s.range === "custom" && s.from && s.to) {

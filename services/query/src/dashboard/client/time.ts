@@ -1,19 +1,14 @@
 // Wall-clock arithmetic in an IANA zone: the API's own bucket code (pure, Intl
 // only), so the page puts range boundaries exactly where the API buckets them.
-import { bucketStart, nextBucket, startOfLocalDay, type Wall, wallTime } from "../../buckets.js";
+import { bucketStart, canonicalTimeZone, nextBucket, startOfLocalDay, wallTime } from "../../buckets.js";
 
-export type { Wall };
+export { type Wall, wallTime } from "../../buckets.js";
 
 /** A calendar date (month 1-12); days may overflow (Jan 32 = Feb 1). */
 export interface LocalDate {
   y: number;
   m: number;
   d: number;
-}
-
-/** The wall-clock fields of an instant in a zone. */
-export function wallOf(instant: number, tz: string): Wall {
-  return wallTime(tz, instant);
 }
 
 /** The instant the date starts in the zone (01:00 where DST skips midnight). */
@@ -44,13 +39,9 @@ export function parseIsoDate(s: string): LocalDate | null {
   return { y: Number(m[1]), m: Number(m[2]), d: Number(m[3]) };
 }
 
+/** A zone the API accepts (the page keeps no other in its URL state). */
 export function isValidZone(tz: string): boolean {
-  try {
-    new Intl.DateTimeFormat("en-US", { timeZone: tz });
-    return true;
-  } catch {
-    return false;
-  }
+  return canonicalTimeZone(tz) !== null;
 }
 
 export function browserZone(): string {
