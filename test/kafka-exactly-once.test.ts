@@ -1,19 +1,31 @@
-import type { ChdbStore, Store } from "@tokenmeter/clickhouse";
+import { type ChdbStore, type Store, toJsonEachRow } from "@tokenmeter/clickhouse";
 import { reportedOrUnpriced, toUsageRow } from "@tokenmeter/core";
 import {
+  type BatchPlan,
+  batchPlan,
   DEFAULT_KAFKA_INGEST,
   encodeIntent,
   FaultyStore,
-  insertRange,
+  insertPlan,
   type KafkaIngest,
   kafkaSource,
   startKafkaIngest,
-  toPayload,
 } from "@tokenmeter/ingest";
 import { pino } from "pino";
 import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTopic, deleteTopics, groupLag, liveEvents, normalized, produce, testKafka, uniqueTopic, waitFor } from "./support/kafka.js";
+import {
+  createTopic,
+  deleteTopics,
+  groupLag,
+  liveEvents,
+  normalized,
+  produce,
+  readEvents,
+  testKafka,
+  uniqueTopic,
+  waitFor,
+} from "./support/kafka.js";
 import { dropTestStore, openTestStore } from "./support/store.js";
 import { expectExactly, truncateCounting } from "./support/totals.js";
 
@@ -68,6 +80,59 @@ describe("exactly-once effect of Kafka ingest (real broker, real engine)", () =>
     return ingest;
   }
 
+  /** Commits a plan's intent on every partition of it, as a member does before its insert. */
+  async function recordIntent(names: { topic: string; groupId: string }, plan: BatchPlan) {
+    const crashed = kafka.consumer({ groupId: names.groupId });
+    await crashed.connect();
+    await crashed.subscribe({ topic: names.topic, fromBeginning: true });
+    let recorded = false;
+    await crashed.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      eachBatch: async () => {
+        if (recorded) return;
+        const metadata = encodeIntent(plan);
+        await crashed.commitOffsets(plan.ranges.map((r) => ({ topic: names.topic, partition: r.partition, offset: r.first, metadata })));
+        recorded = true;
+      },
+    });
+    await waitFor("intent recorded", async () => recorded, 30_000, 50);
+    await crashed.disconnect();
+  }
+
+  /** The insert of a process killed between the raw part and the daily rollup part. */
+  async function insertWithoutDaily(plan: BatchPlan, rows: object[]) {
+    await store.command("DETACH TABLE llm_usage_daily_mv");
+    await insertPlan(store, plan, Buffer.from(toJsonEachRow(rows)));
+    await store.command("ATTACH TABLE llm_usage_daily_mv");
+    const dailyBefore = await store.query<{ n: number }>("SELECT sum(requests) AS n FROM llm_usage_daily");
+    expect(Number(dailyBefore[0]?.n ?? 0)).toBe(0);
+  }
+
+  /** The test store, with every insert delayed (so a rebalance lands while one is in flight). */
+  function slowStore(onInsert: () => void, delayMs = 2_500): Store {
+    return Object.assign(Object.create(store) as Store, {
+      insert: async (table: string, rows: Buffer, opts: object) => {
+        onInsert();
+        await new Promise((r) => setTimeout(r, delayMs));
+        return store.insert(table, rows, opts);
+      },
+      query: store.query.bind(store),
+      command: store.command.bind(store),
+    });
+  }
+
+  async function partitionOffsets(topic: string) {
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      const o = await admin.fetchTopicOffsets(topic);
+      return o.map((p) => ({ partition: p.partition, high: Number(p.high) })).sort((x, y) => x.partition - y.partition);
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
   it("completes the rollups of a range whose insert was cut off after the raw part landed (crash mid-insert, month boundary)", async () => {
     const names = await setup(1);
     // A range that straddles a month boundary: its raw insert is two parts, one per month.
@@ -80,32 +145,13 @@ describe("exactly-once effect of Kafka ingest (real broker, real engine)", () =>
     }));
     await produce(kafka, names.topic, events, 1_000);
 
-    // What a member killed mid-insert leaves behind: 1. the intent for offsets 0..299 in the
-    // committed offset's metadata; 2. the raw (and hourly) parts stored under the range token,
-    // but not the daily part (its MV detached for the write, as if the process died in between).
-    const crashed = kafka.consumer({ groupId: names.groupId });
-    await crashed.connect();
-    await crashed.subscribe({ topic: names.topic, fromBeginning: true });
-    let recorded = false;
-    await crashed.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      eachBatch: async () => {
-        if (recorded) return;
-        await crashed.commitOffsets([
-          { topic: names.topic, partition: 0, offset: "0", metadata: encodeIntent({ first: "0", last: "299" }) },
-        ]);
-        recorded = true;
-      },
-    });
-    await waitFor("intent recorded", async () => recorded, 30_000, 50);
-    await crashed.disconnect();
+    // What a member killed mid-insert leaves behind: 1. the intent (the plan: offsets 0..299)
+    // in the committed offset's metadata; 2. the raw (and hourly) parts stored under the plan
+    // token, but not the daily part (its MV detached for the write, as if the process died in between).
+    const plan = batchPlan(names.topic, [{ partition: 0, first: "0", last: "299" }]);
+    await recordIntent(names, plan);
     const rows = normalized(events).map((e, i) => toUsageRow(e, reportedOrUnpriced.price(e), kafkaSource(names.topic, 0, String(i))));
-    await store.command("DETACH TABLE llm_usage_daily_mv");
-    await insertRange(store, { topic: names.topic, partition: 0, first: "0", last: "299" }, toPayload(rows));
-    await store.command("ATTACH TABLE llm_usage_daily_mv");
-    const dailyBefore = await store.query<{ n: number }>("SELECT sum(requests) AS n FROM llm_usage_daily");
-    expect(Number(dailyBefore[0]?.n ?? 0)).toBe(0);
+    await insertWithoutDaily(plan, rows);
 
     // The restarted consumer redoes exactly 0..299 under the same token: raw and hourly
     // de-duplicate, daily is filled.
@@ -119,6 +165,44 @@ describe("exactly-once effect of Kafka ingest (real broker, real engine)", () =>
     );
     const months = await store.query<{ n: number }>("SELECT uniqExact(toYYYYMM(event_time)) AS n FROM llm_usage");
     expect(Number(months[0]?.n)).toBe(2);
+  });
+
+  it("completes a plan that a rebalance split between two members (each redoes all of it, reading the other's ranges)", async () => {
+    const names = await setup(2);
+    const events = liveEvents(400, 14);
+    // Keyed by event_id: the two partitions get about half each.
+    await produce(kafka, names.topic, events);
+    const stored = await partitionOffsets(names.topic);
+    // The crash state of a two-partition plan: intent on both partitions, raw stored, daily not.
+    const plan = batchPlan(
+      names.topic,
+      stored.map((s) => ({ partition: s.partition, first: "0", last: String(s.high - 1) })),
+    );
+    await recordIntent(names, plan);
+    const byOffset = await readEvents(kafka, names.topic);
+    const rows = plan.ranges.flatMap((r) =>
+      byOffset
+        .filter((m) => m.partition === r.partition)
+        .map((m) => toUsageRow(m.event, reportedOrUnpriced.price(m.event), kafkaSource(names.topic, m.partition, m.offset))),
+    );
+    expect(rows).toHaveLength(events.length);
+    await insertWithoutDaily(plan, rows);
+
+    // A redoes the plan through a store whose inserts take 8 s, so B's join splits the
+    // partitions while A's redo is in flight: afterwards each owns one partition whose
+    // intent names both, and must read the other's range to send the same rows.
+    let slowInserts = 0;
+    const slow = slowStore(() => slowInserts++, 8_000);
+    const registry = new Registry();
+    const a = await start(names, { store: slow, registry, sessionTimeoutMs: 6_000 });
+    await waitFor("A redoing", async () => slowInserts > 0, 30_000, 20);
+    const b = await start(names, { registry });
+    await waitFor("caught up", async () => (await groupLag(kafka, names.groupId, names.topic)) === 0, 120_000, 500);
+    await b.stop();
+    await a.stop();
+    await expectExactly(store, normalized(events));
+    const reads = await registry.getSingleMetricAsString("tokenmeter_kafka_redo_ranges_read_total");
+    expect(Number(/ (\d+)$/m.exec(reads)?.[1])).toBeGreaterThanOrEqual(1);
   });
 
   it("stores everything once while inserts fail, or time out after storing, at random", async () => {
@@ -142,15 +226,7 @@ describe("exactly-once effect of Kafka ingest (real broker, real engine)", () =>
     // Member A writes through a store that takes 2.5 s per insert, so the rebalance
     // B causes lands while A's ranges are in flight.
     let slowInserts = 0;
-    const slow: Store = Object.assign(Object.create(store) as Store, {
-      insert: async (table: string, rows: Buffer, opts: object) => {
-        slowInserts++;
-        await new Promise((r) => setTimeout(r, 2_500));
-        return store.insert(table, rows, opts);
-      },
-      query: store.query.bind(store),
-      command: store.command.bind(store),
-    });
+    const slow = slowStore(() => slowInserts++);
     const registry = new Registry();
     const a = await start(names, { store: slow, registry, sessionTimeoutMs: 6_000 });
     await waitFor("A inserting", async () => slowInserts > 0, 30_000, 20);

@@ -147,3 +147,46 @@ export function normalized(events: UsageEventInput[], now = Date.now()): UsageEv
     return v.event;
   });
 }
+
+/**
+ * Every message of a topic as it is now, with its coordinates, decoded and
+ * normalized (the events the consumer would store). A throwaway group that
+ * never commits, bounded in time.
+ */
+export async function readEvents(
+  kafka: Kafka,
+  topic: string,
+  timeoutMs = 30_000,
+): Promise<Array<{ partition: number; offset: string; event: UsageEvent }>> {
+  const admin = kafka.admin();
+  await admin.connect();
+  const ends = new Map((await admin.fetchTopicOffsets(topic)).filter((o) => o.high !== o.low).map((o) => [o.partition, BigInt(o.high)]));
+  await admin.disconnect();
+  const out: Array<{ partition: number; offset: string; event: UsageEvent }> = [];
+  if (ends.size === 0) return out;
+  const consumer = kafka.consumer({ groupId: `test-read-${randomUUID()}` });
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`reading ${topic} timed out`)), timeoutMs);
+      void consumer.run({
+        autoCommit: false,
+        eachBatch: async ({ batch }) => {
+          for (const m of batch.messages) {
+            const [e] = normalized([JSON.parse(m.value!.toString()) as UsageEventInput]);
+            out.push({ partition: batch.partition, offset: m.offset, event: e! });
+          }
+          if (BigInt(batch.lastOffset()) + 1n >= (ends.get(batch.partition) ?? 0n)) ends.delete(batch.partition);
+          if (ends.size === 0) {
+            clearTimeout(timer);
+            resolve();
+          }
+        },
+      });
+    });
+  } finally {
+    await consumer.disconnect();
+  }
+  return out.sort((a, b) => a.partition - b.partition || Number(BigInt(a.offset) - BigInt(b.offset)));
+}

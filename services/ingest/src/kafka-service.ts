@@ -3,10 +3,10 @@ import type { Pricer } from "@tokenmeter/core";
 import type { Kafka, Producer } from "kafkajs";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
-import { createInFlightGate, createKafkaConsumer, type KafkaConsumer } from "./consumer.js";
+import { createKafkaConsumer, type KafkaConsumer } from "./consumer.js";
 import { ensureTopics } from "./kafka.js";
 import { createKafkaMetrics } from "./kafka-metrics.js";
-import { createStoredLookup } from "./range-writer.js";
+import { createStoredLookup } from "./plan-writer.js";
 
 export interface KafkaIngestSettings {
   topic: string;
@@ -17,7 +17,12 @@ export interface KafkaIngestSettings {
   concurrency: number;
   sessionTimeoutMs: number;
   heartbeatIntervalMs: number;
+  /** Messages per insert, across a member's partitions. */
   maxBatchRows: number;
+  /** Message bytes per insert. */
+  maxBatchBytes: number;
+  /** A consumed message waits at most this long to be taken into an insert. */
+  maxDelayMs: number;
   maxBytesPerPartition: number;
   maxInFlightBytes: number;
   maxEventBytes: number;
@@ -31,9 +36,11 @@ export const DEFAULT_KAFKA_INGEST: Omit<KafkaIngestSettings, "topic" | "dlqTopic
   concurrency: 2,
   sessionTimeoutMs: 30_000,
   heartbeatIntervalMs: 3_000,
-  maxBatchRows: 10_000,
+  maxBatchRows: 100_000,
+  maxBatchBytes: 64 * 1024 * 1024,
+  maxDelayMs: 500,
   maxBytesPerPartition: 4 * 1024 * 1024,
-  maxInFlightBytes: 32 * 1024 * 1024,
+  maxInFlightBytes: 160 * 1024 * 1024,
   maxEventBytes: 256 * 1024,
 };
 
@@ -83,7 +90,6 @@ export async function startKafkaIngest(opts: KafkaIngestOptions): Promise<KafkaI
   const producer: Producer = opts.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
   await producer.connect();
   const metrics = createKafkaMetrics(opts.registry);
-  const gate = createInFlightGate(s.maxInFlightBytes);
   const lookup = createStoredLookup(opts.store, s.dedupWindowMs);
   const members: KafkaConsumer[] = [];
 
@@ -95,12 +101,14 @@ export async function startKafkaIngest(opts: KafkaIngestOptions): Promise<KafkaI
       logger: opts.logger.child({ member: members.length }),
       metrics,
       producer,
-      gate,
       lookup,
       topic: s.topic,
       dlqTopic: s.dlqTopic,
       groupId: s.groupId,
       maxBatchRows: s.maxBatchRows,
+      maxBatchBytes: s.maxBatchBytes,
+      maxDelayMs: s.maxDelayMs,
+      maxInFlightBytes: s.maxInFlightBytes,
       maxEventBytes: s.maxEventBytes,
       maxBytesPerPartition: s.maxBytesPerPartition,
       concurrency: s.concurrency,

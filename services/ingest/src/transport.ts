@@ -75,6 +75,8 @@ export async function startIngestTransport(opts: IngestTransportOptions): Promis
         sessionTimeoutMs: c.TOKENMETER_KAFKA_SESSION_TIMEOUT_MS,
         heartbeatIntervalMs: c.TOKENMETER_KAFKA_HEARTBEAT_INTERVAL_MS,
         maxBatchRows: c.TOKENMETER_KAFKA_MAX_BATCH_ROWS,
+        maxBatchBytes: c.TOKENMETER_KAFKA_MAX_BATCH_BYTES,
+        maxDelayMs: c.TOKENMETER_KAFKA_MAX_DELAY_MS,
         maxBytesPerPartition: c.TOKENMETER_KAFKA_MAX_BYTES_PER_PARTITION,
         maxInFlightBytes: c.TOKENMETER_KAFKA_MAX_IN_FLIGHT_BYTES,
         maxEventBytes: c.TOKENMETER_KAFKA_MAX_EVENT_BYTES,

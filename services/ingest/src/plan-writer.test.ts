@@ -4,13 +4,24 @@ import { toClickHouseTime, type UsageRow } from "@tokenmeter/core";
 import { describe, expect, it } from "vitest";
 import { dropTestStore, openTestStore } from "../../../test/support/store.js";
 import { DEDUP_WINDOW_MS, eventKey } from "./dedup.js";
-import { createStoredLookup, selectRows } from "./range-writer.js";
+import { createStoredLookup, type StagedEvent, selectEvents } from "./plan-writer.js";
 
 const t = Date.parse("2026-06-01T12:00:00Z");
 const row = (event_id: string, org_id: string, ms: number, source: string) =>
   ({ event_id, org_id, event_time: toClickHouseTime(ms), provider: "openai", model: "m", source }) as UsageRow;
+/** What the lookup is asked for an event. */
+const ref = (event_id: string, org_id: string, ms: number) => ({ event_id, org_id, timeMs: ms });
 
-describe("stored-copy lookup shared by concurrent ranges", () => {
+const staged = (event_id: string, partition: number, offset: string): StagedEvent => ({
+  org_id: "acme",
+  event_id,
+  timeMs: t,
+  partition,
+  offset,
+  line: "{}",
+});
+
+describe("stored-copy lookup shared by concurrent batches", () => {
   it("runs lookups asked for while one runs as one query, each range seeing only its own window and orgs", async () => {
     const inner = await openTestStore();
     let queries = 0;
@@ -32,11 +43,11 @@ describe("stored-copy lookup shared by concurrent ranges", () => {
       ]);
       const lookup = createStoredLookup(store);
       const [first, near, far, other] = await Promise.all([
-        lookup.find([row(randomUUID(), "acme", t, "s")]),
+        lookup.find([ref(randomUUID(), "acme", t)]),
         // Asks for `old` and `g` too, but neither is inside its window / org.
-        lookup.find([row(a, "acme", t, "s"), row(old, "acme", t, "s"), row(g, "acme", t, "s")]),
-        lookup.find([row(old, "acme", t - 3 * DEDUP_WINDOW_MS + 60_000, "s")]),
-        lookup.find([row(g, "globex", t + DEDUP_WINDOW_MS, "s")]),
+        lookup.find([ref(a, "acme", t), ref(old, "acme", t), ref(g, "acme", t)]),
+        lookup.find([ref(old, "acme", t - 3 * DEDUP_WINDOW_MS + 60_000)]),
+        lookup.find([ref(g, "globex", t + DEDUP_WINDOW_MS)]),
       ]);
       expect(queries).toBe(2);
       expect(first).toEqual(new Map());
@@ -44,18 +55,18 @@ describe("stored-copy lookup shared by concurrent ranges", () => {
       expect(far).toEqual(new Map([[eventKey("acme", old), new Set(["kafka:x:0:2"])]]));
       expect(other).toEqual(new Map([[eventKey("globex", g), new Set(["kafka:x:1:1"])]]));
 
-      // selectRows: repeats in the range and copies from other messages drop; the range's own copy stays on a redo.
+      // selectEvents: repeats in the plan and copies from other messages drop; the plan's own copy stays on a redo.
       const b = randomUUID();
-      const rows = [row(a, "acme", t, "kafka:x:0:1"), row(b, "acme", t, "kafka:x:0:3"), row(b, "acme", t, "kafka:x:0:4")];
-      const redo = await selectRows(lookup, rows, { keepOwn: true });
-      expect(redo.rows.map((r) => r.source)).toEqual(["kafka:x:0:1", "kafka:x:0:3"]);
-      const fresh = await selectRows(lookup, rows, { keepOwn: false });
-      expect(fresh).toEqual({ rows: [rows[1]], duplicates: 2 });
+      const events = [staged(a, 0, "1"), staged(b, 0, "3"), staged(b, 1, "4")];
+      const redo = await selectEvents(lookup, "x", events, { keepOwn: true });
+      expect(redo.events.map((e) => `${e.partition}:${e.offset}`)).toEqual(["0:1", "0:3"]);
+      const fresh = await selectEvents(lookup, "x", events, { keepOwn: false });
+      expect(fresh).toEqual({ events: [events[1]], duplicates: 2 });
 
       // A window of 0: the range's own time range only (a re-stamped re-send is not found).
       const narrow = createStoredLookup(store, 0);
-      expect(await narrow.find([row(a, "acme", t, "s")])).toEqual(new Map([[eventKey("acme", a), new Set(["kafka:x:0:1"])]]));
-      expect(await narrow.find([row(a, "acme", t + 60_000, "s")])).toEqual(new Map());
+      expect(await narrow.find([ref(a, "acme", t)])).toEqual(new Map([[eventKey("acme", a), new Set(["kafka:x:0:1"])]]));
+      expect(await narrow.find([ref(a, "acme", t + 60_000)])).toEqual(new Map());
     } finally {
       await dropTestStore(inner);
     }
@@ -74,13 +85,10 @@ describe("stored-copy lookup shared by concurrent ranges", () => {
     });
     try {
       const lookup = createStoredLookup(store);
-      const results = await Promise.allSettled([
-        lookup.find([row(randomUUID(), "acme", t, "s")]),
-        lookup.find([row(randomUUID(), "acme", t, "s")]),
-      ]);
+      const results = await Promise.allSettled([lookup.find([ref(randomUUID(), "acme", t)]), lookup.find([ref(randomUUID(), "acme", t)])]);
       expect(results.map((r) => r.status)).toEqual(["rejected", "rejected"]);
       fail = false;
-      expect(await lookup.find([row(randomUUID(), "acme", t, "s")])).toEqual(new Map());
+      expect(await lookup.find([ref(randomUUID(), "acme", t)])).toEqual(new Map());
     } finally {
       await dropTestStore(inner);
     }
