@@ -32,7 +32,7 @@ const spec: EventSetSpec = {
 const partitions = numberOption(args, "partitions", 8, 8);
 const timeoutMs = numberOption(args, "timeout-ms", 900_000, 150_000);
 /** Timed steps of one range, as the consumer logs them ("op":"flush"). */
-const STAGES = ["prepare_ms", "dedup_ms", "insert_ms", "commit_ms"];
+const STAGES = ["stage_ms", "intent_ms", "dlq_ms", "dedup_ms", "insert_ms", "commit_ms"];
 const log = (m: string) => process.stderr.write(`[ingest-kafka] ${m}\n`);
 
 async function main() {

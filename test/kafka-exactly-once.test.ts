@@ -1,5 +1,5 @@
-import { type ChdbStore, type Store, toJsonEachRow } from "@tokenmeter/clickhouse";
-import { reportedOrUnpriced, toUsageRow } from "@tokenmeter/core";
+import type { ChdbStore, Store } from "@tokenmeter/clickhouse";
+import { reportedOrUnpriced, USAGE_TSV_HEADER, usageTsvLine } from "@tokenmeter/core";
 import {
   type BatchPlan,
   batchPlan,
@@ -101,9 +101,9 @@ describe("exactly-once effect of Kafka ingest (real broker, real engine)", () =>
   }
 
   /** The insert of a process killed between the raw part and the daily rollup part. */
-  async function insertWithoutDaily(plan: BatchPlan, rows: object[]) {
+  async function insertWithoutDaily(plan: BatchPlan, lines: string[]) {
     await store.command("DETACH TABLE llm_usage_daily_mv");
-    await insertPlan(store, plan, Buffer.from(toJsonEachRow(rows)));
+    await insertPlan(store, plan, Buffer.from(USAGE_TSV_HEADER + lines.join("")));
     await store.command("ATTACH TABLE llm_usage_daily_mv");
     const dailyBefore = await store.query<{ n: number }>("SELECT sum(requests) AS n FROM llm_usage_daily");
     expect(Number(dailyBefore[0]?.n ?? 0)).toBe(0);
@@ -150,7 +150,7 @@ describe("exactly-once effect of Kafka ingest (real broker, real engine)", () =>
     // token, but not the daily part (its MV detached for the write, as if the process died in between).
     const plan = batchPlan(names.topic, [{ partition: 0, first: "0", last: "299" }]);
     await recordIntent(names, plan);
-    const rows = normalized(events).map((e, i) => toUsageRow(e, reportedOrUnpriced.price(e), kafkaSource(names.topic, 0, String(i))));
+    const rows = normalized(events).map((e, i) => usageTsvLine(e, reportedOrUnpriced.price(e), kafkaSource(names.topic, 0, String(i))));
     await insertWithoutDaily(plan, rows);
 
     // The restarted consumer redoes exactly 0..299 under the same token: raw and hourly
@@ -183,7 +183,7 @@ describe("exactly-once effect of Kafka ingest (real broker, real engine)", () =>
     const rows = plan.ranges.flatMap((r) =>
       byOffset
         .filter((m) => m.partition === r.partition)
-        .map((m) => toUsageRow(m.event, reportedOrUnpriced.price(m.event), kafkaSource(names.topic, m.partition, m.offset))),
+        .map((m) => usageTsvLine(m.event, reportedOrUnpriced.price(m.event), kafkaSource(names.topic, m.partition, m.offset))),
     );
     expect(rows).toHaveLength(events.length);
     await insertWithoutDaily(plan, rows);

@@ -142,7 +142,7 @@ interface Executed {
 /** An INSERT with data in the body goes through chDB's raw insert; anything else is one query. */
 async function execute(session: Session, sql: string, data: Buffer, defaultFormat: string, timeout: number): Promise<Executed> {
   const insert =
-    /^\s*INSERT\s+INTO\s+([A-Za-z_][\w.]*)\s*(?:\(([^)]*)\))?\s*FORMAT\s+(JSONEachRow|JSONCompactEachRow|CSV|TSV|TabSeparated)\s*$/is.exec(
+    /^\s*INSERT\s+INTO\s+([A-Za-z_][\w.]*)\s*(?:\(([^)]*)\))?\s*FORMAT\s+(JSONEachRow|JSONCompactEachRow|CSV|TSV|TabSeparatedWithNames|TabSeparated)\s*$/is.exec(
       sql,
     );
   if (insert && data.length > 0) {

@@ -4,6 +4,7 @@ import { isLostCreateRace, parseExceptionCode, storeErrorFromCode } from "./erro
 import {
   assertIdentifier,
   encodeParams,
+  type InsertOptions,
   type QueryParams,
   type Settings,
   type StatementOptions,
@@ -76,14 +77,15 @@ export class ChdbStore implements Store {
     return parseJsonEachRow<T>(res.text());
   }
 
-  async insert(table: string, rows: readonly object[] | Buffer | string, opts: StatementOptions = {}): Promise<void> {
-    const values = typeof rows === "string" || Buffer.isBuffer(rows) ? rows : toJsonEachRow(rows);
+  async insert(table: string, rows: readonly object[] | Buffer | string, opts: InsertOptions = {}): Promise<void> {
+    const serialized = typeof rows === "string" || Buffer.isBuffer(rows);
+    const values = serialized ? rows : toJsonEachRow(rows);
     if (values.length === 0) return;
     await run(() =>
       this.writer.insert({
         table: assertIdentifier(table),
         values,
-        format: "JSONEachRow",
+        format: serialized ? (opts.format ?? "JSONEachRow") : "JSONEachRow",
         settings: opts.settings ?? {},
         timeout: opts.timeoutMs ?? this.timeoutMs,
       }),

@@ -108,6 +108,19 @@ export function describeStoreConformance(name: string, openStore: OpenStore): vo
       ]);
     });
 
+    it("inserts a TabSeparatedWithNames payload by column name, escapes and NULLs included", async () => {
+      await store.command(
+        "CREATE TABLE IF NOT EXISTS tsv_items (id UInt32, name String, note Nullable(String)) ENGINE = MergeTree ORDER BY id",
+      );
+      await store.insert("tsv_items", "note\tid\tname\n\\N\t1\ta\\tb\nx\t2\tc\\\\d\\ne\n", { format: "TabSeparatedWithNames" });
+      await store.insert("tsv_items", Buffer.from("id\tname\tnote\n3\tf\tg\n"), { format: "TabSeparatedWithNames" });
+      expect(await store.query("SELECT id, name, note FROM tsv_items ORDER BY id")).toEqual([
+        { id: 1, name: "a\tb", note: null },
+        { id: 2, name: "c\\d\ne", note: "x" },
+        { id: 3, name: "f", note: "g" },
+      ]);
+    });
+
     it("lands a block inserted three times with one token once, in raw and in every rollup", async () => {
       const org = `org-${randomUUID()}`;
       const rows = Array.from({ length: 5 }, (_, i) => usageRow(org, i));

@@ -5,6 +5,7 @@ import { isLostCreateRace, parseExceptionCode, storeErrorFromCode } from "./erro
 import {
   assertIdentifier,
   encodeParams,
+  type InsertOptions,
   type QueryParams,
   type Settings,
   type StatementOptions,
@@ -105,14 +106,16 @@ export class HttpStore implements Store {
     });
   }
 
-  async insert(table: string, rows: readonly object[] | Buffer | string, opts: StatementOptions = {}): Promise<void> {
+  async insert(table: string, rows: readonly object[] | Buffer | string, opts: InsertOptions = {}): Promise<void> {
     // One path for every input: the client only streams JSON formats in object
     // mode, which would re-encode an already serialized batch row by row.
-    const payload = typeof rows === "string" || Buffer.isBuffer(rows) ? rows : toJsonEachRow(rows);
+    const serialized = typeof rows === "string" || Buffer.isBuffer(rows);
+    const payload = serialized ? rows : toJsonEachRow(rows);
     if (payload.length === 0) return;
+    const format = serialized ? (opts.format ?? "JSONEachRow") : "JSONEachRow";
     await this.bounded(opts.timeoutMs ?? this.timeoutMs, async (abort_signal) => {
       const res = await this.client.exec({
-        query: `INSERT INTO ${assertIdentifier(table)} FORMAT JSONEachRow`,
+        query: `INSERT INTO ${assertIdentifier(table)} FORMAT ${format}`,
         values: Readable.from([payload], { objectMode: false }),
         clickhouse_settings: toClickHouseSettings(opts.settings),
         abort_signal,

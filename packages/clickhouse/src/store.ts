@@ -15,6 +15,14 @@ export interface StatementOptions {
   timeoutMs?: number;
 }
 
+/** Text formats a pre-serialized insert payload may be in. */
+export type InsertFormat = "JSONEachRow" | "TabSeparatedWithNames";
+
+export interface InsertOptions extends StatementOptions {
+  /** Format of a payload passed as a string or Buffer (default JSONEachRow; objects are always sent as JSONEachRow). */
+  format?: InsertFormat;
+}
+
 /**
  * The storage port: the only way services reach ClickHouse. Two drivers
  * implement it, ChdbStore (embedded engine) and HttpStore (a server), and both
@@ -26,10 +34,10 @@ export interface Store {
   /** Runs a SELECT and returns its rows (64-bit integers as JSON numbers). */
   query<T = Record<string, unknown>>(sql: string, params?: QueryParams, opts?: StatementOptions): Promise<T[]>;
   /**
-   * Inserts rows in one INSERT statement: objects, or a JSONEachRow payload that
-   * is already serialized (the batching writer's path, no re-encoding).
+   * Inserts rows in one INSERT statement: objects, or a payload that is already
+   * serialized (the writers' path, no re-encoding) in `opts.format`.
    */
-  insert(table: string, rows: readonly object[] | Buffer | string, opts?: StatementOptions): Promise<void>;
+  insert(table: string, rows: readonly object[] | Buffer | string, opts?: InsertOptions): Promise<void>;
   /** Runs DDL or any statement without a result set. */
   command(sql: string, params?: QueryParams, opts?: StatementOptions): Promise<void>;
   close(): Promise<void>;

@@ -4,3 +4,4 @@ export * from "./env.js";
 export * from "./event.js";
 export * from "./pricer.js";
 export * from "./row.js";
+export * from "./row-tsv.js";

@@ -46,9 +46,28 @@ export interface UsageRow {
   source: string;
 }
 
-/** ClickHouse DateTime64(3) text for an epoch-ms instant. */
+const DAY_MS = 86_400_000;
+/** 'YYYY-MM-DD ' per UTC day number: rows of one batch span a few days, and toISOString per row was ~5 % of ingest. */
+const dayPrefixes = new Map<number, string>();
+const pad2 = (n: number) => (n < 10 ? `0${n}` : `${n}`);
+const pad3 = (n: number) => (n < 10 ? `00${n}` : n < 100 ? `0${n}` : `${n}`);
+
+/** ClickHouse DateTime64(3) text ('YYYY-MM-DD hh:mm:ss.sss', UTC) for an epoch-ms instant. */
 export function toClickHouseTime(ms: number): string {
-  return new Date(ms).toISOString().replace("T", " ").replace("Z", "");
+  const day = Math.floor(ms / DAY_MS);
+  let prefix = dayPrefixes.get(day);
+  if (prefix === undefined) {
+    prefix = `${new Date(day * DAY_MS).toISOString().slice(0, 10)} `;
+    if (dayPrefixes.size >= 4_096) dayPrefixes.clear();
+    dayPrefixes.set(day, prefix);
+  }
+  let rest = ms - day * DAY_MS;
+  const h = Math.floor(rest / 3_600_000);
+  rest -= h * 3_600_000;
+  const m = Math.floor(rest / 60_000);
+  rest -= m * 60_000;
+  const sec = Math.floor(rest / 1_000);
+  return `${prefix}${pad2(h)}:${pad2(m)}:${pad2(sec)}.${pad3(rest - sec * 1_000)}`;
 }
 
 /** Epoch ms of ClickHouse DateTime(64) text in UTC, as toClickHouseTime writes it or a UTC column reads back. */

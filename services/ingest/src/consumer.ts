@@ -1,10 +1,11 @@
 import type { Store } from "@tokenmeter/clickhouse";
-import { type BatchPolicy, flushReason, msUntilTimeFlush, type Pricer, resolveBatchPolicy, toUsageRow } from "@tokenmeter/core";
+import { type BatchPolicy, flushReason, msUntilTimeFlush, type Pricer, resolveBatchPolicy, usageTsvLine } from "@tokenmeter/core";
 import type { Batch, Consumer, Kafka, KafkaMessage, Producer } from "kafkajs";
 import type { Logger } from "pino";
 import { classifyMessage, toDlqMessage } from "./dlq.js";
 import { type BatchPlan, batchPlan, loadIntents, planKey } from "./intent.js";
 import type { KafkaMetrics } from "./kafka-metrics.js";
+import { createLineArena } from "./line-arena.js";
 import { kafkaSource, type StoredLookup } from "./plan-writer.js";
 import { readRanges } from "./range-reader.js";
 import { createRedo, type Redo } from "./redo.js";
@@ -86,6 +87,7 @@ export function createKafkaConsumer(opts: KafkaConsumerOptions): KafkaConsumer {
   });
   const admin = opts.kafka.admin();
   const staging = createStaging();
+  const arena = createLineArena();
   /** Bumped by every group join: work started under an older generation is fenced. */
   let generation = 0;
   let assigned = new Set<number>();
@@ -208,18 +210,12 @@ export function createKafkaConsumer(opts: KafkaConsumerOptions): KafkaConsumer {
       const bytes = msg.value?.length ?? 0;
       const c = classifyMessage(msg.value, { now: at, maxBytes: opts.maxEventBytes });
       if (c.ok) {
-        const row = toUsageRow(c.event, opts.pricer.price(c.event), kafkaSource(opts.topic, partition, msg.offset));
+        const e = c.event;
+        const line = arena.add(usageTsvLine(e, opts.pricer.price(e), kafkaSource(opts.topic, partition, msg.offset)));
         items.push({
           offset: msg.offset,
           bytes,
-          event: {
-            org_id: row.org_id,
-            event_id: row.event_id,
-            timeMs: c.event.event_time_ms,
-            partition,
-            offset: msg.offset,
-            line: JSON.stringify(row),
-          },
+          event: { org_id: e.org_id, event_id: e.event_id, timeMs: e.event_time_ms, partition, offset: msg.offset, line },
         });
       } else {
         items.push({

@@ -1,7 +1,16 @@
 import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { dropTestStore, openTestStore } from "../../../test/support/store.js";
-import { DEDUP_WINDOW_MS, dedupToken, eventKey, findStoredKeys, STORED_EVENT_IDS_SQL, storedIdParams } from "./dedup.js";
+import {
+  DEDUP_WINDOW_MS,
+  dedupToken,
+  eventKey,
+  findStoredKeys,
+  idChunks,
+  MAX_IDS_PER_LOOKUP,
+  STORED_EVENT_IDS_SQL,
+  storedIdParams,
+} from "./dedup.js";
 
 describe("dedup SQL and token", () => {
   it("builds the stored-id lookup, parameterized, bounded by the batch's time range ± 1 day", () => {
@@ -10,7 +19,7 @@ FROM llm_usage
 WHERE org_id IN {orgs:Array(String)}
   AND event_time >= {from:DateTime64(3, 'UTC')}
   AND event_time <= {to:DateTime64(3, 'UTC')}
-  AND event_id IN {ids:Array(UUID)}`);
+  AND substring(toString(event_id), 1, 13) IN (SELECT arrayJoin(splitByChar('_', {ids:String})))`);
     const q = {
       orgs: ["acme"],
       ids: ["x"],
@@ -18,7 +27,12 @@ WHERE org_id IN {orgs:Array(String)}
       maxTimeMs: Date.parse("2026-06-01T10:30:00.250Z"),
     };
     expect(DEDUP_WINDOW_MS).toBe(86_400_000);
-    expect(storedIdParams(q)).toEqual({ orgs: ["acme"], ids: ["x"], from: "2026-05-31 00:00:00.000", to: "2026-06-02 10:30:00.250" });
+    expect(storedIdParams(q)).toEqual({ orgs: ["acme"], from: "2026-05-31 00:00:00.000", to: "2026-06-02 10:30:00.250" });
+    const many = Array.from({ length: MAX_IDS_PER_LOOKUP + 1 }, () => "6F1C1D1E-8A2B-4C3D-9E4F-0A1B2C3D4E5F");
+    const chunks = idChunks(many);
+    expect(chunks.map((c) => c.split("_").length)).toEqual([MAX_IDS_PER_LOOKUP, 1]);
+    expect(chunks[1]).toBe("6f1c1d1e-8a2b");
+    expect(idChunks([])).toEqual([]);
   });
 
   it("keys events by org and lower-cased event_id; the token depends on keys and order only", () => {
@@ -47,6 +61,13 @@ describe("findStoredKeys on the engine", () => {
       await store.insert("llm_usage", [row(a, "acme", t), row(b, "globex", t), row(c, "acme", t - 3 * DEDUP_WINDOW_MS)]);
       const found = await findStoredKeys(store, { orgs: ["acme"], ids: [a, b, c, randomUUID()], minTimeMs: t, maxTimeMs: t });
       expect(found).toEqual(new Set([eventKey("acme", a)]));
+      // Same 13-character prefix, another id: the statement may return it, the key never matches.
+      const twin = `${a.slice(0, 13)}${randomUUID().slice(13)}`;
+      const twinFound = await findStoredKeys(store, { orgs: ["acme"], ids: [twin.toUpperCase()], minTimeMs: t, maxTimeMs: t });
+      expect(twinFound.has(eventKey("acme", twin))).toBe(false);
+      expect(await findStoredKeys(store, { orgs: ["acme"], ids: [a.toUpperCase()], minTimeMs: t, maxTimeMs: t })).toEqual(
+        new Set([eventKey("acme", a)]),
+      );
       expect(await findStoredKeys(store, { orgs: ["acme"], ids: [], minTimeMs: t, maxTimeMs: t })).toEqual(new Set());
     } finally {
       await dropTestStore(store);

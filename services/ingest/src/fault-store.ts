@@ -1,4 +1,4 @@
-import { type QueryParams, type StatementOptions, type Store, StoreError } from "@tokenmeter/clickhouse";
+import { type InsertOptions, type QueryParams, type StatementOptions, type Store, StoreError } from "@tokenmeter/clickhouse";
 
 /** TEST ONLY: how often {@link FaultyStore} breaks inserts. Rates are 0-1. */
 export interface InsertFaults {
@@ -34,7 +34,7 @@ export class FaultyStore implements Store {
     return this.inner.query<T>(sql, params, opts);
   }
 
-  async insert(table: string, rows: readonly object[] | Buffer | string, opts?: StatementOptions): Promise<void> {
+  async insert(table: string, rows: readonly object[] | Buffer | string, opts?: InsertOptions): Promise<void> {
     if (this.faults.maxDelayMs > 0) await sleep(this.random() * this.faults.maxDelayMs);
     if (this.random() < this.faults.failRate) throw new StoreError("unavailable", "injected insert failure (test fault)", true);
     await this.inner.insert(table, rows, opts);

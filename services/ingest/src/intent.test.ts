@@ -48,6 +48,6 @@ FROM llm_usage
 WHERE org_id IN {orgs:Array(String)}
   AND event_time >= {from:DateTime64(3, 'UTC')}
   AND event_time <= {to:DateTime64(3, 'UTC')}
-  AND event_id IN {ids:Array(UUID)}`);
+  AND substring(toString(event_id), 1, 13) IN (SELECT arrayJoin(splitByChar('_', {ids:String})))`);
   });
 });

@@ -18,7 +18,7 @@ const staged = (event_id: string, partition: number, offset: string): StagedEven
   timeMs: t,
   partition,
   offset,
-  line: "{}",
+  line: Buffer.from("x\n"),
 });
 
 describe("stored-copy lookup shared by concurrent batches", () => {

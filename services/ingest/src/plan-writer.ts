@@ -1,6 +1,6 @@
 import type { Store } from "@tokenmeter/clickhouse";
-import { toClickHouseTime } from "@tokenmeter/core";
-import { DEDUP_WINDOW_MS, eventKey, storedIdQuery } from "./dedup.js";
+import { toClickHouseTime, USAGE_TSV_HEADER } from "@tokenmeter/core";
+import { DEDUP_WINDOW_MS, EVENT_ID_IN_LIST, eventKey, idChunks, storedIdQuery } from "./dedup.js";
 import { type BatchPlan, planToken } from "./intent.js";
 
 /**
@@ -16,7 +16,7 @@ export function kafkaSource(topic: string, partition: number, offset: string): s
   return `kafka:${topic}:${partition}:${offset}`;
 }
 
-/** A valid event of a plan, already priced and serialized as its llm_usage row (one JSONEachRow line). */
+/** A valid event of a plan, already priced and serialized as its llm_usage row (one TSV line, see usageTsvLine). */
 export interface StagedEvent {
   org_id: string;
   event_id: string;
@@ -24,7 +24,8 @@ export interface StagedEvent {
   timeMs: number;
   partition: number;
   offset: string;
-  line: string;
+  /** The row's TSV line (see usageTsvLine), newline included, in a line arena. */
+  line: Buffer;
 }
 
 /**
@@ -40,7 +41,7 @@ FROM llm_usage
 WHERE org_id IN {orgs:Array(String)}
   AND event_time >= {from:DateTime64(3, 'UTC')}
   AND event_time <= {to:DateTime64(3, 'UTC')}
-  AND event_id IN {ids:Array(UUID)}`;
+  AND ${EVENT_ID_IN_LIST}`;
 
 /** What the stored-copy lookup needs of an event. */
 export type EventRef = Pick<StagedEvent, "org_id" | "event_id" | "timeMs">;
@@ -99,12 +100,13 @@ export function createStoredLookup(store: Store, windowMs: number = DEDUP_WINDOW
       fromMs = Math.min(fromMs, p.fromMs);
       toMs = Math.max(toMs, p.toMs);
     }
-    return await store.query<StoredCopy>(STORED_SOURCES_SQL, {
-      orgs: [...orgs],
-      ids,
-      from: toClickHouseTime(fromMs),
-      to: toClickHouseTime(toMs),
-    });
+    const params = { orgs: [...orgs], from: toClickHouseTime(fromMs), to: toClickHouseTime(toMs) };
+    const found: StoredCopy[] = [];
+    for (const chunk of idChunks(ids)) {
+      // A redo finds every id of its batch: no spread into push (argument limits).
+      for (const row of await store.query<StoredCopy>(STORED_SOURCES_SQL, { ...params, ids: chunk })) found.push(row);
+    }
+    return found;
   }
 
   return {
@@ -177,12 +179,19 @@ export async function selectEvents(
   return { events: kept, duplicates: events.length - kept.length };
 }
 
-/** The JSONEachRow payload of one insert. */
+/** The TabSeparatedWithNames payload of one insert (empty when no event is kept). */
 export function payloadOf(events: readonly StagedEvent[]): Buffer {
-  let out = "";
-  for (const e of events) out += `${e.line}\n`;
-  return Buffer.from(out);
+  if (events.length === 0) return Buffer.alloc(0);
+  const parts: Buffer[] = [HEADER];
+  let bytes = HEADER.length;
+  for (const e of events) {
+    parts.push(e.line);
+    bytes += e.line.length;
+  }
+  return Buffer.concat(parts, bytes);
 }
+
+const HEADER = Buffer.from(USAGE_TSV_HEADER);
 
 /**
  * Inserts one plan's rows under its token (or `token`, for a plan that can
@@ -193,6 +202,7 @@ export function payloadOf(events: readonly StagedEvent[]): Buffer {
 export async function insertPlan(store: Store, plan: BatchPlan, payload: Buffer, token = planToken(plan)): Promise<void> {
   if (payload.length === 0) return;
   await store.insert("llm_usage", payload, {
+    format: "TabSeparatedWithNames",
     settings: { insert_deduplication_token: token, deduplicate_blocks_in_dependent_materialized_views: 1 },
   });
 }

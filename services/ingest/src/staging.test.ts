@@ -5,7 +5,7 @@ import { createStaging, rangeOf, type StagedItem } from "./staging.js";
 const item = (offset: number, bytes = 10): StagedItem => ({
   offset: String(offset),
   bytes,
-  event: { org_id: "o", event_id: `e${offset}`, timeMs: 0, partition: 0, offset: String(offset), line: "{}" },
+  event: { org_id: "o", event_id: `e${offset}`, timeMs: 0, partition: 0, offset: String(offset), line: Buffer.from("x\n") },
 });
 const none = new Set<number>();
 
