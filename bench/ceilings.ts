@@ -1,7 +1,8 @@
 import type { ChdbStore } from "@tokenmeter/clickhouse";
+import { USAGE_TSV_HEADER } from "@tokenmeter/core";
 import { benchArgs, numberOption } from "./lib/args.js";
 import { benchDataDir, countRows, openBenchStore, removeDataDir } from "./lib/chdb.js";
-import { type EventSetSpec, eventSet, toRow } from "./lib/events.js";
+import { type EventSetSpec, eventSet, toTsvLine } from "./lib/events.js";
 import { benchTopic, kafkaClient, topicSize } from "./lib/kafka.js";
 import { drainWithPeer } from "./lib/peer.js";
 import { writeResult } from "./lib/results.js";
@@ -113,22 +114,26 @@ async function consumeAndDiscard(brokers: string, topic: string, expected: numbe
   return { messages: count, ms, first_batch_ms: round(firstMs ?? 0, 0), rate: rate(count, ms) };
 }
 
-/** Same rows the pipeline stores, serialized up front; only the insert is timed. */
+/**
+ * Same rows the pipeline stores, in the format it inserts them
+ * (TabSeparatedWithNames lines, usageTsvLine), serialized up front as one
+ * stream; only the insert is timed.
+ */
 async function rawInsert(store: ChdbStore, s: EventSetSpec) {
   {
     const now = Date.now();
-    const parts: Buffer[] = [];
+    const parts: Buffer[] = [Buffer.from(USAGE_TSV_HEADER)];
     let i = 0;
     for (const chunk of eventSet(s)) {
       let text = "";
-      for (const e of chunk) text += `${JSON.stringify(toRow(e, now, `kafka:bench:0:${i++}`))}\n`;
+      for (const e of chunk) text += toTsvLine(e, now, `kafka:bench:0:${i++}`);
       parts.push(Buffer.from(text));
     }
     const payload = Buffer.concat(parts);
     parts.length = 0;
     const started = performance.now();
     const cpu = process.cpuUsage();
-    await store.insert("llm_usage", payload);
+    await store.insert("llm_usage", payload, { format: "TabSeparatedWithNames" });
     const ms = Math.round(performance.now() - started);
     const cpuUs = cpuTotalUs(process.cpuUsage(cpu));
     const rows = await countRows(store);

@@ -1,5 +1,13 @@
 import { randomUUID } from "node:crypto";
-import { reportedOrUnpriced, toUsageRow, type UsageEventInput, type UsageRow, validateEvent } from "@tokenmeter/core";
+import {
+  reportedOrUnpriced,
+  toUsageRow,
+  type UsageEvent,
+  type UsageEventInput,
+  type UsageRow,
+  usageTsvLine,
+  validateEvent,
+} from "@tokenmeter/core";
 import { demoEvents } from "../../apps/tokenmeter/src/demo.js";
 
 export interface EventSetSpec {
@@ -42,9 +50,20 @@ export function* eventSet(spec: EventSetSpec): Generator<UsageEventInput[]> {
  * reported cost or left unpriced), the input of the raw-insert ceiling.
  */
 export function toRow(e: UsageEventInput, now: number, source: string): UsageRow {
+  const v = validated(e, now);
+  return toUsageRow(v, reportedOrUnpriced.price(v), source);
+}
+
+/** The same row as {@link toRow}, as the TSV line the Kafka consumer inserts (usageTsvLine). */
+export function toTsvLine(e: UsageEventInput, now: number, source: string): string {
+  const v = validated(e, now);
+  return usageTsvLine(v, reportedOrUnpriced.price(v), source);
+}
+
+function validated(e: UsageEventInput, now: number): UsageEvent {
   const v = validateEvent(e, { now });
   if (!v.ok) throw new Error(`generated event is invalid: ${JSON.stringify(v.errors)}`);
-  return toUsageRow(v.event, reportedOrUnpriced.price(v.event), source);
+  return v.event;
 }
 
 /**

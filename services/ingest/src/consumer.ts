@@ -10,7 +10,7 @@ import { kafkaSource, type StoredLookup } from "./plan-writer.js";
 import { readRanges } from "./range-reader.js";
 import { createRedo, type Redo } from "./redo.js";
 import { createStaging, rangeOf, type StagedItem, type StagedRange } from "./staging.js";
-import { backoffMs, sleep, type WriteOutcome, writePlan } from "./write-plan.js";
+import { backoffMs, type PreparedPlan, preparePlan, sleep, type WriteDeps, type WriteOutcome, writePlan } from "./write-plan.js";
 
 export interface KafkaConsumerOptions {
   kafka: Kafka;
@@ -234,7 +234,12 @@ export function createKafkaConsumer(opts: KafkaConsumerOptions): KafkaConsumer {
 
   const redosWaiting = () => [...redoOf.entries()].some(([p, r]) => r.waiting(p));
 
-  /** 3. One write at a time: a complete redo first, else a batch once the policy says so. */
+  /**
+   * 3. One batch at a time, in order: a complete redo first, else a batch once
+   * the policy says so. (Choosing the next batch's rows while the previous one
+   * inserts was tried: on 2 cores it only made batches smaller and dearer,
+   * docs/benchmarks.md §6.)
+   */
   function schedule(): void {
     if (flushing) return;
     const gen = generation;
@@ -243,14 +248,27 @@ export function createKafkaConsumer(opts: KafkaConsumerOptions): KafkaConsumer {
       armTimer();
       return;
     }
-    flushing = run(work, gen).finally(() => {
-      flushing = null;
-      writingBytes = 0;
-      const w = wake;
-      wake = [];
-      for (const f of w) f();
-      schedule();
-    });
+    let bytes = 0;
+    flushing = (async (): Promise<WriteOutcome> => {
+      const prepared = await prepare(work, gen);
+      bytes = prepared.bytes;
+      if (typeof prepared.result === "string") return prepared.result;
+      const outcome = await writePlan(deps(gen), prepared.result);
+      // A stored redo releases its partitions to ordinary batches.
+      if ("redo" in work && outcome === "done" && gen === generation) for (const p of work.redo.owned) redoOf.delete(p);
+      return outcome;
+    })();
+    flushing
+      .catch((err) => log.error({ op: "flush", err }, "batch write failed unexpectedly; left to the next attempt"))
+      .finally(() => {
+        flushing = null;
+        writingBytes -= bytes;
+        m.inFlightBytes.set(staging.bytes() + writingBytes);
+        const w = wake;
+        wake = [];
+        for (const f of w) f();
+        schedule();
+      });
   }
 
   function nextWork(): Work | null {
@@ -267,39 +285,37 @@ export function createKafkaConsumer(opts: KafkaConsumerOptions): KafkaConsumer {
     if (ms !== null) timer = setTimeout(schedule, ms);
   }
 
-  async function run(work: Work, gen: number): Promise<WriteOutcome> {
+  const deps = (gen: number): WriteDeps => ({
+    consumer,
+    store: opts.store,
+    producer: opts.producer,
+    lookup: opts.lookup,
+    dlqTopic: opts.dlqTopic,
+    metrics: m,
+    logger: log,
+    retry,
+    fenced: () => gen !== generation,
+    stopping: () => stopping,
+  });
+
+  /** The batch's plan and rows; a redo's messages are classified only now, exactly as they were the first time. */
+  async function prepare(work: Work, gen: number): Promise<{ result: PreparedPlan | WriteOutcome; bytes: number }> {
     const redo = "redo" in work ? work.redo : null;
     const ranges =
       "redo" in work
         ? work.redo.messages().map(({ range, messages }) => stagedRange(range.partition, stage(range.partition, messages)))
         : work.ranges;
     const plan = redo ? redo.plan : batchPlan(opts.topic, ranges.map(rangeOf));
-    for (const r of ranges) writingBytes += r.bytes;
+    const bytes = ranges.reduce((n, r) => n + r.bytes, 0);
+    writingBytes += bytes;
     m.inFlightBytes.set(staging.bytes() + writingBytes);
     const exact = redo ? redo.exact() : true;
-    if (redo && !exact)
+    if (redo && !exact) {
       log.warn({ op: "redo", ranges: plan.ranges }, "recorded plan has offsets missing from the log; redone under another token");
-    const staged = stageMs;
+    }
+    const flags = { redo: redo !== null, exact, commit: redo ? [...redo.owned] : plan.ranges.map((r) => r.partition), stageMs };
     stageMs = 0;
-    const outcome = await writePlan(
-      {
-        consumer,
-        store: opts.store,
-        producer: opts.producer,
-        lookup: opts.lookup,
-        dlqTopic: opts.dlqTopic,
-        metrics: m,
-        logger: log,
-        retry,
-        fenced: () => gen !== generation,
-        stopping: () => stopping,
-      },
-      plan,
-      ranges,
-      { redo: redo !== null, exact, commit: redo ? [...redo.owned] : plan.ranges.map((r) => r.partition), stageMs: staged },
-    );
-    if (redo && outcome === "done" && gen === generation) for (const p of redo.owned) redoOf.delete(p);
-    return outcome;
+    return { result: await preparePlan(deps(gen), plan, ranges, flags), bytes };
   }
 
   return {
@@ -321,7 +337,7 @@ export function createKafkaConsumer(opts: KafkaConsumerOptions): KafkaConsumer {
       for (;;) {
         schedule();
         if (!flushing) break;
-        if ((await flushing) !== "done") break;
+        if ((await flushing.catch(() => "stopped")) !== "done") break;
       }
       await consumer.disconnect();
       await admin.disconnect();

@@ -4,7 +4,7 @@ import type { Logger } from "pino";
 import { publishToDlq } from "./dlq.js";
 import { type BatchPlan, encodeIntent, planToken } from "./intent.js";
 import type { KafkaMetrics } from "./kafka-metrics.js";
-import { insertPlan, payloadOf, type StagedEvent, type StoredLookup, selectEvents } from "./plan-writer.js";
+import { insertPlan, payloadOf, type Selection, type StagedEvent, type StoredLookup, selectEvents } from "./plan-writer.js";
 import type { StagedRange } from "./staging.js";
 
 /** How writing a plan ended; anything but "done" leaves its offsets uncommitted for the next attempt. */
@@ -35,31 +35,77 @@ export interface WriteFlags {
   stageMs: number;
 }
 
+/** A plan with its rows chosen: what step 3 inserts. */
+export interface PreparedPlan {
+  plan: BatchPlan;
+  flags: WriteFlags;
+  messages: number;
+  poison: Message[];
+  payload: Buffer;
+  kept: number;
+  duplicates: number;
+  newestMs: number;
+  dedupMs: number;
+}
+
 /**
- * One plan, in numbered steps:
+ * Chooses a plan's rows: drops repeats inside the plan and copies stored from
+ * other messages (the stored-copy lookup, retried until it answers or the
+ * member is fenced or stopping).
+ */
+export async function preparePlan(
+  d: WriteDeps,
+  plan: BatchPlan,
+  ranges: StagedRange[],
+  flags: WriteFlags,
+): Promise<PreparedPlan | WriteOutcome> {
+  const events: StagedEvent[] = [];
+  const poison: Message[] = [];
+  let messages = 0;
+  for (const r of ranges) {
+    messages += r.items.length;
+    for (const item of r.items) {
+      if (item.event) events.push(item.event);
+      else poison.push(item.poison);
+    }
+  }
+  const t0 = performance.now();
+  let sel: Selection | null = null;
+  const chosen = await untilDone(d, "dedup", async () => {
+    sel = await selectEvents(d.lookup, plan.topic, events, { keepOwn: flags.redo && flags.exact });
+  });
+  if (chosen !== "done" || sel === null) return chosen === "done" ? "stopped" : chosen;
+  const kept = (sel as Selection).events;
+  let newestMs = 0;
+  for (const e of kept) if (e.timeMs > newestMs) newestMs = e.timeMs;
+  return {
+    plan,
+    flags,
+    messages,
+    poison,
+    payload: payloadOf(kept),
+    kept: kept.length,
+    duplicates: events.length - kept.length,
+    newestMs,
+    dedupMs: performance.now() - t0,
+  };
+}
+
+/**
+ * One prepared plan, in numbered steps:
  * 1. record the intent: every partition's committed offset stays at its range's
  *    first offset, the metadata names the whole plan;
  * 2. poison messages to the DLQ (acked);
- * 3. drop repeats, insert under the plan token (retried until stored);
+ * 3. insert the chosen rows under the plan token (retried until stored);
  * 4. commit each owned partition past its range, clearing the intent.
  * A crash anywhere leaves either the intent (the next reader redoes the same
  * plan under the same token) or the committed end (done).
  */
-export async function writePlan(d: WriteDeps, plan: BatchPlan, ranges: StagedRange[], flags: WriteFlags): Promise<WriteOutcome> {
+export async function writePlan(d: WriteDeps, p: PreparedPlan): Promise<WriteOutcome> {
   const m = d.metrics;
+  const { plan, flags } = p;
   const topic = plan.topic;
   const started = performance.now();
-  const events: StagedEvent[] = [];
-  const poison: Message[] = [];
-  let newest = 0;
-  for (const r of ranges) {
-    for (const item of r.items) {
-      if (item.event) {
-        events.push(item.event);
-        if (item.event.timeMs > newest) newest = item.event.timeMs;
-      } else poison.push(item.poison);
-    }
-  }
   // 1. Intent.
   if (!flags.redo) {
     const metadata = encodeIntent(plan);
@@ -72,25 +118,12 @@ export async function writePlan(d: WriteDeps, plan: BatchPlan, ranges: StagedRan
   }
   const intentAt = performance.now();
   // 2. DLQ.
-  const dlqOk = await untilDone(d, "dlq", () => publishToDlq(d.producer, d.dlqTopic, poison));
+  const dlqOk = await untilDone(d, "dlq", () => publishToDlq(d.producer, d.dlqTopic, p.poison));
   if (dlqOk !== "done") return dlqOk;
-  // 3. Select and insert under the plan token.
+  // 3. Insert under the plan token.
   const dlqAt = performance.now();
-  let kept = 0;
-  let duplicates = 0;
-  let bytes = 0;
-  let dedupMs = 0;
   const token = flags.exact ? planToken(plan) : `${planToken(plan)}:partial`;
-  const stored = await untilDone(d, "insert", async () => {
-    const t0 = performance.now();
-    const sel = await selectEvents(d.lookup, topic, events, { keepOwn: flags.redo && flags.exact });
-    dedupMs = performance.now() - t0;
-    const payload = payloadOf(sel.events);
-    await insertPlan(d.store, plan, payload, token);
-    kept = sel.events.length;
-    duplicates = sel.duplicates;
-    bytes = payload.length;
-  });
+  const stored = await untilDone(d, "insert", () => insertPlan(d.store, plan, p.payload, token));
   if (stored !== "done") return stored;
   const storedAt = performance.now();
   // 4. Commit past the ranges; this also clears the intent.
@@ -100,27 +133,27 @@ export async function writePlan(d: WriteDeps, plan: BatchPlan, ranges: StagedRan
     .map((r) => ({ topic, partition: r.partition, offset: (BigInt(r.last) + 1n).toString(), metadata: null }));
   const committed = await untilDone(d, "commit", () => (ends.length > 0 ? d.consumer.commitOffsets(ends) : Promise.resolve()));
   if (committed !== "done") return committed;
-  m.inserted.inc(kept);
-  m.duplicates.inc(duplicates);
-  m.batchRows.observe(kept);
-  if (bytes > 0) m.batchBytes.observe(bytes);
-  if (newest > 0) m.observeEventTime(newest);
+  m.inserted.inc(p.kept);
+  m.duplicates.inc(p.duplicates);
+  m.batchRows.observe(p.kept);
+  if (p.payload.length > 0) m.batchBytes.observe(p.payload.length);
+  if (p.newestMs > 0) m.observeEventTime(p.newestMs);
   const ms = performance.now() - started;
-  m.flushSeconds.observe(ms / 1000);
+  m.flushSeconds.observe((ms + p.dedupMs) / 1000);
   d.logger.info(
     {
       op: "flush",
       partitions: plan.ranges.length,
-      rows: kept,
-      messages: ranges.reduce((n, r) => n + r.items.length, 0),
-      duplicates,
-      dlq: poison.length,
+      rows: p.kept,
+      messages: p.messages,
+      duplicates: p.duplicates,
+      dlq: p.poison.length,
       redo: flags.redo,
       stage_ms: Math.round(flags.stageMs),
+      dedup_ms: Math.round(p.dedupMs),
       intent_ms: Math.round(intentAt - started),
       dlq_ms: Math.round(dlqAt - intentAt),
-      dedup_ms: Math.round(dedupMs),
-      insert_ms: Math.round(storedAt - dlqAt - dedupMs),
+      insert_ms: Math.round(storedAt - dlqAt),
       commit_ms: Math.round(performance.now() - storedAt),
       ms: Math.round(ms),
     },
