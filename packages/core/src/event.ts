@@ -277,10 +277,14 @@ function copyTags(tags: unknown): Record<string, string> | null {
 
 /** Oldest event_time the raw table keeps (its TTL), relative to `now`. */
 export function oldestAcceptedMs(now: number): number {
+  // Asked once per event with the same clock reading for a whole batch: keep the last answer.
+  if (now === lastOldest.now) return lastOldest.ms;
   const d = new Date(now);
   d.setUTCMonth(d.getUTCMonth() - EVENT_LIMITS.rawTtlMonths);
-  return d.getTime();
+  lastOldest = { now, ms: d.getTime() };
+  return lastOldest.ms;
 }
+let lastOldest = { now: Number.NaN, ms: 0 };
 
 /** DESIGN.md: an error is status_code >= 400 or a non-empty error_code. */
 export function isError(e: Pick<UsageEvent, "status_code" | "error_code">): boolean {

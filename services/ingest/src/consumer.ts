@@ -211,11 +211,17 @@ export function createKafkaConsumer(opts: KafkaConsumerOptions): KafkaConsumer {
       const c = classifyMessage(msg.value, { now: at, maxBytes: opts.maxEventBytes });
       if (c.ok) {
         const e = c.event;
-        const line = arena.add(usageTsvLine(e, opts.pricer.price(e), kafkaSource(opts.topic, partition, msg.offset)));
+        const { chunk, start, end } = arena.add(usageTsvLine(e, opts.pricer.price(e), kafkaSource(opts.topic, partition, msg.offset)));
         items.push({
           offset: msg.offset,
           bytes,
-          event: { org_id: e.org_id, event_id: e.event_id, timeMs: e.event_time_ms, partition, offset: msg.offset, line },
+          org_id: e.org_id,
+          event_id: e.event_id,
+          timeMs: e.event_time_ms,
+          partition,
+          chunk,
+          start,
+          end,
         });
       } else {
         items.push({
@@ -237,8 +243,8 @@ export function createKafkaConsumer(opts: KafkaConsumerOptions): KafkaConsumer {
   /**
    * 3. One batch at a time, in order: a complete redo first, else a batch once
    * the policy says so. (Choosing the next batch's rows while the previous one
-   * inserts was tried: on 2 cores it only made batches smaller and dearer,
-   * docs/benchmarks.md §6.)
+   * inserts was tried twice, measured, and dropped: on 2 cores the lookup and
+   * the insert compete for the same CPU, docs/benchmarks.md §6.)
    */
   function schedule(): void {
     if (flushing) return;

@@ -18,7 +18,10 @@ const staged = (event_id: string, partition: number, offset: string): StagedEven
   timeMs: t,
   partition,
   offset,
-  line: Buffer.from("x\n"),
+  bytes: 2,
+  chunk: Buffer.from("x\n"),
+  start: 0,
+  end: 2,
 });
 
 describe("stored-copy lookup shared by concurrent batches", () => {

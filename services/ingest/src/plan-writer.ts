@@ -2,6 +2,7 @@ import type { Store } from "@tokenmeter/clickhouse";
 import { toClickHouseTime, USAGE_TSV_HEADER } from "@tokenmeter/core";
 import { DEDUP_WINDOW_MS, EVENT_ID_IN_LIST, eventKey, idChunks, storedIdQuery } from "./dedup.js";
 import { type BatchPlan, planToken } from "./intent.js";
+import { joinLines, type LineRef } from "./line-arena.js";
 
 /**
  * Storing one batch plan (ranges of several partitions) as ONE insert whose
@@ -16,16 +17,21 @@ export function kafkaSource(topic: string, partition: number, offset: string): s
   return `kafka:${topic}:${partition}:${offset}`;
 }
 
-/** A valid event of a plan, already priced and serialized as its llm_usage row (one TSV line, see usageTsvLine). */
-export interface StagedEvent {
+/**
+ * A valid event of a plan, already priced and serialized as its llm_usage row
+ * (one TSV line, see usageTsvLine, newline included, in a line arena). One
+ * flat object per event: a staged batch holds ~100k of them for seconds.
+ */
+export interface StagedEvent extends LineRef {
   org_id: string;
   event_id: string;
   /** event_time, epoch ms. */
   timeMs: number;
   partition: number;
   offset: string;
-  /** The row's TSV line (see usageTsvLine), newline included, in a line arena. */
-  line: Buffer;
+  /** Size of the Kafka message it came from (memory accounting). */
+  bytes: number;
+  poison?: undefined;
 }
 
 /**
@@ -181,14 +187,7 @@ export async function selectEvents(
 
 /** The TabSeparatedWithNames payload of one insert (empty when no event is kept). */
 export function payloadOf(events: readonly StagedEvent[]): Buffer {
-  if (events.length === 0) return Buffer.alloc(0);
-  const parts: Buffer[] = [HEADER];
-  let bytes = HEADER.length;
-  for (const e of events) {
-    parts.push(e.line);
-    bytes += e.line.length;
-  }
-  return Buffer.concat(parts, bytes);
+  return events.length === 0 ? Buffer.alloc(0) : joinLines(HEADER, events);
 }
 
 const HEADER = Buffer.from(USAGE_TSV_HEADER);

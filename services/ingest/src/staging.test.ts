@@ -2,10 +2,17 @@ import { describe, expect, it } from "vitest";
 import { MAX_INTENT_BYTES } from "./intent.js";
 import { createStaging, rangeOf, type StagedItem } from "./staging.js";
 
+const line = Buffer.from("x\n");
 const item = (offset: number, bytes = 10): StagedItem => ({
   offset: String(offset),
   bytes,
-  event: { org_id: "o", event_id: `e${offset}`, timeMs: 0, partition: 0, offset: String(offset), line: Buffer.from("x\n") },
+  org_id: "o",
+  event_id: `e${offset}`,
+  timeMs: 0,
+  partition: 0,
+  chunk: line,
+  start: 0,
+  end: line.length,
 });
 const none = new Set<number>();
 

@@ -3,11 +3,15 @@ import type { Message } from "kafkajs";
 import { intentBytes, MAX_INTENT_BYTES, type PartitionRange } from "./intent.js";
 import type { StagedEvent } from "./plan-writer.js";
 
+/** A consumed message that goes to the DLQ. */
+export interface StagedPoison {
+  offset: string;
+  bytes: number;
+  poison: Message;
+}
+
 /** One consumed message, classified: a priced row to insert, or a DLQ message. */
-export type StagedItem = { offset: string; bytes: number } & (
-  | { event: StagedEvent; poison?: undefined }
-  | { poison: Message; event?: undefined }
-);
+export type StagedItem = StagedEvent | StagedPoison;
 
 /** A contiguous run of one partition's staged messages, in offset order. */
 export interface StagedRange {

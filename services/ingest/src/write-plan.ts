@@ -65,8 +65,8 @@ export async function preparePlan(
   for (const r of ranges) {
     messages += r.items.length;
     for (const item of r.items) {
-      if (item.event) events.push(item.event);
-      else poison.push(item.poison);
+      if (item.poison) poison.push(item.poison);
+      else events.push(item);
     }
   }
   const t0 = performance.now();
