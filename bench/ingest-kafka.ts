@@ -31,7 +31,7 @@ const spec: EventSetSpec = {
 };
 const partitions = numberOption(args, "partitions", 8, 8);
 const timeoutMs = numberOption(args, "timeout-ms", 900_000, 150_000);
-/** Timed steps of one range, as the consumer logs them ("op":"flush"). */
+/** Timed steps of one batch insert, as the consumer logs them ("op":"flush"). */
 const STAGES = ["stage_ms", "intent_ms", "dlq_ms", "dedup_ms", "insert_ms", "commit_ms"];
 const log = (m: string) => process.stderr.write(`[ingest-kafka] ${m}\n`);
 
@@ -94,7 +94,7 @@ async function main() {
     const flushMs = flushes.map((f) => f.ms).sort((a, b) => a - b);
     const e2e = rate(expected, totalMs);
     log(
-      `end to end ${e2e} events/s (${expected} in ${Math.round(totalMs)} ms, ready after ${Math.round(readyMs)} ms); RSS peak ${memory.peak_mb} MB; CPU ${round((cpuMs * 1000) / expected, 1)} µs/event (all threads); ${flushes.length} ranges, range ms p50 ${flushMs[Math.floor(flushMs.length * 0.5)] ?? 0}; stage ms summed ${STAGES.map((k) => `${k} ${flushes.reduce((s, f) => s + (f.stages[k] ?? 0), 0)}`).join(", ")}`,
+      `end to end ${e2e} events/s (${expected} in ${Math.round(totalMs)} ms, ready after ${Math.round(readyMs)} ms); RSS peak ${memory.peak_mb} MB; CPU ${round((cpuMs * 1000) / expected, 1)} µs/event (all threads); ${flushes.length} batches, batch ms p50 ${flushMs[Math.floor(flushMs.length * 0.5)] ?? 0}; stage ms summed ${STAGES.map((k) => `${k} ${flushes.reduce((s, f) => s + (f.stages[k] ?? 0), 0)}`).join(", ")}`,
     );
     writeResult({
       scenario: "ingest-kafka",
@@ -109,7 +109,7 @@ async function main() {
         },
         {
           scenario: "1 ingest",
-          metric: "ours: steady state (first range stored -> caught up)",
+          metric: "ours: steady state (first batch stored -> caught up)",
           value: rate(expected, steadyMs),
           unit: "events/s",
         },
@@ -127,13 +127,13 @@ async function main() {
         produced,
         total_ms: Math.round(totalMs),
         ready_ms: Math.round(readyMs),
-        first_range_ms: Math.round(firstFlush),
-        ranges: flushes.length,
-        range_rows_mean: round(flushes.reduce((s, f) => s + f.rows, 0) / Math.max(1, flushes.length), 0),
-        range_ms_p50: flushMs[Math.floor(flushMs.length * 0.5)] ?? 0,
-        range_ms_p99: flushMs[Math.floor(flushMs.length * 0.99)] ?? 0,
-        // Where a range's time goes (the consumer's flush log), summed over ranges.
-        range_stage_ms: Object.fromEntries(STAGES.map((k) => [k, flushes.reduce((s, f) => s + (f.stages[k] ?? 0), 0)])),
+        first_batch_ms: Math.round(firstFlush),
+        batches: flushes.length,
+        batch_rows_mean: round(flushes.reduce((s, f) => s + f.rows, 0) / Math.max(1, flushes.length), 0),
+        batch_ms_p50: flushMs[Math.floor(flushMs.length * 0.5)] ?? 0,
+        batch_ms_p99: flushMs[Math.floor(flushMs.length * 0.99)] ?? 0,
+        // Where a batch's time goes (the consumer's flush log), summed over batches.
+        batch_stage_ms: Object.fromEntries(STAGES.map((k) => [k, flushes.reduce((s, f) => s + (f.stages[k] ?? 0), 0)])),
         stored: { raw: Number(row?.raw), daily_requests: Number(row?.daily) },
         rss: memory,
       },
