@@ -35,36 +35,45 @@ export function dedupToken(keys: readonly string[]): string {
 }
 
 /**
- * How a lookup passes its event_ids: the first 13 characters of each (48
- * bits: the first group and the second, lower case), '_'-joined into one
- * String parameter and split in SQL. What the statement returns is a superset
- * (a stored row whose id merely shares the prefix); callers match the full
- * (org_id, event_id) key, so a false match costs one row, never a wrong answer
- * (~2 per 100k-id lookup against 5 billion rows in the window).
+ * How a lookup passes a batch's event_ids, two ways measured on chDB 26.7
+ * (2 M rows in the window, docs/benchmarks.md §6):
  *
- * Why not `{ids:Array(UUID)}`: on chDB binding costs ~4 µs per id, and an
- * array past 65,536 elements falls off a cliff (67k ids: 76 s instead of
- * 0.2 s); the prefix string costs ~1.8 µs per id, linearly (measured on chDB
- * 26.7, 2 M rows in the window, docs/benchmarks.md §6).
+ * - up to {@link MAX_EXACT_IDS}: `event_id IN {ids:Array(UUID)}`, the
+ *   cheapest for the batching writer's few thousand ids (binding ~4 µs an id,
+ *   a UUID compare per stored row);
+ * - more (a Kafka batch of up to 100k): binding an Array(UUID) past 65,536
+ *   elements falls off a cliff (67k ids: 76 s instead of 0.2 s), so the top
+ *   48 bits of each id go as decimals in one '_'-joined String parameter,
+ *   compared to `bitShiftRight(toUInt128(event_id), 80)`. That returns a
+ *   superset (another stored id with the same top bits); callers match the
+ *   full (org_id, event_id) key, so a false match costs one row, never a
+ *   wrong answer (~2 per 100k-id lookup against 5 billion rows in the window).
  */
-export const EVENT_ID_IN_LIST = "substring(toString(event_id), 1, 13) IN (SELECT arrayJoin(splitByChar('_', {ids:String})))";
+export interface IdFilter {
+  /** The statement's condition on event_id. */
+  sql: string;
+  /** Its `{ids}` parameter. */
+  ids: string[] | string;
+}
+
+export const MAX_EXACT_IDS = 20_000;
+const EXACT_IDS = "event_id IN {ids:Array(UUID)}";
+const TOP_BITS = "bitShiftRight(toUInt128(event_id), 80) IN (SELECT toUInt64(arrayJoin(splitByChar('_', {ids:String}))))";
 
 /**
- * Most ids per lookup statement: a ClickHouse server takes parameters in the
- * URL (http_max_uri_size 1 MiB by default); 50,000 prefixes are ~700 KB.
+ * Most ids per top-bits statement: a ClickHouse server takes parameters in
+ * the URL (http_max_uri_size 1 MiB by default); 50,000 are ~750 KB.
  */
 export const MAX_IDS_PER_LOOKUP = 50_000;
 
-/** A batch's ids as the `ids` parameters of successive lookups (see {@link EVENT_ID_IN_LIST}). */
-export function idChunks(ids: readonly string[]): string[] {
-  const out: string[] = [];
+/** The lookups a batch's ids take: one exact one, or top-bits ones of {@link MAX_IDS_PER_LOOKUP} each; none for none. */
+export function idFilters(ids: readonly string[]): IdFilter[] {
+  if (ids.length === 0) return [];
+  if (ids.length <= MAX_EXACT_IDS) return [{ sql: EXACT_IDS, ids: [...ids] }];
+  const out: IdFilter[] = [];
   for (let i = 0; i < ids.length; i += MAX_IDS_PER_LOOKUP) {
-    out.push(
-      ids
-        .slice(i, i + MAX_IDS_PER_LOOKUP)
-        .map((id) => id.slice(0, 13).toLowerCase())
-        .join("_"),
-    );
+    const chunk = ids.slice(i, i + MAX_IDS_PER_LOOKUP);
+    out.push({ sql: TOP_BITS, ids: chunk.map((id) => String(Number.parseInt(id.slice(0, 8) + id.slice(9, 13), 16))).join("_") });
   }
   return out;
 }
@@ -75,12 +84,14 @@ export function idChunks(ids: readonly string[]): string[] {
  * the bloom filter on event_id helps small lookups only (see above). The alias
  * is not `event_id`: ClickHouse would substitute it into the WHERE clause.
  */
-export const STORED_EVENT_IDS_SQL = `SELECT DISTINCT org_id, toString(event_id) AS id
+export function storedEventIdsSql(f: Pick<IdFilter, "sql">): string {
+  return `SELECT DISTINCT org_id, toString(event_id) AS id
 FROM llm_usage
 WHERE org_id IN {orgs:Array(String)}
   AND event_time >= {from:DateTime64(3, 'UTC')}
   AND event_time <= {to:DateTime64(3, 'UTC')}
-  AND ${EVENT_ID_IN_LIST}`;
+  AND ${f.sql}`;
+}
 
 export interface StoredIdQuery {
   orgs: string[];
@@ -106,7 +117,7 @@ export function storedIdQuery<T extends { org_id: string; event_id: string }>(
   return { orgs: [...orgs], ids: items.map((i) => i.event_id), minTimeMs, maxTimeMs };
 }
 
-/** Parameters of {@link STORED_EVENT_IDS_SQL} for one batch but its ids, the time range widened by `windowMs` each side. */
+/** Parameters of {@link storedEventIdsSql} for one batch but its ids, the time range widened by `windowMs` each side. */
 export function storedIdParams(q: StoredIdQuery, windowMs: number = DEDUP_WINDOW_MS): Record<string, unknown> {
   return {
     orgs: q.orgs,
@@ -119,8 +130,8 @@ export function storedIdParams(q: StoredIdQuery, windowMs: number = DEDUP_WINDOW
 export async function findStoredKeys(store: Store, q: StoredIdQuery, windowMs: number = DEDUP_WINDOW_MS): Promise<Set<string>> {
   const found = new Set<string>();
   const params = storedIdParams(q, windowMs);
-  for (const ids of idChunks(q.ids)) {
-    const rows = await store.query<{ org_id: string; id: string }>(STORED_EVENT_IDS_SQL, { ...params, ids });
+  for (const f of idFilters(q.ids)) {
+    const rows = await store.query<{ org_id: string; id: string }>(storedEventIdsSql(f), { ...params, ids: f.ids });
     for (const r of rows) found.add(eventKey(r.org_id, r.id));
   }
   return found;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { idFilters } from "./dedup.js";
 import { batchPlan, decodeIntent, encodeIntent, planKey, planToken } from "./intent.js";
-import { kafkaSource, STORED_SOURCES_SQL } from "./plan-writer.js";
+import { kafkaSource, storedSourcesSql } from "./plan-writer.js";
 
 const T = "llm.usage.v1";
 
@@ -43,11 +44,13 @@ describe("intent and plan identity", () => {
   });
 
   it("looks stored copies up by org and time first (primary key), then event_id, reading the UUID under another name", () => {
-    expect(STORED_SOURCES_SQL).toBe(`SELECT org_id, toString(event_id) AS id, source, toUnixTimestamp64Milli(event_time) AS ms
+    expect(
+      storedSourcesSql(idFilters(["6f1c1d1e-8a2b-4c3d-9e4f-0a1b2c3d4e5f"])[0]!),
+    ).toBe(`SELECT org_id, toString(event_id) AS id, source, toUnixTimestamp64Milli(event_time) AS ms
 FROM llm_usage
 WHERE org_id IN {orgs:Array(String)}
   AND event_time >= {from:DateTime64(3, 'UTC')}
   AND event_time <= {to:DateTime64(3, 'UTC')}
-  AND substring(toString(event_id), 1, 13) IN (SELECT arrayJoin(splitByChar('_', {ids:String})))`);
+  AND event_id IN {ids:Array(UUID)}`);
   });
 });

@@ -3,7 +3,7 @@ import type { Store } from "@tokenmeter/clickhouse";
 import { toClickHouseTime, type UsageRow } from "@tokenmeter/core";
 import { describe, expect, it } from "vitest";
 import { dropTestStore, openTestStore } from "../../../test/support/store.js";
-import { DEDUP_WINDOW_MS, eventKey } from "./dedup.js";
+import { DEDUP_WINDOW_MS, eventKey, MAX_EXACT_IDS } from "./dedup.js";
 import { createStoredLookup, type StagedEvent, selectEvents } from "./plan-writer.js";
 
 const t = Date.parse("2026-06-01T12:00:00Z");
@@ -65,6 +65,10 @@ describe("stored-copy lookup shared by concurrent batches", () => {
       expect(redo.events.map((e) => `${e.partition}:${e.offset}`)).toEqual(["0:1", "0:3"]);
       const fresh = await selectEvents(lookup, "x", events, { keepOwn: false });
       expect(fresh).toEqual({ events: [events[1]], duplicates: 2 });
+
+      // A batch past MAX_EXACT_IDS (the top-bits form) finds the same copies.
+      const big = [...Array.from({ length: MAX_EXACT_IDS }, () => ref(randomUUID(), "acme", t)), ref(a.toUpperCase(), "acme", t)];
+      expect(await lookup.find(big)).toEqual(new Map([[eventKey("acme", a), new Set(["kafka:x:0:1"])]]));
 
       // A window of 0: the range's own time range only (a re-stamped re-send is not found).
       const narrow = createStoredLookup(store, 0);

@@ -1,6 +1,6 @@
 import type { Store } from "@tokenmeter/clickhouse";
 import { toClickHouseTime, USAGE_TSV_HEADER } from "@tokenmeter/core";
-import { DEDUP_WINDOW_MS, EVENT_ID_IN_LIST, eventKey, idChunks, storedIdQuery } from "./dedup.js";
+import { DEDUP_WINDOW_MS, eventKey, type IdFilter, idFilters, storedIdQuery } from "./dedup.js";
 import { type BatchPlan, planToken } from "./intent.js";
 import { joinLines, type LineRef } from "./line-arena.js";
 
@@ -42,12 +42,14 @@ export interface StagedEvent extends LineRef {
  * not) from "stored from another message" (a producer duplicate: drop). `ms`
  * lets a lookup shared by several batches keep each to its own window.
  */
-export const STORED_SOURCES_SQL = `SELECT org_id, toString(event_id) AS id, source, toUnixTimestamp64Milli(event_time) AS ms
+export function storedSourcesSql(f: Pick<IdFilter, "sql">): string {
+  return `SELECT org_id, toString(event_id) AS id, source, toUnixTimestamp64Milli(event_time) AS ms
 FROM llm_usage
 WHERE org_id IN {orgs:Array(String)}
   AND event_time >= {from:DateTime64(3, 'UTC')}
   AND event_time <= {to:DateTime64(3, 'UTC')}
-  AND ${EVENT_ID_IN_LIST}`;
+  AND ${f.sql}`;
+}
 
 /** What the stored-copy lookup needs of an event. */
 export type EventRef = Pick<StagedEvent, "org_id" | "event_id" | "timeMs">;
@@ -108,9 +110,9 @@ export function createStoredLookup(store: Store, windowMs: number = DEDUP_WINDOW
     }
     const params = { orgs: [...orgs], from: toClickHouseTime(fromMs), to: toClickHouseTime(toMs) };
     const found: StoredCopy[] = [];
-    for (const chunk of idChunks(ids)) {
+    for (const f of idFilters(ids)) {
       // A redo finds every id of its batch: no spread into push (argument limits).
-      for (const row of await store.query<StoredCopy>(STORED_SOURCES_SQL, { ...params, ids: chunk })) found.push(row);
+      for (const row of await store.query<StoredCopy>(storedSourcesSql(f), { ...params, ids: f.ids })) found.push(row);
     }
     return found;
   }
