@@ -41,7 +41,7 @@ export function dedupToken(keys: readonly string[]): string {
  * - up to {@link MAX_EXACT_IDS}: `event_id IN {ids:Array(UUID)}`, the
  *   cheapest for the batching writer's few thousand ids (binding ~4 µs an id,
  *   a UUID compare per stored row);
- * - more (a Kafka batch of up to 100k): binding an Array(UUID) past 65,536
+ * - more (a Kafka batch of up to 200k): binding an Array(UUID) past 65,536
  *   elements falls off a cliff (67k ids: 76 s instead of 0.2 s), so the top
  *   48 bits of each id go as decimals in one '_'-joined String parameter,
  *   compared to `bitShiftRight(toUInt128(event_id), 80)`. That returns a

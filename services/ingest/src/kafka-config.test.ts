@@ -4,7 +4,7 @@ import { faultsEnabled, loadKafkaIngestConfig, loadKafkaToolConfig } from "./kaf
 describe("Kafka configuration", () => {
   it("has defaults, no faults, and reports every problem at once", () => {
     const ok = loadKafkaIngestConfig({});
-    expect(ok.ok && ok.config.TOKENMETER_KAFKA_MAX_BATCH_ROWS).toBe(100_000);
+    expect(ok.ok && ok.config.TOKENMETER_KAFKA_MAX_BATCH_ROWS).toBe(200_000);
     expect(ok.ok && faultsEnabled(ok.config)).toBe(false);
     const bad = loadKafkaIngestConfig({ TOKENMETER_KAFKA_CONCURRENCY: "0", TOKENMETER_FAULT_INSERT_FAIL_RATE: "2" });
     expect(bad.ok || bad.errors.length).toBe(2);

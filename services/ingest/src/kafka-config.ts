@@ -19,15 +19,15 @@ export const KafkaIngestConfig = z.object({
   TOKENMETER_KAFKA_SESSION_TIMEOUT_MS: positiveInt.default(30_000),
   TOKENMETER_KAFKA_HEARTBEAT_INTERVAL_MS: positiveInt.default(3_000),
   /** Messages per insert: one batch takes a range from each of the member's partitions. */
-  TOKENMETER_KAFKA_MAX_BATCH_ROWS: positiveInt.default(100_000),
+  TOKENMETER_KAFKA_MAX_BATCH_ROWS: positiveInt.default(200_000),
   /** Message bytes per insert. */
-  TOKENMETER_KAFKA_MAX_BATCH_BYTES: positiveInt.default(64 * 1024 * 1024),
+  TOKENMETER_KAFKA_MAX_BATCH_BYTES: positiveInt.default(128 * 1024 * 1024),
   /** A consumed message waits at most this long to be taken into an insert (freshness). */
   TOKENMETER_KAFKA_MAX_DELAY_MS: positiveInt.default(500),
   /** Fetch size per partition; bounds one kafkajs batch and so the memory of a partition in flight. */
   TOKENMETER_KAFKA_MAX_BYTES_PER_PARTITION: positiveInt.default(4 * 1024 * 1024),
   /** Message bytes read but not yet stored (the next batch + the one being written); beyond, fetching waits. */
-  TOKENMETER_KAFKA_MAX_IN_FLIGHT_BYTES: positiveInt.default(160 * 1024 * 1024),
+  TOKENMETER_KAFKA_MAX_IN_FLIGHT_BYTES: positiveInt.default(320 * 1024 * 1024),
   /** A message larger than this goes to the DLQ undecoded (an event is a few KB at most). */
   TOKENMETER_KAFKA_MAX_EVENT_BYTES: positiveInt.default(256 * 1024),
   /**

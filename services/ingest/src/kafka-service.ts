@@ -36,11 +36,11 @@ export const DEFAULT_KAFKA_INGEST: Omit<KafkaIngestSettings, "topic" | "dlqTopic
   concurrency: 2,
   sessionTimeoutMs: 30_000,
   heartbeatIntervalMs: 3_000,
-  maxBatchRows: 100_000,
-  maxBatchBytes: 64 * 1024 * 1024,
+  maxBatchRows: 200_000,
+  maxBatchBytes: 128 * 1024 * 1024,
   maxDelayMs: 500,
   maxBytesPerPartition: 4 * 1024 * 1024,
-  maxInFlightBytes: 160 * 1024 * 1024,
+  maxInFlightBytes: 320 * 1024 * 1024,
   maxEventBytes: 256 * 1024,
 };
 
