@@ -19,6 +19,7 @@
  *
  *   tsx bench/page-load.ts [--quick] [--events=250000] [--reloads=10] [--screenshots]
  */
+import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -35,7 +36,9 @@ const args = benchArgs();
 const events = numberOption(args, "events", 250_000, 60_000);
 const reloads = numberOption(args, "reloads", 10, 4);
 const screenshots = process.argv.includes("--screenshots");
-const chromiumPath = args.options.chromium ?? "/usr/bin/chromium";
+// Installs Debian's Chromium when missing, as the test suite does (a fresh machine has none).
+const chromiumPath =
+  args.options.chromium ?? execFileSync("bash", [join(REPO_DIR, "scripts/chromium.sh")], { encoding: "utf8", timeout: 600_000 }).trim();
 const VIEWS = ["?range=30d", "?range=7d", "?range=90d", "?range=24h"];
 const TZ = "America/New_York";
 
