@@ -39,6 +39,8 @@ const SESSION_SETTINGS: Settings = {
  * inserts and DDL, `readers` connections for queries, all on one data dir.
  */
 export class ChdbStore implements Store {
+  /** Parameters go to the engine in memory, not in a URL. */
+  readonly maxParamBytes = 64 * 1024 * 1024;
   private nextReader = 0;
   private closed = false;
 

@@ -28,9 +28,19 @@ export interface InsertOptions extends StatementOptions {
  * implement it, ChdbStore (embedded engine) and HttpStore (a server), and both
  * pass one conformance suite.
  */
+/** Parameter bytes per statement assumed when a store does not say (under a server's 1 MiB URL limit). */
+export const DEFAULT_MAX_PARAM_BYTES = 800_000;
+
 export interface Store {
   /** Database every unqualified table name resolves to. */
   readonly database: string;
+  /**
+   * Most bytes of query parameters one statement may carry, for callers that
+   * split large id lists: a server reads them from the URL (HttpStore keeps
+   * under ClickHouse's 1 MiB http_max_uri_size); the embedded engine has no
+   * such limit. Absent: {@link DEFAULT_MAX_PARAM_BYTES}.
+   */
+  readonly maxParamBytes?: number;
   /** Runs a SELECT and returns its rows (64-bit integers as JSON numbers). */
   query<T = Record<string, unknown>>(sql: string, params?: QueryParams, opts?: StatementOptions): Promise<T[]>;
   /**

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { Store } from "@tokenmeter/clickhouse";
+import { DEFAULT_MAX_PARAM_BYTES, type Store } from "@tokenmeter/clickhouse";
 import { toClickHouseTime } from "@tokenmeter/core";
 
 /**
@@ -60,19 +60,28 @@ export const MAX_EXACT_IDS = 20_000;
 const EXACT_IDS = "event_id IN {ids:Array(UUID)}";
 const TOP_BITS = "bitShiftRight(toUInt128(event_id), 80) IN (SELECT toUInt64(arrayJoin(splitByChar('_', {ids:String}))))";
 
-/**
- * Most ids per top-bits statement: a ClickHouse server takes parameters in
- * the URL (http_max_uri_size 1 MiB by default); 50,000 are ~750 KB.
- */
-export const MAX_IDS_PER_LOOKUP = 50_000;
+/** Parameter bytes per id in the top-bits form, at most: 15 decimal digits and the separator. */
+const TOP_BITS_ID_BYTES = 16;
 
-/** The lookups a batch's ids take: one exact one, or top-bits ones of {@link MAX_IDS_PER_LOOKUP} each; none for none. */
-export function idFilters(ids: readonly string[]): IdFilter[] {
+/**
+ * Most ids per top-bits statement on a store that states no limit (a server
+ * takes parameters in the URL): 50,000. The embedded engine takes a whole
+ * batch in one statement, which reads the window once instead of once per
+ * chunk (measured, 170k ids against 2 M rows: 229 vs 291 ms).
+ */
+export const MAX_IDS_PER_LOOKUP = DEFAULT_MAX_PARAM_BYTES / TOP_BITS_ID_BYTES;
+
+/**
+ * The lookups a batch's ids take: one exact one, or top-bits ones of as many
+ * ids as `maxParamBytes` (the store's {@link Store.maxParamBytes}) allows; none for none.
+ */
+export function idFilters(ids: readonly string[], maxParamBytes: number = DEFAULT_MAX_PARAM_BYTES): IdFilter[] {
   if (ids.length === 0) return [];
   if (ids.length <= MAX_EXACT_IDS) return [{ sql: EXACT_IDS, ids: [...ids] }];
+  const perLookup = Math.max(1, Math.floor(maxParamBytes / TOP_BITS_ID_BYTES));
   const out: IdFilter[] = [];
-  for (let i = 0; i < ids.length; i += MAX_IDS_PER_LOOKUP) {
-    const chunk = ids.slice(i, i + MAX_IDS_PER_LOOKUP);
+  for (let i = 0; i < ids.length; i += perLookup) {
+    const chunk = ids.slice(i, i + perLookup);
     out.push({ sql: TOP_BITS, ids: chunk.map((id) => String(Number.parseInt(id.slice(0, 8) + id.slice(9, 13), 16))).join("_") });
   }
   return out;
@@ -130,7 +139,7 @@ export function storedIdParams(q: StoredIdQuery, windowMs: number = DEDUP_WINDOW
 export async function findStoredKeys(store: Store, q: StoredIdQuery, windowMs: number = DEDUP_WINDOW_MS): Promise<Set<string>> {
   const found = new Set<string>();
   const params = storedIdParams(q, windowMs);
-  for (const f of idFilters(q.ids)) {
+  for (const f of idFilters(q.ids, store.maxParamBytes)) {
     const rows = await store.query<{ org_id: string; id: string }>(storedEventIdsSql(f), { ...params, ids: f.ids });
     for (const r of rows) found.add(eventKey(r.org_id, r.id));
   }

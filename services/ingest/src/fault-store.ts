@@ -30,6 +30,10 @@ export class FaultyStore implements Store {
     return this.inner.database;
   }
 
+  get maxParamBytes(): number | undefined {
+    return this.inner.maxParamBytes;
+  }
+
   query<T>(sql: string, params?: QueryParams, opts?: StatementOptions): Promise<T[]> {
     return this.inner.query<T>(sql, params, opts);
   }

@@ -110,7 +110,7 @@ export function createStoredLookup(store: Store, windowMs: number = DEDUP_WINDOW
     }
     const params = { orgs: [...orgs], from: toClickHouseTime(fromMs), to: toClickHouseTime(toMs) };
     const found: StoredCopy[] = [];
-    for (const f of idFilters(ids)) {
+    for (const f of idFilters(ids, store.maxParamBytes)) {
       // A redo finds every id of its batch: no spread into push (argument limits).
       for (const row of await store.query<StoredCopy>(storedSourcesSql(f), { ...params, ids: f.ids })) found.push(row);
     }
