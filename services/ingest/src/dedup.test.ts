@@ -40,7 +40,12 @@ WHERE org_id IN {orgs:Array(String)}
       "AND bitShiftRight(toUInt128(event_id), 80) IN (SELECT toUInt64(arrayJoin(splitByChar('_', {ids:String}))))",
     );
     // A store without a URL limit (the embedded engine) takes the whole batch in one statement.
-    expect(idFilters(Array.from({ length: MAX_IDS_PER_LOOKUP + 1 }, () => "6F1C1D1E-8A2B-4C3D-9E4F-0A1B2C3D4E5F"), 64 << 20)).toHaveLength(1);
+    expect(
+      idFilters(
+        Array.from({ length: MAX_IDS_PER_LOOKUP + 1 }, () => "6F1C1D1E-8A2B-4C3D-9E4F-0A1B2C3D4E5F"),
+        64 << 20,
+      ),
+    ).toHaveLength(1);
     expect(idFilters([])).toEqual([]);
   });
 
