@@ -3,7 +3,7 @@
 # when none is there (playwright-core's own browser download cannot work
 # offline). Used by the test suite (test.d/30-chromium.sh) and `pnpm bench`.
 set -euo pipefail
-bin="${TOKENMETER_CHROMIUM:-/usr/bin/chromium}"
+bin=/usr/bin/chromium
 if [ ! -x "$bin" ]; then
   echo "installing chromium (Debian package)" >&2
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null

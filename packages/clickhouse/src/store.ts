@@ -23,14 +23,14 @@ export interface InsertOptions extends StatementOptions {
   format?: InsertFormat;
 }
 
+/** Parameter bytes per statement assumed when a store does not say (under a server's 1 MiB URL limit). */
+export const DEFAULT_MAX_PARAM_BYTES = 800_000;
+
 /**
  * The storage port: the only way services reach ClickHouse. Two drivers
  * implement it, ChdbStore (embedded engine) and HttpStore (a server), and both
  * pass one conformance suite.
  */
-/** Parameter bytes per statement assumed when a store does not say (under a server's 1 MiB URL limit). */
-export const DEFAULT_MAX_PARAM_BYTES = 800_000;
-
 export interface Store {
   /** Database every unqualified table name resolves to. */
   readonly database: string;

@@ -56,6 +56,14 @@ type EachBatchContext = { batch: Batch; resolveOffset(offset: string): void; hea
 type Work = { redo: Redo } | { ranges: StagedRange[] };
 
 /**
+ * Messages staged per turn of the event loop. A fetch brings ~6,000 messages
+ * per partition, ~50 ms of parsing; staged in one go, every step of the batch
+ * being written (intent commit, lookups, insert, offset commit) waits that
+ * long for its completion to run, and the writer idles.
+ */
+const STAGE_SLICE = 1_000;
+
+/**
  * One consumer-group member on the usage topic. Fetches are staged
  * (validated, priced, serialized) per partition while the previous insert
  * runs; a batch takes one contiguous range from each staged partition and is
@@ -65,14 +73,6 @@ type Work = { redo: Redo } | { ranges: StagedRange[] };
  * the engine's cost per insert is mostly per part, so a few large inserts
  * cost far less than many small ones (docs/benchmarks.md §1).
  */
-/**
- * Messages staged per turn of the event loop. A fetch brings ~6,000 messages
- * per partition, ~50 ms of parsing; staged in one go, every step of the batch
- * being written (intent commit, lookups, insert, offset commit) waits that
- * long for its completion to run, and the writer idles.
- */
-const STAGE_SLICE = 1_000;
-
 export function createKafkaConsumer(opts: KafkaConsumerOptions): KafkaConsumer {
   const log = opts.logger.child({ component: "kafka-consumer", topic: opts.topic, group: opts.groupId });
   const now = opts.now ?? Date.now;
