@@ -3,6 +3,7 @@ import { type ConfigResult, LogLevel, parseEnv } from "@tokenmeter/core";
 import { ApiKeys, JwtSecret } from "@tokenmeter/http";
 import { IngestConfig, KafkaIngestConfig } from "@tokenmeter/ingest";
 import { PricingConfig } from "@tokenmeter/pricing-refresh";
+import { QueryConfig } from "@tokenmeter/query";
 import { z } from "zod";
 
 const bool = z
@@ -24,6 +25,7 @@ export const AppConfig = z.object({
   TOKENMETER_DEMO_EVENTS: z.coerce.number().int().min(0).max(10_000_000).default(250_000),
   ...StoreEnv.shape,
   TOKENMETER_REDIS_URL: optionalUrl,
+  ...QueryConfig.pick({ TOKENMETER_REDIS_KEY_PREFIX: true, TOKENMETER_CACHE_MAX_ENTRIES: true }).shape,
   TOKENMETER_LOG_LEVEL: LogLevel,
   // Transport and batching settings, the same as the standalone ingest service's.
   ...IngestConfig.pick({

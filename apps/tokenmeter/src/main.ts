@@ -1,5 +1,4 @@
 // `pnpm start`: the whole product in one process on its embedded default.
-import { createDashboardRoutes } from "@tokenmeter/query";
 import { pino } from "pino";
 import { startTokenmeter } from "./app.js";
 import { loadConfig } from "./config.js";
@@ -17,7 +16,6 @@ const config = result.config;
 const logger = pino({ level: config.TOKENMETER_LOG_LEVEL });
 const tm = await startTokenmeter(config, {
   logger,
-  mount: [createDashboardRoutes()],
   pricingSourceChosen: Boolean(process.env.TOKENMETER_PRICING_SOURCE),
 });
 const token = await tm.issueToken("acme");

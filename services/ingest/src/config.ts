@@ -29,6 +29,11 @@ export const IngestConfig = z.object({
   TOKENMETER_BATCH_MAX_ATTEMPTS: positiveInt.optional(),
   /** Stored-id check window around a batch's event times (ms); default 1 day, 0 = the batch's own range. */
   TOKENMETER_DEDUP_WINDOW_MS: z.coerce.number().int("must be an integer").min(0, "must be >= 0").optional(),
+  /** Set: "pricing updated" arrives over this Redis, so ingest re-prices without a restart. */
+  TOKENMETER_REDIS_URL: z.url({ message: "must be a URL" }).optional(),
+  TOKENMETER_REDIS_PREFIX: z.string().default("tokenmeter"),
+  /** SIGTERM drain bound: past it the process exits 1 (the pod's grace period must exceed it plus preStop). */
+  TOKENMETER_INGEST_DRAIN_TIMEOUT_MS: positiveInt.default(60_000),
   TOKENMETER_LOG_LEVEL: LogLevel,
 });
 export type IngestConfig = z.output<typeof IngestConfig>;

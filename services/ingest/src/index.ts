@@ -16,6 +16,7 @@ export * from "./plan-writer.js";
 export * from "./range-reader.js";
 export * from "./redo.js";
 export * from "./run.js";
+export * from "./server.js";
 export * from "./service.js";
 export * from "./sink.js";
 export * from "./staging.js";

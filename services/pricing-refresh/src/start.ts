@@ -58,7 +58,7 @@ export async function startPricingRefresh(opts: StartPricingRefreshOptions): Pro
       maxMissingFraction: config.TOKENMETER_PRICING_MAX_MISSING_FRACTION,
     });
   // 1. seed
-  await seedBundledPrices(opts.store, logger);
+  await seedBundledPrices(opts.store, logger, opts.updates);
   // 2. schedule
   if (opts.bullConnection) {
     const worker = await startPricingWorker({
