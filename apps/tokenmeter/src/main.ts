@@ -9,11 +9,17 @@ if (!result.ok) {
   process.exit(2);
 }
 if (process.argv.includes("--check-config")) {
+  // A misspelt setting is silently not applied: the check fails on it.
+  if (result.unknown.length > 0) {
+    console.error(`unknown settings:\n  ${result.unknown.join("\n  ")}`);
+    process.exit(2);
+  }
   console.log("configuration ok");
   process.exit(0);
 }
 const config = result.config;
 const logger = pino({ level: config.TOKENMETER_LOG_LEVEL });
+for (const u of result.unknown) logger.warn({ op: "config" }, u);
 const tm = await startTokenmeter(config, {
   logger,
   pricingSourceChosen: Boolean(process.env.TOKENMETER_PRICING_SOURCE),

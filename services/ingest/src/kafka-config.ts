@@ -1,51 +1,9 @@
+import { KafkaIngestConfig } from "@tokenmeter/config";
 import { type ConfigResult, parseEnv } from "@tokenmeter/core";
 import { z } from "zod";
 
-const positiveInt = z.coerce.number().int("must be an integer").positive("must be > 0");
-const rate = z.coerce.number().min(0, "must be 0-1").max(1, "must be 0-1");
-const flag = z.enum(["0", "1", "true", "false"]).transform((v) => v === "1" || v === "true");
-
-/**
- * Kafka consumer settings beyond the broker list, topic and group (those are
- * in config.ts). Read once in main.ts. Defaults suit a 2-core machine.
- */
-export const KafkaIngestConfig = z.object({
-  TOKENMETER_KAFKA_CLIENT_ID: z.string().default("tokenmeter-ingest"),
-  /** Partitions given to topics this service creates (dev / all-in-one); existing topics keep theirs. */
-  TOKENMETER_KAFKA_PARTITIONS: positiveInt.default(6),
-  TOKENMETER_KAFKA_CREATE_TOPICS: flag.default(true),
-  /** Partitions of this member processed at once (kafkajs partitionsConsumedConcurrently). */
-  TOKENMETER_KAFKA_CONCURRENCY: positiveInt.default(2),
-  TOKENMETER_KAFKA_SESSION_TIMEOUT_MS: positiveInt.default(30_000),
-  TOKENMETER_KAFKA_HEARTBEAT_INTERVAL_MS: positiveInt.default(3_000),
-  /** Messages per insert: one batch takes a range from each of the member's partitions. */
-  TOKENMETER_KAFKA_MAX_BATCH_ROWS: positiveInt.default(200_000),
-  /** Message bytes per insert. */
-  TOKENMETER_KAFKA_MAX_BATCH_BYTES: positiveInt.default(128 * 1024 * 1024),
-  /** A consumed message waits at most this long to be taken into an insert (freshness). */
-  TOKENMETER_KAFKA_MAX_DELAY_MS: positiveInt.default(500),
-  /** Fetch size per partition; bounds one kafkajs batch and so the memory of a partition in flight. */
-  TOKENMETER_KAFKA_MAX_BYTES_PER_PARTITION: positiveInt.default(4 * 1024 * 1024),
-  /** Message bytes read but not yet stored (the next batch + the one being written); beyond, fetching waits. */
-  TOKENMETER_KAFKA_MAX_IN_FLIGHT_BYTES: positiveInt.default(320 * 1024 * 1024),
-  /** A message larger than this goes to the DLQ undecoded (an event is a few KB at most). */
-  TOKENMETER_KAFKA_MAX_EVENT_BYTES: positiveInt.default(256 * 1024),
-  /**
-   * TEST ONLY (fault injection, see docs/exactly-once.md). Never set these in
-   * production: they make inserts fail on purpose.
-   * - INSERT_FAIL_RATE: share of inserts rejected before they run.
-   * - INSERT_TIMEOUT_RATE: share of inserts that RUN and then report a timeout
-   *   (the ambiguous case: stored, but the caller does not know).
-   * - INSERT_DELAY_MS: extra random delay up to this before each insert.
-   * - EXTRA_MEMBER_SIGNAL: SIGUSR2 toggles a second consumer member in this
-   *   process (join / leave), to force rebalances against the same store.
-   */
-  TOKENMETER_FAULT_INSERT_FAIL_RATE: rate.default(0),
-  TOKENMETER_FAULT_INSERT_TIMEOUT_RATE: rate.default(0),
-  TOKENMETER_FAULT_INSERT_DELAY_MS: z.coerce.number().int().min(0).default(0),
-  TOKENMETER_FAULT_EXTRA_MEMBER_SIGNAL: flag.default(false),
-});
-export type KafkaIngestConfig = z.output<typeof KafkaIngestConfig>;
+// The schema is declared with every other process's in @tokenmeter/config (one name, one definition).
+export { KafkaIngestConfig };
 
 export type KafkaIngestConfigResult = ConfigResult<KafkaIngestConfig>;
 

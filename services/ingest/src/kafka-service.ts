@@ -34,8 +34,8 @@ export interface KafkaIngestSettings {
 export const DEFAULT_KAFKA_INGEST: Omit<KafkaIngestSettings, "topic" | "dlqTopic" | "groupId"> = {
   createPartitions: 6,
   concurrency: 2,
-  sessionTimeoutMs: 30_000,
-  heartbeatIntervalMs: 3_000,
+  sessionTimeoutMs: 10_000,
+  heartbeatIntervalMs: 1_000,
   maxBatchRows: 200_000,
   maxBatchBytes: 128 * 1024 * 1024,
   maxDelayMs: 500,

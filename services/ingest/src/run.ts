@@ -26,10 +26,16 @@ export async function runIngest(opts: RunIngestOptions): Promise<void> {
     process.exit(2);
   }
   if (opts.checkConfig) {
+    // A misspelt setting is silently not applied: the check fails on it.
+    if (base.unknown.length > 0) {
+      process.stderr.write(`unknown settings:\n  ${base.unknown.join("\n  ")}\n`);
+      process.exit(2);
+    }
     process.stdout.write("configuration ok\n");
     process.exit(0);
   }
   const logger = pino({ level: base.config.TOKENMETER_LOG_LEVEL, base: { service: "ingest" } });
+  for (const u of base.unknown) logger.warn({ op: "config" }, u);
 
   // 2. Start.
   const service = await startIngestServer(base.config, kafkaCfg.config, logger);

@@ -3,16 +3,17 @@
 // serve /healthz, /readyz, /metrics → stop on SIGTERM.
 import { createServer } from "node:http";
 import { createStore, storeConfigFromEnv } from "@tokenmeter/clickhouse";
+import { loadProcessConfig } from "@tokenmeter/config";
 import { stopOnSignal } from "@tokenmeter/http";
 import { connectPricingUpdates } from "@tokenmeter/pricing";
 import { Redis } from "ioredis";
 import { pino } from "pino";
 import { collectDefaultMetrics, Registry } from "prom-client";
-import { loadConfig, PricingWorkerConfig, readEnv } from "./config.js";
+import { PricingWorkerConfig, readEnv } from "./config.js";
 import { createWorker } from "./worker.js";
 
 // 1. config: every problem at once; --check-config validates and exits
-const loaded = loadConfig(PricingWorkerConfig, readEnv());
+const loaded = loadProcessConfig(PricingWorkerConfig, readEnv());
 if (!loaded.ok) {
   for (const e of loaded.errors) process.stderr.write(`pricing-refresh: ${e}\n`);
   process.exit(2);
@@ -25,12 +26,16 @@ if (!config.TOKENMETER_REDIS_URL) {
   process.exit(2);
 }
 if (process.argv.includes("--check-config")) {
+  // A misspelt setting is silently not applied: the check fails on it.
+  for (const u of loaded.unknown) process.stderr.write(`pricing-refresh: ${u}\n`);
+  if (loaded.unknown.length > 0) process.exit(2);
   process.stdout.write("config ok\n");
   process.exit(0);
 }
 
 // 2. deps, built once and passed down
 const logger = pino({ level: config.TOKENMETER_LOG_LEVEL, base: { service: "pricing-refresh" } });
+for (const u of loaded.unknown) logger.warn({ op: "config" }, u);
 const registry = new Registry();
 collectDefaultMetrics({ register: registry });
 const store = await createStore(storeConfigFromEnv(config));
@@ -63,7 +68,7 @@ const server = createServer(async (req, res) => {
     res.writeHead(404).end();
   }
 });
-server.listen(config.TOKENMETER_METRICS_PORT, () =>
+server.listen(config.TOKENMETER_METRICS_PORT, config.TOKENMETER_HOST, () =>
   logger.info({ op: "start", port: config.TOKENMETER_METRICS_PORT, queue: config.TOKENMETER_PRICING_QUEUE, pid: process.pid }, "worker up"),
 );
 

@@ -1,31 +1,11 @@
-import { StoreEnv } from "@tokenmeter/clickhouse";
-import { type ConfigResult, LogLevel, parseEnv } from "@tokenmeter/core";
-import { ApiKeys, JwtSecret } from "@tokenmeter/http";
-import { z } from "zod";
+import { loadProcessConfig, type ProcessConfig, QueryConfig } from "@tokenmeter/config";
 
-const optionalUrl = z.url({ message: "must be a URL" }).optional();
+// The schema is declared with every other process's in @tokenmeter/config (one name, one definition).
+export { QueryConfig };
 
-/**
- * Settings of the standalone query service, read from the environment once in
- * main.ts. Unset TOKENMETER_CLICKHOUSE_URL means chDB in TOKENMETER_DATA_DIR;
- * unset TOKENMETER_REDIS_URL means the in-memory LRU result cache.
- */
-export const QueryConfig = z.object({
-  TOKENMETER_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
-  TOKENMETER_HOST: z.string().default("127.0.0.1"),
-  TOKENMETER_JWT_SECRET: JwtSecret,
-  TOKENMETER_API_KEYS: ApiKeys,
-  ...StoreEnv.shape,
-  TOKENMETER_REDIS_URL: optionalUrl,
-  TOKENMETER_REDIS_KEY_PREFIX: z.string().default("tokenmeter:q:"),
-  TOKENMETER_CACHE_MAX_ENTRIES: z.coerce.number().int().positive().default(5_000),
-  TOKENMETER_LOG_LEVEL: LogLevel,
-});
-export type QueryConfig = z.output<typeof QueryConfig>;
-
-export type QueryConfigResult = ConfigResult<QueryConfig>;
+export type QueryConfigResult = ProcessConfig<QueryConfig>;
 
 /** Parses the environment, reporting every problem at once. Empty values count as unset. */
 export function loadQueryConfig(env: Record<string, string | undefined>): QueryConfigResult {
-  return parseEnv(QueryConfig, env);
+  return loadProcessConfig(QueryConfig, env);
 }

@@ -19,11 +19,17 @@ if (!result.ok) {
   process.exit(2);
 }
 if (process.argv.includes("--check-config")) {
+  // A misspelt setting is silently not applied: the check fails on it.
+  if (result.unknown.length > 0) {
+    process.stderr.write(`unknown settings:\n  ${result.unknown.join("\n  ")}\n`);
+    process.exit(2);
+  }
   process.stdout.write("configuration ok\n");
   process.exit(0);
 }
 const config = result.config;
 const logger = pino({ level: config.TOKENMETER_LOG_LEVEL, base: { service: "query" } });
+for (const u of result.unknown) logger.warn({ op: "config" }, u);
 
 // 2. Deps: the store (schema is the migrate job's) and the result cache.
 const store = await createStore(storeConfigFromEnv(config));

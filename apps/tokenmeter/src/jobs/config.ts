@@ -1,26 +1,12 @@
-import { StoreEnv } from "@tokenmeter/clickhouse";
-import { type ConfigResult, LogLevel, parseEnv } from "@tokenmeter/core";
-import { z } from "zod";
+import { JobConfig, loadProcessConfig, type ProcessConfig } from "@tokenmeter/config";
 
-/**
- * What the operator jobs (migrate, rebuild-rollups, backfill) read from the
- * environment: only storage and logging, so a job never fails on a setting
- * it does not use. The same ConfigMap/Secret as the services feeds it in k8s.
- */
-export const JobConfig = z.object({
-  ...StoreEnv.shape,
-  /** Set on a ClickHouse cluster (name or "{cluster}"): migrate applies the rendered cluster schema. */
-  TOKENMETER_CLICKHOUSE_CLUSTER: z
-    .string()
-    .regex(/^[A-Za-z0-9_{}.-]+$/, "must be a cluster name or {cluster}")
-    .optional(),
-  TOKENMETER_LOG_LEVEL: LogLevel,
-});
-export type JobConfig = z.output<typeof JobConfig>;
+// What the operator jobs read (storage and logging only), declared with every
+// other process's settings in @tokenmeter/config.
+export { JobConfig };
 
-export type JobConfigResult = ConfigResult<JobConfig>;
+export type JobConfigResult = ProcessConfig<JobConfig>;
 
 /** Parses the environment (default: this process's), reporting every problem at once. */
 export function loadJobConfig(env: Record<string, string | undefined> = process.env): JobConfigResult {
-  return parseEnv(JobConfig, env);
+  return loadProcessConfig(JobConfig, env);
 }
