@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { KNOWN_SETTINGS, PROCESS_SCHEMAS, type ProcessName } from "@tokenmeter/config";
 import { describe, expect, it } from "vitest";
@@ -34,5 +35,27 @@ describe("README configuration table", () => {
       const readers = PROCESSES.filter((p) => name in PROCESS_SCHEMAS[p].shape);
       expect({ name, readBy: [...readBy].sort() }).toEqual({ name, readBy: readers.sort() });
     }
+  });
+});
+
+describe("--check-config", () => {
+  const run = (entry: string, env: Record<string, string>) =>
+    spawnSync("node_modules/.bin/tsx", [entry, "--check-config"], {
+      cwd: new URL("..", import.meta.url),
+      env: { PATH: process.env.PATH ?? "", ...env },
+      encoding: "utf8",
+      timeout: 60_000,
+    });
+
+  it.each([
+    ["services/query/src/main.ts", { TOKENMETER_JWT_SECRET: "q".repeat(32) }],
+    ["services/ingest/src/main.ts", { TOKENMETER_JWT_SECRET: "q".repeat(32) }],
+    ["services/pricing-refresh/src/main.ts", { TOKENMETER_REDIS_URL: "redis://127.0.0.1:6379" }],
+    ["apps/tokenmeter/src/main.ts", {}],
+  ])("%s fails on a misspelt setting and names the one meant, passes without it", (entry, env) => {
+    const bad = run(entry, { ...env, TOKENMETER_PROT: "9000" });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain("TOKENMETER_PROT: not a Tokenmeter setting (did you mean TOKENMETER_PORT?)");
+    expect(run(entry, env).status).toBe(0);
   });
 });

@@ -157,6 +157,14 @@ afterAll(async () => {
 }, 60_000);
 
 describe("distributed topology, started as deploy/k8s starts it", () => {
+  it("starts every pod from the manifests' settings without an unknown-setting warning", () => {
+    for (const p of procs)
+      expect(
+        p.logs.filter((l) => l.op === "config").map((l) => l.msg),
+        p.name,
+      ).toEqual([]);
+  });
+
   it("both query pods serve the dashboard, the pricing API and every analytics endpoint", async () => {
     const headers = await bearer();
     for (const q of query) {
