@@ -184,11 +184,30 @@ describe("distributed topology, started as deploy/k8s starts it", () => {
   it("a second query pod answers from Redis what the first one cached (X-Cache HIT)", async () => {
     const headers = await bearer();
     const path = `/v1/analytics/usage?start=2026-01-05T00:00:00Z&end=2026-01-12T00:00:00Z&granularity=day&model=${tag}`;
-    const first = await fetch(`${query[0]!.url}${path}`, { headers });
-    expect(first.headers.get("x-cache")).toBe("MISS");
-    const second = await fetch(`${query[1]!.url}${path}`, { headers });
-    expect(second.headers.get("x-cache")).toBe("HIT");
-    expect(await second.json()).toEqual(await first.json());
+    const redis = new Redis(REDIS_URL);
+    const cacheKeys = async () => new Set(await redis.keys(`${names.redisPrefix}:q:*`));
+    try {
+      const before = await cacheKeys();
+      const first = await fetch(`${query[0]!.url}${path}`, { headers });
+      expect(first.headers.get("x-cache")).toBe("MISS");
+      const body = await first.json();
+      // The fill is one Redis SET with a 250 ms timeout (a busy machine may miss it: then pod 0 is asked again).
+      await waitFor(
+        "pod 0 filled the shared cache",
+        async () => {
+          if ([...(await cacheKeys())].some((k) => !before.has(k))) return true;
+          await fetch(`${query[0]!.url}${path}`, { headers });
+          return false;
+        },
+        10_000,
+        200,
+      );
+      const second = await fetch(`${query[1]!.url}${path}`, { headers });
+      expect(second.headers.get("x-cache")).toBe("HIT");
+      expect(await second.json()).toEqual(body);
+    } finally {
+      redis.disconnect();
+    }
   });
 
   it("a price change published by the worker reprices events at both running ingest pods, no restart", async () => {
