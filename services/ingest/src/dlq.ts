@@ -2,8 +2,12 @@ import { randomUUID } from "node:crypto";
 import { type FieldError, type UsageEvent, validateEvent } from "@tokenmeter/core";
 import type { IHeaders, Kafka, Message, Producer } from "kafkajs";
 
-/** Why a message went to the DLQ. `undecodable`: not JSON; `invalid`: schema v1 says no. */
-export type DropKind = "empty" | "too_large" | "undecodable" | "invalid";
+/**
+ * Why a message went to the DLQ. `undecodable`: not JSON; `invalid`: schema
+ * v1 says no; `refused`: valid, but the engine refused its row (a data error,
+ * defence in depth behind validation: the reason is the engine's message).
+ */
+export type DropKind = "empty" | "too_large" | "undecodable" | "invalid" | "refused";
 
 /** A poison message is a status, not an exception: the consumer records it and moves on. */
 export interface Drop {

@@ -3,6 +3,7 @@ import { ApiError, type AuthEnv, type AuthOptions, authenticate, createErrorHand
 import { Hono } from "hono";
 import type { Logger } from "pino";
 import { Counter, type Registry } from "prom-client";
+import { refusalError } from "./bisect.js";
 import { parseEventsBody, readBodyLimited } from "./http-body.js";
 import type { EventSink, WriteResult } from "./sink.js";
 
@@ -49,12 +50,16 @@ export function createIngestRoutes(opts: IngestRoutesOptions): Hono<AuthEnv> {
     if (items.length === 0) throw new ApiError("bad_request", "no events in the request body");
     // 3. Validate each item against schema v1 and the credential's org.
     const valid: UsageEvent[] = [];
+    /** Request index of each valid event, for rows the store refuses. */
+    const indexOf: number[] = [];
     const rejected: RejectedItem[] = [];
     const at = now();
     for (const [index, item] of items.entries()) {
       const v = item.ok ? validateEvent(item.value, { now: at, org_id }) : { ok: false as const, errors: [item.error] };
-      if (v.ok) valid.push(v.event);
-      else rejected.push({ index, errors: v.errors });
+      if (v.ok) {
+        valid.push(v.event);
+        indexOf.push(index);
+      } else rejected.push({ index, errors: v.errors });
     }
     events.inc({ outcome: "rejected" }, rejected.length);
     // Nothing to store: the request as a whole is bad input (DESIGN: 400 with per-item reasons).
@@ -69,6 +74,12 @@ export function createIngestRoutes(opts: IngestRoutesOptions): Hono<AuthEnv> {
     } catch (err) {
       opts.logger.error({ op: "http_ingest", org_id, events: valid.length, err }, "sink write failed");
       throw new ApiError("unavailable", "events could not be stored, retry the request", { retryable: true });
+    }
+    // 5. Rows the engine refused (defence in depth behind validation): rejected by index, the rest is stored.
+    if (result.refused && result.refused.length > 0) {
+      for (const r of result.refused) rejected.push({ index: indexOf[r.index]!, errors: [refusalError(r.reason)] });
+      rejected.sort((a, b) => a.index - b.index);
+      events.inc({ outcome: "rejected" }, result.refused.length);
     }
     events.inc({ outcome: "accepted" }, result.accepted);
     events.inc({ outcome: "duplicate" }, result.duplicates);
