@@ -1,11 +1,15 @@
 import { isDataError } from "@tokenmeter/clickhouse";
 import type { FieldError } from "@tokenmeter/core";
+import type { Logger } from "pino";
 
 /** A row the engine refused: its index in the insert's rows, and the engine's reason. */
 export interface RefusedRow {
   index: number;
   reason: string;
 }
+
+/** A range [lo, hi) of a `rows`-row insert was refused and is being split (for the log). */
+export type SplitListener = (split: { lo: number; hi: number; rows: number; reason: string }) => void;
 
 /** Inserts rows [lo, hi) of a batch under `token`; throws what the store threw. */
 export type RangeInsert = (lo: number, hi: number, token: string) => Promise<void>;
@@ -29,7 +33,7 @@ export type RangeInsert = (lo: number, hi: number, token: string) => Promise<voi
  * Cost: about 2·log2(rows) inserts per refused row (15 for a 20,000-row
  * batch), each well inside the table's deduplication window of 1,000 blocks.
  */
-export async function insertSplitting(rows: number, token: string, insert: RangeInsert): Promise<RefusedRow[]> {
+export async function insertSplitting(rows: number, token: string, insert: RangeInsert, onSplit?: SplitListener): Promise<RefusedRow[]> {
   const refused: RefusedRow[] = [];
   async function attempt(lo: number, hi: number, tok: string): Promise<void> {
     try {
@@ -41,6 +45,7 @@ export async function insertSplitting(rows: number, token: string, insert: Range
         return;
       }
       const mid = lo + Math.ceil((hi - lo) / 2);
+      onSplit?.({ lo, hi, rows, reason: engineReason(err.message) });
       await attempt(lo, mid, `${token}/${lo}-${mid}`);
       await attempt(mid, hi, `${token}/${mid}-${hi}`);
     }
@@ -92,9 +97,21 @@ export function insertLinesSplitting(
   token: string,
   headerLines: number,
   insert: (payload: Buffer, token: string) => Promise<void>,
+  onSplit?: SplitListener,
 ): Promise<RefusedRow[]> {
   const { header, lines } = payloadLines(payload, headerLines);
-  return insertSplitting(lines.length, token, (lo, hi, tok) =>
-    insert(lo === 0 && hi === lines.length ? payload : Buffer.concat([header, ...lines.slice(lo, hi)]), tok),
+  return insertSplitting(
+    lines.length,
+    token,
+    (lo, hi, tok) => insert(lo === 0 && hi === lines.length ? payload : Buffer.concat([header, ...lines.slice(lo, hi)]), tok),
+    onSplit,
   );
+}
+
+/** Logs a split: the whole batch's first one at info (an operator wants to know), the rest at debug. */
+export function logSplits(log: Logger, op: string): SplitListener {
+  return ({ lo, hi, rows, reason }) => {
+    if (lo === 0 && hi === rows) log.info({ op, split: true, rows, reason }, "engine refused a row; splitting the batch to set it aside");
+    else log.debug({ op, split: true, lo, hi }, "splitting");
+  };
 }

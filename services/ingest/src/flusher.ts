@@ -3,7 +3,7 @@ import { type BatchPolicy, type FlushReason, mayRetry, retryDelayMs } from "@tok
 import type { Logger } from "pino";
 import { fail, newestTime, type Pending, refuse, settle, splitRepeats } from "./batch.js";
 import type { WriterMetrics } from "./batcher-metrics.js";
-import { insertLinesSplitting, type RefusedRow } from "./bisect.js";
+import { insertLinesSplitting, logSplits, type RefusedRow } from "./bisect.js";
 import { dedupToken, eventKey, findStoredKeys, storedIdQuery } from "./dedup.js";
 import type { FlushJournal, JournaledFlush } from "./flush-journal.js";
 
@@ -173,7 +173,13 @@ export function createFlusher(deps: FlusherDeps) {
 
   /** One flush's insert, each part retried while the store is unavailable, split on a refused row. */
   function insertSplit(payload: Buffer, token: string, op = "insert"): Promise<RefusedRow[]> {
-    return insertLinesSplitting(payload, token, 0, (part, tok) => withRetry(op, () => store.insert(table, part, insertSettings(tok))));
+    return insertLinesSplitting(
+      payload,
+      token,
+      0,
+      (part, tok) => withRetry(op, () => store.insert(table, part, insertSettings(tok))),
+      logSplits(log, op),
+    );
   }
 
   function failBatch(batch: Pending[], bytes: number, reason: FlushReason, err: unknown): void {

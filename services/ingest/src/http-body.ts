@@ -5,6 +5,11 @@ import { jsonErrorPosition } from "./json-position.js";
 /** One item of a request body: decoded JSON, or why its NDJSON line could not be decoded. */
 export type BodyItem = { ok: true; value: unknown } | { ok: false; error: FieldError };
 
+/** The client hung up before its body was complete: its doing, not ours (logged at info, never answered with a 5xx). */
+export class BodyAbortedError extends Error {
+  override readonly name = "BodyAbortedError";
+}
+
 /**
  * Reads the request body, refusing more than `limit` bytes: a Content-Length
  * over the limit is refused before reading, and a body that runs past the
@@ -20,7 +25,13 @@ export async function readBodyLimited(req: Request, limit: number): Promise<stri
   const chunks: Uint8Array[] = [];
   let total = 0;
   for (;;) {
-    const { done, value } = await reader.read();
+    let next: ReadableStreamReadResult<Uint8Array>;
+    try {
+      next = await reader.read();
+    } catch (err) {
+      throw new BodyAbortedError(`request body cut off after ${total} bytes: ${(err as Error).message}`);
+    }
+    const { done, value } = next;
     if (done) break;
     total += value.byteLength;
     if (total > limit) {

@@ -1,10 +1,10 @@
 import { type FieldError, type UsageEvent, validateEvent } from "@tokenmeter/core";
 import { ApiError, type AuthEnv, type AuthOptions, authenticate, createErrorHandler } from "@tokenmeter/http";
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import type { Logger } from "pino";
 import { Counter, type Registry } from "prom-client";
 import { refusalError } from "./bisect.js";
-import { parseEventsBody, readBodyLimited } from "./http-body.js";
+import { BodyAbortedError, parseEventsBody, readBodyLimited } from "./http-body.js";
 import type { EventSink, WriteResult } from "./sink.js";
 
 /** DESIGN "Ingest over HTTP": at most 1,000 events / 5 MB a request. */
@@ -38,7 +38,7 @@ export function createIngestRoutes(opts: IngestRoutesOptions): Hono<AuthEnv> {
   app.post("/v1/events", authenticate(opts.auth), async (c) => {
     const org_id = c.get("principal").org_id;
     // 1. Read at most 5 MB, whatever Content-Length claims.
-    const body = await readBodyLimited(c.req.raw, HTTP_INGEST_LIMITS.maxBytes);
+    const body = await readBody(c, org_id, opts.logger);
     // 2. Split into items; a broken JSON document is a 400, a broken NDJSON line only rejects that item.
     const items = parseEventsBody(body, c.req.header("content-type") ?? "");
     if (items.length > HTTP_INGEST_LIMITS.maxEvents) {
@@ -86,6 +86,26 @@ export function createIngestRoutes(opts: IngestRoutesOptions): Hono<AuthEnv> {
     return c.json({ accepted: result.accepted, duplicates: result.duplicates, rejected });
   });
   return app;
+}
+
+/**
+ * The body, or the answer for a body we will not read to its end. Over the
+ * limit: 413 with `Connection: close`, because the rest of the body is left
+ * unread on the socket and the connection cannot carry another request (a
+ * pooled client then opens a new one instead of waiting on a dead socket).
+ * A client that hung up mid-body gets one info line, not an error.
+ */
+async function readBody(c: Context<AuthEnv>, org_id: string, logger: Logger): Promise<string> {
+  try {
+    return await readBodyLimited(c.req.raw, HTTP_INGEST_LIMITS.maxBytes);
+  } catch (err) {
+    if (err instanceof BodyAbortedError) {
+      logger.info({ op: "http_ingest", org_id, reason: err.message }, "client closed the connection mid-body");
+      throw new ApiError("bad_request", "request body was cut off before its end");
+    }
+    if (err instanceof ApiError && err.code === "payload_too_large") c.header("Connection", "close");
+    throw err;
+  }
 }
 
 function eventsCounter(registry?: Registry): Counter<"outcome"> {

@@ -1,6 +1,6 @@
 import type { Store } from "@tokenmeter/clickhouse";
 import { toClickHouseTime, USAGE_TSV_HEADER } from "@tokenmeter/core";
-import { insertLinesSplitting, payloadLines, type RefusedRow } from "./bisect.js";
+import { insertLinesSplitting, payloadLines, type RefusedRow, type SplitListener } from "./bisect.js";
 import { DEDUP_WINDOW_MS, eventKey, type IdFilter, idFilters, storedIdQuery } from "./dedup.js";
 import { type BatchPlan, planToken } from "./intent.js";
 import { joinLines, type LineRef } from "./line-arena.js";
@@ -201,14 +201,25 @@ const HEADER = Buffer.from(USAGE_TSV_HEADER);
  * de-duplicate on their own: a retry after the raw part landed but a rollup
  * part did not still fills the rollup.
  */
-export async function insertPlan(store: Store, plan: BatchPlan, payload: Buffer, token = planToken(plan)): Promise<RefusedRow[]> {
+export async function insertPlan(
+  store: Store,
+  plan: BatchPlan,
+  payload: Buffer,
+  token = planToken(plan),
+  onSplit?: SplitListener,
+): Promise<RefusedRow[]> {
   if (payload.length === 0) return [];
   // A row the engine refuses splits the insert (bisect.ts); the halves' tokens derive from this one.
-  return insertLinesSplitting(payload, token, 1, (part, tok) =>
-    store.insert("llm_usage", part, {
-      format: "TabSeparatedWithNames",
-      settings: { insert_deduplication_token: tok, deduplicate_blocks_in_dependent_materialized_views: 1 },
-    }),
+  return insertLinesSplitting(
+    payload,
+    token,
+    1,
+    (part, tok) =>
+      store.insert("llm_usage", part, {
+        format: "TabSeparatedWithNames",
+        settings: { insert_deduplication_token: tok, deduplicate_blocks_in_dependent_materialized_views: 1 },
+      }),
+    onSplit,
   );
 }
 

@@ -1,8 +1,7 @@
 import type { Store } from "@tokenmeter/clickhouse";
 import type { Consumer, KafkaMessage, Message, Producer } from "kafkajs";
 import type { Logger } from "pino";
-import type { RefusedRow } from "./bisect.js";
-import { refusalError } from "./bisect.js";
+import { logSplits, type RefusedRow, refusalError } from "./bisect.js";
 import { publishToDlq, toDlqMessage } from "./dlq.js";
 import { type BatchPlan, encodeIntent, planToken } from "./intent.js";
 import type { KafkaMetrics } from "./kafka-metrics.js";
@@ -139,7 +138,7 @@ export async function writePlan(d: WriteDeps, p: PreparedPlan): Promise<WriteOut
   const token = flags.exact ? planToken(plan) : `${planToken(plan)}:partial`;
   let refused: RefusedRow[] = [];
   const stored = await untilDone(d, "insert", async () => {
-    refused = await insertPlan(d.store, plan, p.payload, token);
+    refused = await insertPlan(d.store, plan, p.payload, token, logSplits(d.logger, "insert"));
   });
   if (stored !== "done") return stored;
   // 3b. Rows the engine refused (the rest is stored): their messages to the DLQ with its reason, acked.
