@@ -1,6 +1,6 @@
 import { StoreError, storeErrorFromCode } from "@tokenmeter/clickhouse";
 import { describe, expect, it } from "vitest";
-import { engineReason, insertLinesSplitting, insertSplitting, payloadLines } from "./bisect.js";
+import { engineReason, insertLinesSplitting, insertSplitting, MAX_SPLIT_INSERTS, payloadLines, TooManyRefusedError } from "./bisect.js";
 
 /**
  * A fake engine at the insert call: refuses a range holding a bad row (as the
@@ -63,6 +63,18 @@ describe("insertSplitting", () => {
       expect(engine.stored.length).toBe(48);
       expect(new Set(engine.stored).size).toBe(48);
     }
+  });
+
+  it("gives up past MAX_SPLIT_INSERTS when the engine refuses row after row (a bad statement, not bad rows)", async () => {
+    const engine = fakeEngine(new Set(Array.from({ length: 1_000 }, (_, i) => i)));
+    let calls = 0;
+    const counted = (lo: number, hi: number, token: string) => {
+      calls++;
+      return engine.insert(lo, hi, token);
+    };
+    await expect(insertSplitting(1_000, "t", counted)).rejects.toBeInstanceOf(TooManyRefusedError);
+    expect(calls).toBe(MAX_SPLIT_INSERTS);
+    expect(engine.stored).toEqual([]);
   });
 
   it("throws anything but a data error as it is, splitting nothing", async () => {

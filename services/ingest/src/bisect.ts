@@ -8,6 +8,15 @@ export interface RefusedRow {
   reason: string;
 }
 
+/** Most inserts one batch's split may take: well inside the deduplication window of 1,000 blocks a redo relies on. */
+export const MAX_SPLIT_INSERTS = 400;
+
+/** The split gave up (see {@link MAX_SPLIT_INSERTS}); not a data error, so nothing splits it further. */
+export class TooManyRefusedError extends Error {
+  override readonly name = "TooManyRefusedError";
+  readonly retryable = false;
+}
+
 /** A range [lo, hi) of a `rows`-row insert was refused and is being split (for the log). */
 export type SplitListener = (split: { lo: number; hi: number; rows: number; reason: string }) => void;
 
@@ -30,12 +39,22 @@ export type RangeInsert = (lo: number, hi: number, token: string) => Promise<voi
  * second time. A refused insert stores nothing (packages/clickhouse
  * errors.ts), so the whole-batch token is never partly spent.
  *
- * Cost: about 2·log2(rows) inserts per refused row (15 for a 20,000-row
- * batch), each well inside the table's deduplication window of 1,000 blocks.
+ * Cost: about 2·log2(rows) inserts per refused row (~29 for a 20,000-row
+ * batch, ~35 for 200,000). Bounded by {@link MAX_SPLIT_INSERTS}: a redo must
+ * replay every part inside the table's deduplication window (1,000 blocks),
+ * and an engine refusing row after row is refusing the statement (a schema
+ * or type mismatch), which no split repairs: past the bound the batch fails
+ * as a whole, as any non-retryable store error does.
  */
 export async function insertSplitting(rows: number, token: string, insert: RangeInsert, onSplit?: SplitListener): Promise<RefusedRow[]> {
   const refused: RefusedRow[] = [];
+  let inserts = 0;
   async function attempt(lo: number, hi: number, tok: string): Promise<void> {
+    if (++inserts > MAX_SPLIT_INSERTS) {
+      throw new TooManyRefusedError(
+        `the engine refused rows through ${MAX_SPLIT_INSERTS} inserts of one batch (${refused.length} rows so far): not a bad row but a bad statement`,
+      );
+    }
     try {
       await insert(lo, hi, tok);
     } catch (err) {
