@@ -1,9 +1,10 @@
+import { StoreError } from "@tokenmeter/clickhouse";
 import { type FieldError, type UsageEvent, validateEvent } from "@tokenmeter/core";
 import { ApiError, type AuthEnv, type AuthOptions, authenticate, createErrorHandler } from "@tokenmeter/http";
 import { type Context, Hono } from "hono";
 import type { Logger } from "pino";
 import { Counter, type Registry } from "prom-client";
-import { refusalError } from "./bisect.js";
+import { refusalError, TooManyRefusedError } from "./bisect.js";
 import { BodyAbortedError, parseEventsBody, readBodyLimited } from "./http-body.js";
 import type { EventSink, WriteResult } from "./sink.js";
 
@@ -73,6 +74,11 @@ export function createIngestRoutes(opts: IngestRoutesOptions): Hono<AuthEnv> {
       result = await opts.sink.write(valid, "http");
     } catch (err) {
       opts.logger.error({ op: "http_ingest", org_id, events: valid.length, err }, "sink write failed");
+      // 503 + retryable only when retrying can help (store or broker unavailable, writer closing); a store
+      // error that repeats whatever happens is ours to fix, and "retry" would make clients loop forever.
+      if (!retryHelps(err)) {
+        throw new ApiError("internal", "events could not be stored (a store error retrying will not fix)", { retryable: false });
+      }
       throw new ApiError("unavailable", "events could not be stored, retry the request", { retryable: true });
     }
     // 5. Rows the engine refused (defence in depth behind validation): rejected by index, the rest is stored.
@@ -106,6 +112,12 @@ async function readBody(c: Context<AuthEnv>, org_id: string, logger: Logger): Pr
     if (err instanceof ApiError && err.code === "payload_too_large") c.header("Connection", "close");
     throw err;
   }
+}
+
+/** False for a store error that repeats whatever happens (a statement the engine refuses); a closed or unreachable store may come back. */
+function retryHelps(err: unknown): boolean {
+  if (err instanceof TooManyRefusedError) return false;
+  return !(err instanceof StoreError) || err.retryable || err.code === "unavailable";
 }
 
 function eventsCounter(registry?: Registry): Counter<"outcome"> {
