@@ -5,7 +5,7 @@ import { type Context, Hono } from "hono";
 import type { Logger } from "pino";
 import { Counter, type Registry } from "prom-client";
 import { refusalError, TooManyRefusedError } from "./bisect.js";
-import { BodyAbortedError, parseEventsBody, readBodyLimited } from "./http-body.js";
+import { BodyAbortedError, invalidUtf8Lines, parseEventsBody, readBodyLimited } from "./http-body.js";
 import type { EventSink, WriteResult } from "./sink.js";
 
 /** DESIGN "Ingest over HTTP": at most 1,000 events / 5 MB a request. */
@@ -41,7 +41,7 @@ export function createIngestRoutes(opts: IngestRoutesOptions): Hono<AuthEnv> {
     // 1. Read at most 5 MB, whatever Content-Length claims.
     const body = await readBody(c, org_id, opts.logger);
     // 2. Split into items; a broken JSON document is a 400, a broken NDJSON line only rejects that item.
-    const items = parseEventsBody(body, c.req.header("content-type") ?? "");
+    const items = parseEventsBody(body.toString("utf8"), c.req.header("content-type") ?? "", invalidUtf8Lines(body));
     if (items.length > HTTP_INGEST_LIMITS.maxEvents) {
       throw new ApiError("payload_too_large", `at most ${HTTP_INGEST_LIMITS.maxEvents} events per request, got ${items.length}`, {
         max_events: HTTP_INGEST_LIMITS.maxEvents,
@@ -101,7 +101,7 @@ export function createIngestRoutes(opts: IngestRoutesOptions): Hono<AuthEnv> {
  * pooled client then opens a new one instead of waiting on a dead socket).
  * A client that hung up mid-body gets one info line, not an error.
  */
-async function readBody(c: Context<AuthEnv>, org_id: string, logger: Logger): Promise<string> {
+async function readBody(c: Context<AuthEnv>, org_id: string, logger: Logger): Promise<Buffer> {
   try {
     return await readBodyLimited(c.req.raw, HTTP_INGEST_LIMITS.maxBytes);
   } catch (err) {
