@@ -17,7 +17,12 @@ export class BodyAbortedError extends Error {
  * limit (chunked, or lying about its length) is cut off at the limit, so
  * memory per request stays bounded.
  */
-export async function readBodyLimited(req: Request, limit: number): Promise<Buffer> {
+export async function readBodyLimited(req: Request, limit: number): Promise<string> {
+  return (await readBodyBytes(req, limit)).toString("utf8");
+}
+
+/** {@link readBodyLimited}, as bytes (to check them for UTF-8 before decoding). */
+export async function readBodyBytes(req: Request, limit: number): Promise<Buffer> {
   const tooLarge = (got: string) => new ApiError("payload_too_large", `request body over ${limit} bytes (${got})`, { max_bytes: limit });
   const declared = Number(req.headers.get("content-length") ?? Number.NaN);
   if (declared > limit) throw tooLarge(`Content-Length ${declared}`);

@@ -5,7 +5,7 @@ import { type Context, Hono } from "hono";
 import type { Logger } from "pino";
 import { Counter, type Registry } from "prom-client";
 import { refusalError, TooManyRefusedError } from "./bisect.js";
-import { BodyAbortedError, invalidUtf8Lines, parseEventsBody, readBodyLimited } from "./http-body.js";
+import { BodyAbortedError, invalidUtf8Lines, parseEventsBody, readBodyBytes } from "./http-body.js";
 import type { EventSink, WriteResult } from "./sink.js";
 
 /** DESIGN "Ingest over HTTP": at most 1,000 events / 5 MB a request. */
@@ -103,7 +103,7 @@ export function createIngestRoutes(opts: IngestRoutesOptions): Hono<AuthEnv> {
  */
 async function readBody(c: Context<AuthEnv>, org_id: string, logger: Logger): Promise<Buffer> {
   try {
-    return await readBodyLimited(c.req.raw, HTTP_INGEST_LIMITS.maxBytes);
+    return await readBodyBytes(c.req.raw, HTTP_INGEST_LIMITS.maxBytes);
   } catch (err) {
     if (err instanceof BodyAbortedError) {
       logger.info({ op: "http_ingest", org_id, reason: err.message }, "client closed the connection mid-body");
