@@ -1,3 +1,4 @@
+import { createOutageLog } from "@tokenmeter/core";
 import { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { InProcessPricingUpdates, type PricingUpdates, pricingChannel, RedisPricingUpdates } from "./updates.js";
@@ -24,10 +25,10 @@ export interface PricingUpdatesConnection {
 export function connectPricingUpdates(c: PricingUpdatesSettings, logger: Logger): PricingUpdatesConnection {
   if (!c.TOKENMETER_REDIS_URL) return { updates: new InProcessPricingUpdates(), close: () => undefined };
   const redis = new Redis(c.TOKENMETER_REDIS_URL, { maxRetriesPerRequest: 3 });
-  // Without a listener ioredis reports a connection error as an unhandled event; the client reconnects by itself.
-  redis.on("error", (err: Error) => logger.debug({ op: "pricing_updates", err: err.message }, "pricing updates connection error"));
+  // An outage is one warn line when it starts and one when it ends, no stacks (the client reconnects by itself).
+  createOutageLog(logger, "redis (pricing publisher)").watch(redis);
   return {
-    updates: new RedisPricingUpdates({ redis, channel: pricingChannel(c.TOKENMETER_REDIS_PREFIX) }),
+    updates: new RedisPricingUpdates({ redis, channel: pricingChannel(c.TOKENMETER_REDIS_PREFIX), logger }),
     close: () => redis.disconnect(),
   };
 }

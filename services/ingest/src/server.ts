@@ -40,6 +40,7 @@ export async function startIngestServer(config: IngestConfig, kc: KafkaIngestCon
       failRate: kc.TOKENMETER_FAULT_INSERT_FAIL_RATE,
       timeoutRate: kc.TOKENMETER_FAULT_INSERT_TIMEOUT_RATE,
       maxDelayMs: kc.TOKENMETER_FAULT_INSERT_DELAY_MS,
+      refuseMarker: kc.TOKENMETER_FAULT_INSERT_REFUSE_MARKER,
     });
   }
   // 2. Prices, and the channel that says when they changed.
