@@ -3,11 +3,17 @@ import { SpanStatusCode } from "@opentelemetry/api";
 import { OTLPTraceExporter as HttpJsonExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { OTLPTraceExporter as ProtoExporter } from "@opentelemetry/exporter-trace-otlp-proto";
 import { resourceFromAttributes } from "@opentelemetry/resources";
-import { BasicTracerProvider, InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor, type SpanExporter } from "@opentelemetry/sdk-trace-base";
+import {
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  type ReadableSpan,
+  SimpleSpanProcessor,
+  type SpanExporter,
+} from "@opentelemetry/sdk-trace-base";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Tokenmeter } from "../apps/tokenmeter/src/app.js";
-import { analytics, startTestTokenmeter } from "./support/otlp-app.js";
 import { expectedCost, expectedEvent, expectedTotals, SCENARIO } from "./support/otel-scenario.js";
+import { analytics, startTestTokenmeter } from "./support/otlp-app.js";
 
 // Issue 18: the OpenTelemetry JS SDK's own OTLP exporters (protobuf, and JSON
 // gzipped) send GenAI spans to /v1/traces of the running product; the
@@ -52,7 +58,12 @@ async function checkAnalytics(org: string) {
   const want = expectedTotals();
   const usage = await analytics<Usage>(tm, token, "/v1/analytics/usage", base - 3_600_000);
   expect(usage.totals).toMatchObject(want);
-  const errors = await analytics<{ totals: { errors: number; by_code: Record<string, number> } }>(tm, token, "/v1/analytics/errors", base - 3_600_000);
+  const errors = await analytics<{ totals: { errors: number; by_code: Record<string, number> } }>(
+    tm,
+    token,
+    "/v1/analytics/errors",
+    base - 3_600_000,
+  );
   expect(errors.totals.errors).toBe(1);
   expect(errors.totals.by_code).toEqual({ rate_limit_exceeded: 1 });
   // One call per model: its percentiles are that call's own figures.
@@ -65,7 +76,12 @@ async function checkAnalytics(org: string) {
   const bucket = latency.series.find((b) => b.requests > 0)!;
   expect(bucket.ttfb_ms.p50).toBe(350);
   expect(bucket.duration_ms.p50).toBe(streamed.durationMs);
-  const models = await analytics<{ models: { model: string; requests: number; cost_usd: number }[] }>(tm, token, "/v1/analytics/models", base - 3_600_000);
+  const models = await analytics<{ models: { model: string; requests: number; cost_usd: number }[] }>(
+    tm,
+    token,
+    "/v1/analytics/models",
+    base - 3_600_000,
+  );
   for (const s of SCENARIO) {
     const e = expectedEvent(s);
     if (e === null) continue;
@@ -74,12 +90,24 @@ async function checkAnalytics(org: string) {
       6,
     );
   }
-  const rows = await tm.store.query<{ source: string; agent_id: string; user_id: string; session_id: string; project_id: string; streaming: number }>(
-    "SELECT source, agent_id, user_id, session_id, project_id, streaming FROM llm_usage WHERE org_id = {org:String} ORDER BY event_time",
-    { org },
-  );
+  const rows = await tm.store.query<{
+    source: string;
+    agent_id: string;
+    user_id: string;
+    session_id: string;
+    project_id: string;
+    streaming: number;
+  }>("SELECT source, agent_id, user_id, session_id, project_id, streaming FROM llm_usage WHERE org_id = {org:String} ORDER BY event_time", {
+    org,
+  });
   expect(rows.map((r) => r.source)).toEqual(["otlp:gen_ai", "otlp:gen_ai", "otlp:gen_ai", "otlp:gen_ai"]);
-  expect(rows[0]).toMatchObject({ agent_id: "agent-support", user_id: "user-7", session_id: "conv-1", project_id: "proj-otel", streaming: 0 });
+  expect(rows[0]).toMatchObject({
+    agent_id: "agent-support",
+    user_id: "user-7",
+    session_id: "conv-1",
+    project_id: "proj-otel",
+    streaming: 0,
+  });
   expect(rows.map((r) => Number(r.streaming))).toEqual([0, 0, 0, 1]);
 }
 

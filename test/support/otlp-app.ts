@@ -26,7 +26,13 @@ let queryCount = 0;
  * millisecond-free minute offset, so no answer comes from the result cache
  * of an earlier call.
  */
-export async function analytics<T>(tm: Tokenmeter, token: string, path: string, startMs: number, params: Record<string, string> = {}): Promise<T> {
+export async function analytics<T>(
+  tm: Tokenmeter,
+  token: string,
+  path: string,
+  startMs: number,
+  params: Record<string, string> = {},
+): Promise<T> {
   queryCount++;
   const end = new Date(Math.ceil(Date.now() / 60_000) * 60_000 + queryCount * 60_000).toISOString();
   const qs = new URLSearchParams({ start: new Date(startMs).toISOString(), end, granularity: "day", ...params });
