@@ -30,13 +30,14 @@ const GEN_AI_SKIPS: Record<string, SkipReason> = {
  */
 export function classify(span: OtlpSpan): Classification {
   const a = span.attributes;
+  const has = prefixes(span);
   const text = (k: string) => {
     const v = a.get(k);
     return typeof v === "string" ? v : undefined;
   };
   // 1. Vercel AI SDK.
   const vercelOp = text("ai.operationId");
-  if (vercelOp !== undefined || hasPrefix(span, "ai.usage.") || a.has("ai.model.id")) {
+  if (vercelOp !== undefined || has.aiUsage || a.has("ai.model.id")) {
     const op = vercelOp ?? span.name;
     if (/\.do(Generate|Stream)$/.test(op)) return { dialect: "vercel-ai", model: true, operation: "chat" };
     if (/\.doEmbed$/.test(op)) return { dialect: "vercel-ai", model: true, operation: "embedding" };
@@ -57,7 +58,7 @@ export function classify(span: OtlpSpan): Classification {
   // 3. OpenLLMetry: traceloop.span.kind marks workflow/task/agent/tool spans; llm.request.type the model calls.
   const tlKind = text("traceloop.span.kind");
   const requestType = text("llm.request.type");
-  if (tlKind !== undefined || requestType !== undefined || hasPrefix(span, "llm.usage.")) {
+  if (tlKind !== undefined || requestType !== undefined || has.llmUsage) {
     if (tlKind !== undefined) {
       return { dialect: "openllmetry", model: false, reason: tlKind === "tool" ? "tool_call" : tlKind === "agent" ? "agent" : "wrapper" };
     }
@@ -67,9 +68,9 @@ export function classify(span: OtlpSpan): Classification {
     return viaGenAi;
   }
   // 4. pydantic-ai, then 5. the official conventions.
-  const pydantic = span.scopeName.startsWith("pydantic-ai") || hasPrefix(span, "gen_ai.usage.details.");
+  const pydantic = span.scopeName.startsWith("pydantic-ai") || has.usageDetails;
   if (pydantic) return genAi(span, "pydantic-ai");
-  if (hasPrefix(span, "gen_ai.")) return genAi(span, "gen_ai");
+  if (has.genAi) return genAi(span, "gen_ai");
   return { dialect: "none", model: false, reason: "not_genai" };
 }
 
@@ -91,7 +92,15 @@ function genAi(span: OtlpSpan, dialect: Dialect): Classification {
   return { dialect, model: false, reason: a.has("gen_ai.agent.name") || a.has("gen_ai.agent.id") ? "agent" : "not_model_call" };
 }
 
-function hasPrefix(span: OtlpSpan, prefix: string): boolean {
-  for (const k of span.attributes.keys()) if (k.startsWith(prefix)) return true;
-  return false;
+/** The attribute-name prefixes that mark a dialect, in one pass over the keys. */
+function prefixes(span: OtlpSpan) {
+  const out = { aiUsage: false, llmUsage: false, usageDetails: false, genAi: false };
+  for (const k of span.attributes.keys()) {
+    if (k.startsWith("gen_ai.")) {
+      out.genAi = true;
+      if (k.startsWith("gen_ai.usage.details.")) out.usageDetails = true;
+    } else if (k.startsWith("ai.usage.")) out.aiUsage = true;
+    else if (k.startsWith("llm.usage.")) out.llmUsage = true;
+  }
+  return out;
 }

@@ -185,8 +185,11 @@ function intValue(raw: unknown): AttrValue {
     return raw;
   }
   if (typeof raw === "string" && /^-?\d{1,20}$/.test(raw)) big = BigInt(raw);
-  else if (isLong(raw)) big = BigInt(raw.toString());
-  else return new BadValue("intValue must be an integer or a decimal string");
+  else if (isLong(raw)) {
+    // Small values (every token count) without BigInt: Long.toString was a visible cost per attribute.
+    if (raw.high === 0 && raw.low >= 0) return raw.low;
+    big = longToBigInt(raw);
+  } else return new BadValue("intValue must be an integer or a decimal string");
   return big >= BigInt(Number.MIN_SAFE_INTEGER) && big <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(big) : big;
 }
 
@@ -194,7 +197,7 @@ function nanos(raw: unknown, name: string): bigint {
   if (raw === undefined || raw === null) return 0n;
   if (typeof raw === "number" && Number.isInteger(raw) && raw >= 0) return BigInt(raw);
   if (typeof raw === "string" && /^\d{1,20}$/.test(raw)) return BigInt(raw);
-  if (isLong(raw)) return BigInt.asUintN(64, BigInt(raw.toString()));
+  if (isLong(raw)) return BigInt.asUintN(64, longToBigInt(raw));
   throw new SpanError(`${name} must be an unsigned integer (nanoseconds since the epoch), as a number or a decimal string`);
 }
 
@@ -222,7 +225,13 @@ function id(raw: unknown, bytes: number, name: string): string {
   return hex;
 }
 
-function isLong(v: unknown): v is { low: number; high: number; toString(): string } {
+/** Long (low/high 32-bit halves, signed unless `unsigned`) → BigInt, without going through a decimal string. */
+function longToBigInt(v: { low: number; high: number; unsigned?: boolean }): bigint {
+  const u = (BigInt(v.high >>> 0) << 32n) | BigInt(v.low >>> 0);
+  return v.unsigned ? u : BigInt.asIntN(64, u);
+}
+
+function isLong(v: unknown): v is { low: number; high: number; unsigned?: boolean } {
   return isObject(v) && typeof (v as { low?: unknown }).low === "number" && typeof (v as { high?: unknown }).high === "number";
 }
 
