@@ -124,6 +124,16 @@ describe("mapSpan", () => {
     expect(inner.kind === "event" && inner.input).toMatchObject({ provider: "openai", input_tokens: 7, ttfb_ms: 100, streaming: true });
   });
 
+  it("takes the project from tokenmeter.project_id, else service.name unless it is the SDK placeholder", () => {
+    const project = (resource: Record<string, string>) => {
+      const out = mapSpan(span({ ...chat, "gen_ai.usage.input_tokens": 1 }, { resource: new Map(Object.entries(resource)) }));
+      return out.kind === "event" ? out.input.project_id : "not an event";
+    };
+    expect(project({ "service.name": "svc", "tokenmeter.project_id": "p1" })).toBe("p1");
+    expect(project({ "service.name": "svc" })).toBe("svc");
+    expect(project({ "service.name": "unknown_service:node" })).toBeUndefined();
+  });
+
   it("carries a span's tokenmeter.org_id so validation can refuse another org", () => {
     const out = mapSpan(span({ ...chat, "gen_ai.usage.input_tokens": 1, "tokenmeter.org_id": "other" }));
     expect(out.kind === "event" && out.input.org_id).toBe("other");

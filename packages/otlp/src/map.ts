@@ -77,11 +77,17 @@ function toInput(span: OtlpSpan, dialect: Dialect, operation: UsageEventInput["o
     ["session_id", text(a, al.sessionId)],
     ["agent_id", text(a, al.agentId)],
     ["user_id", text(a, al.userId)],
-    ["project_id", text(r, ["tokenmeter.project_id"]) ?? text(r, ["service.name"])],
+    ["project_id", text(r, ["tokenmeter.project_id"]) ?? serviceName(r)],
     ["org_id", text(a, ["tokenmeter.org_id"]) ?? text(r, ["tokenmeter.org_id"])],
   ];
   for (const [k, v] of optional) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
   return out;
+}
+
+/** service.name, unless it is the SDKs' placeholder for an unnamed service (`unknown_service:node`): no project beats a fake one. */
+function serviceName(resource: Attributes): string | undefined {
+  const name = text(resource, ["service.name"]);
+  return name === undefined || name.startsWith("unknown_service") ? undefined : name;
 }
 
 /** The exception.type of the span's last exception event (how the SDKs record a thrown error). */

@@ -199,6 +199,36 @@ describe("POST /v1/traces — backpressure and storage", () => {
     expect(decodeProtobufStatus(await bytes(res)).code).toBe(14);
   });
 
+  it("429 + Retry-After while the exports in progress hold the in-flight byte budget; the budget comes back after", async () => {
+    let release = () => {};
+    const blocked = new Promise<void>((r) => {
+      release = r;
+    });
+    const slow: EventSink = {
+      write: async (e) => {
+        await blocked;
+        return { accepted: e.length, duplicates: 0 };
+      },
+    };
+    const org = newOrg();
+    const body = JSON.stringify(otlpExport(Array.from({ length: 20 }, () => chatSpan(T - 60_000))));
+    const limited = createTraceRoutes({
+      sink: slow,
+      auth: { jwtSecret: secret },
+      logger,
+      maxInFlightBytes: body.length + 100,
+      now: () => T,
+    });
+    const first = post(org, body, "application/json", {}, limited);
+    await new Promise((r) => setTimeout(r, 50));
+    const second = await post(org, body, "application/json", {}, limited);
+    expect(second.status).toBe(429);
+    expect(second.headers.get("retry-after")).toBe("1");
+    release();
+    expect((await first).status).toBe(200);
+    expect((await post(org, body, "application/json", {}, limited)).status).toBe(200);
+  });
+
   it("counts spans received, mapped, skipped by reason and rejected, per dialect", async () => {
     const org = newOrg();
     const spans = [

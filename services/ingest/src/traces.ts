@@ -15,7 +15,7 @@ import { Hono } from "hono";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import type { EventSink } from "./sink.js";
-import { BodyError, OTLP_MAX_BODY_BYTES, readOtlpBody } from "./traces-body.js";
+import { BodyError, ByteBudget, OTLP_MAX_BODY_BYTES, readOtlpBody } from "./traces-body.js";
 import { createTraceMetrics } from "./traces-metrics.js";
 
 export interface TraceRoutesOptions {
@@ -24,8 +24,10 @@ export interface TraceRoutesOptions {
   logger: Logger;
   registry?: Registry;
   now?: () => number;
-  /** Requests decoded at once; one more is answered 429 + Retry-After. Default 16 (a 64 MiB body each). */
+  /** Requests decoded at once; one more is answered 429 + Retry-After. Default 16. */
   maxConcurrent?: number;
+  /** Decompressed bytes all requests in progress may hold; past it a request is answered 429. Default 128 MiB (two full-size exports). */
+  maxInFlightBytes?: number;
   /** Default 64 MiB (DESIGN). */
   maxBodyBytes?: number;
 }
@@ -48,6 +50,7 @@ export function createTraceRoutes(opts: TraceRoutesOptions): Hono {
   const metrics = createTraceMetrics(opts.registry);
   const maxConcurrent = opts.maxConcurrent ?? 16;
   let inFlight = 0;
+  const budget = new ByteBudget(opts.maxInFlightBytes ?? 2 * OTLP_MAX_BODY_BYTES);
   const app = new Hono();
 
   app.post("/v1/traces", async (c) => {
@@ -73,15 +76,19 @@ export function createTraceRoutes(opts: TraceRoutesOptions): Hono {
     // 2. Backpressure before reading: each request may hold a 64 MiB body.
     if (inFlight >= maxConcurrent) return fail(429, GRPC.resourceExhausted, "too many exports in progress, retry later", 1);
     inFlight++;
+    let held = 0;
     try {
       // 3. Read (gunzip bounded) and decode; an undecodable body is a 400, not retryable.
       let decoded: DecodedExport;
       try {
-        const body = await readOtlpBody(c.req.raw, opts.maxBodyBytes ?? OTLP_MAX_BODY_BYTES);
+        const body = await readOtlpBody(c.req.raw, opts.maxBodyBytes ?? OTLP_MAX_BODY_BYTES, budget);
+        held = body.length;
         decoded = format === "json" ? decodeJsonExport(Buffer.from(body).toString("utf8")) : decodeProtobufExport(body);
       } catch (err) {
-        if (err instanceof BodyError)
-          return fail(err.status, err.status === 413 ? GRPC.resourceExhausted : GRPC.invalidArgument, err.message);
+        if (err instanceof BodyError) {
+          const retryAfter = err.status === 429 ? 1 : undefined;
+          return fail(err.status, err.status === 400 ? GRPC.invalidArgument : GRPC.resourceExhausted, err.message, retryAfter);
+        }
         if (err instanceof OtlpDecodeError) return fail(400, GRPC.invalidArgument, err.message);
         throw err;
       }
@@ -99,6 +106,7 @@ export function createTraceRoutes(opts: TraceRoutesOptions): Hono {
       return respond(format, 200, format === "json" ? jsonResponse(result) : encodeProtobufResponse(result));
     } finally {
       inFlight--;
+      budget.give(held);
     }
   });
   return app;
