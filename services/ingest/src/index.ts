@@ -20,5 +20,8 @@ export * from "./server.js";
 export * from "./service.js";
 export * from "./sink.js";
 export * from "./staging.js";
+export * from "./traces.js";
+export * from "./traces-body.js";
+export * from "./traces-metrics.js";
 export * from "./transport.js";
 export * from "./write-plan.js";

@@ -36,7 +36,7 @@ export interface IngestService {
 }
 
 /**
- * The ingest service, whole: HTTP ingest routes, the transport (Kafka
+ * The ingest service, whole: HTTP ingest routes (`/v1/events`, `/v1/traces` for OTLP), the transport (Kafka
  * producer + consumer group member, or the batching writer), and price
  * following — every "pricing updated" reloads `prices`, so events accepted
  * after a refresh are priced with the new prices without a restart (ADR 0005).
