@@ -138,7 +138,11 @@ export function mayRetry(attempt: number, retryable: boolean, p: BatchPolicy): b
  * from retryMinMs, capped at retryMaxMs, "equal jitter" (half fixed, half
  * random) so retries of many writers spread out but never collapse to 0.
  */
-export function retryDelayMs(attempt: number, p: BatchPolicy, random: () => number = Math.random): number {
+export function retryDelayMs(
+  attempt: number,
+  p: Pick<BatchPolicy, "retryMinMs" | "retryMaxMs">,
+  random: () => number = Math.random,
+): number {
   const ceiling = Math.min(p.retryMaxMs, p.retryMinMs * 2 ** Math.max(0, attempt - 1));
   return Math.round(ceiling / 2 + (ceiling / 2) * random());
 }

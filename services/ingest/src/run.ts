@@ -1,7 +1,7 @@
 import { stopOnSignal } from "@tokenmeter/http";
 import { pino } from "pino";
 import { loadIngestConfig } from "./config.js";
-import { loadKafkaIngestConfig } from "./kafka-config.js";
+import { loadKafkaIngestConfig } from "./kafka/config.js";
 import { startIngestServer } from "./server.js";
 
 export interface RunIngestOptions {

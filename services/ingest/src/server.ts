@@ -6,8 +6,8 @@ import type { Logger } from "pino";
 import { collectDefaultMetrics, Registry } from "prom-client";
 import type { IngestConfig } from "./config.js";
 import { FaultyStore } from "./fault-store.js";
-import { faultsEnabled, type KafkaIngestConfig } from "./kafka-config.js";
-import type { KafkaIngest } from "./kafka-service.js";
+import { faultsEnabled, type KafkaIngestConfig } from "./kafka/config.js";
+import type { KafkaIngest } from "./kafka/members.js";
 import { createIngestService } from "./service.js";
 
 export interface IngestServer {

@@ -4,8 +4,8 @@ import { followPricingUpdates, type PriceBook, type PricingUpdates } from "@toke
 import { Hono } from "hono";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
-import { createIngestRoutes } from "./http.js";
-import type { KafkaIngest } from "./kafka-service.js";
+import { createIngestRoutes } from "./http/routes.js";
+import type { KafkaIngest } from "./kafka/members.js";
 import { type IngestTransport, startIngestTransport, type TransportConfig } from "./transport.js";
 
 export interface IngestServiceDeps {

@@ -7,11 +7,11 @@ import { decodeProtobufResponse, decodeProtobufStatus, encodeProtobufExport } fr
 import { pino } from "pino";
 import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { chatSpan, otlpExport, otlpSpan, toProtobufShape } from "../../../test/support/otlp-export.js";
-import { dropTestStore, openTestStore } from "../../../test/support/store.js";
-import { type BatchWriter, createBatchWriter } from "./batcher.js";
-import { createIngestRoutes } from "./http.js";
-import type { EventSink } from "./sink.js";
+import { chatSpan, otlpExport, otlpSpan, toProtobufShape } from "../../../../test/support/otlp-export.js";
+import { dropTestStore, openTestStore } from "../../../../test/support/store.js";
+import type { EventSink } from "../sink.js";
+import { type BatchWriter, createBatchWriter } from "../writer/batch-writer.js";
+import { createIngestRoutes } from "./routes.js";
 import { createTraceRoutes } from "./traces.js";
 
 const T = Date.now();

@@ -14,7 +14,7 @@ import {
 import { Hono } from "hono";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
-import type { EventSink } from "./sink.js";
+import type { EventSink } from "../sink.js";
 import { BodyError, ByteBudget, OTLP_MAX_BODY_BYTES, readOtlpBody } from "./traces-body.js";
 import { createTraceMetrics } from "./traces-metrics.js";
 

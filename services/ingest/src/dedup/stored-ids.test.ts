@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { dropTestStore, openTestStore } from "../../../test/support/store.js";
+import { dropTestStore, openTestStore } from "../../../../test/support/store.js";
 import {
   DEDUP_WINDOW_MS,
   dedupToken,
@@ -11,7 +11,7 @@ import {
   MAX_IDS_PER_LOOKUP,
   storedEventIdsSql,
   storedIdParams,
-} from "./dedup.js";
+} from "./stored-ids.js";
 
 describe("dedup SQL and token", () => {
   it("builds the stored-id lookup, parameterized, bounded by the batch's time range ± 1 day", () => {

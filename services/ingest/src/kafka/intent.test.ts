@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { idFilters } from "./dedup.js";
+import { idFilters } from "../dedup/stored-ids.js";
 import { batchPlan, decodeIntent, encodeIntent, planKey, planToken } from "./intent.js";
-import { kafkaSource, storedSourcesSql } from "./plan-writer.js";
+import { kafkaSource, storedSourcesSql } from "./plan-insert.js";
 
 const T = "llm.usage.v1";
 

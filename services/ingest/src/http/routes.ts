@@ -4,9 +4,9 @@ import { ApiError, type AuthEnv, type AuthOptions, authenticate, createErrorHand
 import { type Context, Hono } from "hono";
 import type { Logger } from "pino";
 import { Counter, type Registry } from "prom-client";
-import { refusalError, TooManyRefusedError } from "./bisect.js";
-import { BodyAbortedError, invalidUtf8Lines, parseEventsBody, readBodyBytes } from "./http-body.js";
-import type { EventSink, WriteResult } from "./sink.js";
+import { refusalError, TooManyRefusedError } from "../dedup/bisect.js";
+import type { EventSink, WriteResult } from "../sink.js";
+import { BodyAbortedError, invalidUtf8Lines, parseEventsBody, readBodyBytes } from "./body.js";
 import { createTraceRoutes } from "./traces.js";
 
 /** DESIGN "Ingest over HTTP": at most 1,000 events / 5 MB a request. */

@@ -2,10 +2,10 @@ import { randomUUID } from "node:crypto";
 import { reportedOrUnpriced, type UsageEvent, validateEvent } from "@tokenmeter/core";
 import { pino } from "pino";
 import { expect, it } from "vitest";
-import { dropTestStore, openTestStore } from "../../../test/support/store.js";
-import { expectExactly } from "../../../test/support/totals.js";
-import { createBatchWriter } from "./batcher.js";
-import { FaultyStore } from "./fault-store.js";
+import { dropTestStore, openTestStore } from "../../../../test/support/store.js";
+import { expectExactly } from "../../../../test/support/totals.js";
+import { FaultyStore } from "../fault-store.js";
+import { createBatchWriter } from "./batch-writer.js";
 
 const T = Date.parse("2026-06-01T12:00:00Z");
 

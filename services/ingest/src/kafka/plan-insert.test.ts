@@ -2,9 +2,9 @@ import { randomUUID } from "node:crypto";
 import type { Store } from "@tokenmeter/clickhouse";
 import { toClickHouseTime, type UsageRow } from "@tokenmeter/core";
 import { describe, expect, it } from "vitest";
-import { dropTestStore, openTestStore } from "../../../test/support/store.js";
-import { DEDUP_WINDOW_MS, eventKey, MAX_EXACT_IDS } from "./dedup.js";
-import { createStoredLookup, type StagedEvent, selectEvents } from "./plan-writer.js";
+import { dropTestStore, openTestStore } from "../../../../test/support/store.js";
+import { DEDUP_WINDOW_MS, eventKey, MAX_EXACT_IDS } from "../dedup/stored-ids.js";
+import { createStoredLookup, type StagedEvent, selectEvents } from "./plan-insert.js";
 
 const t = Date.parse("2026-06-01T12:00:00Z");
 const row = (event_id: string, org_id: string, ms: number, source: string) =>

@@ -1,6 +1,6 @@
 import type { UsageEvent, UsageEventInput } from "@tokenmeter/core";
 import type { Message, Producer } from "kafkajs";
-import type { EventSink, WriteResult } from "./sink.js";
+import type { EventSink, WriteResult } from "../sink.js";
 
 /**
  * The wire form (event schema v1) of a validated event: what the consumer

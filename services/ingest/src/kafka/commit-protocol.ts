@@ -1,10 +1,11 @@
 import type { Store } from "@tokenmeter/clickhouse";
+import { retryDelayMs } from "@tokenmeter/core";
 import type { Consumer, KafkaMessage, Message, Producer } from "kafkajs";
 import type { Logger } from "pino";
-import { logSplits, type RefusedRow, refusalError } from "./bisect.js";
+import { logSplits, type RefusedRow, refusalError } from "../dedup/bisect.js";
 import { publishToDlq, toDlqMessage } from "./dlq.js";
 import { type BatchPlan, encodeIntent, planToken } from "./intent.js";
-import type { KafkaMetrics } from "./kafka-metrics.js";
+import type { KafkaMetrics } from "./metrics.js";
 import {
   insertPlan,
   payloadOf,
@@ -14,7 +15,7 @@ import {
   type StagedEvent,
   type StoredLookup,
   selectEvents,
-} from "./plan-writer.js";
+} from "./plan-insert.js";
 import type { StagedRange } from "./staging.js";
 
 /** How writing a plan ended; anything but "done" leaves its offsets uncommitted for the next attempt. */
@@ -232,18 +233,12 @@ async function untilDone(d: WriteDeps, op: string, fn: () => Promise<unknown>): 
     } catch (err) {
       if (d.fenced()) return "fenced";
       if (d.stopping()) return "stopped";
-      const delay = backoffMs(attempt, d.retry.retryMinMs, d.retry.retryMaxMs);
+      const delay = retryDelayMs(attempt, d.retry);
       d.metrics.retries.inc({ op });
       d.logger.warn({ op, attempt, delay_ms: delay, err }, "store or broker call failed, retrying");
       await sleep(delay);
     }
   }
-}
-
-/** Exponential backoff with equal jitter (half fixed, half random), capped. */
-export function backoffMs(attempt: number, minMs: number, maxMs: number, random: () => number = Math.random): number {
-  const ceiling = Math.min(maxMs, minMs * 2 ** Math.max(0, attempt - 1));
-  return Math.round(ceiling / 2 + (ceiling / 2) * random());
 }
 
 export function sleep(ms: number): Promise<void> {

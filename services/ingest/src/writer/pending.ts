@@ -1,7 +1,7 @@
 import { fromClickHouseTime, type UsageRow } from "@tokenmeter/core";
-import type { RefusedRow } from "./bisect.js";
-import { eventKey } from "./dedup.js";
-import type { WriteResult } from "./sink.js";
+import type { RefusedRow } from "../dedup/bisect.js";
+import { eventKey } from "../dedup/stored-ids.js";
+import type { WriteResult } from "../sink.js";
 
 /** One caller's write: settled when all of its rows are stored or dropped as duplicates. */
 export interface Ticket {

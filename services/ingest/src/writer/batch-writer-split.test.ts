@@ -6,9 +6,9 @@ import type { Store } from "@tokenmeter/clickhouse";
 import { type BatchPolicy, reportedOrUnpriced, type UsageEvent, validateEvent } from "@tokenmeter/core";
 import { pino } from "pino";
 import { afterEach, expect, it } from "vitest";
-import { dropTestStore, openTestStore } from "../../../test/support/store.js";
-import { createBatchWriter } from "./batcher.js";
-import { FaultyStore } from "./fault-store.js";
+import { dropTestStore, openTestStore } from "../../../../test/support/store.js";
+import { FaultyStore } from "../fault-store.js";
+import { createBatchWriter } from "./batch-writer.js";
 import { fileFlushJournal } from "./flush-journal.js";
 
 // The batching writer splits a flush around rows the engine refuses (a real

@@ -1,7 +1,7 @@
 import type { Store } from "@tokenmeter/clickhouse";
 import { toClickHouseTime, USAGE_TSV_HEADER } from "@tokenmeter/core";
-import { insertLinesSplitting, payloadLines, type RefusedRow, type SplitListener } from "./bisect.js";
-import { DEDUP_WINDOW_MS, eventKey, type IdFilter, idFilters, storedIdQuery } from "./dedup.js";
+import { insertLinesSplitting, payloadLines, type RefusedRow, type SplitListener } from "../dedup/bisect.js";
+import { DEDUP_WINDOW_MS, eventKey, type IdFilter, idFilters, storedIdQuery } from "../dedup/stored-ids.js";
 import { type BatchPlan, planToken } from "./intent.js";
 import { joinLines, type LineRef } from "./line-arena.js";
 

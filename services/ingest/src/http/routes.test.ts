@@ -5,10 +5,10 @@ import { issueToken } from "@tokenmeter/http";
 import { sign } from "hono/jwt";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { dropTestStore, openTestStore } from "../../../test/support/store.js";
-import { type BatchWriter, createBatchWriter } from "./batcher.js";
-import { createIngestRoutes } from "./http.js";
-import type { EventSink } from "./sink.js";
+import { dropTestStore, openTestStore } from "../../../../test/support/store.js";
+import type { EventSink } from "../sink.js";
+import { type BatchWriter, createBatchWriter } from "../writer/batch-writer.js";
+import { createIngestRoutes } from "./routes.js";
 
 const T = Date.parse("2026-06-01T12:00:00Z");
 const secret = "s".repeat(32);

@@ -1,16 +1,24 @@
 import type { Store } from "@tokenmeter/clickhouse";
-import { type BatchPolicy, flushReason, msUntilTimeFlush, type Pricer, resolveBatchPolicy, usageTsvLine } from "@tokenmeter/core";
+import {
+  type BatchPolicy,
+  flushReason,
+  msUntilTimeFlush,
+  type Pricer,
+  resolveBatchPolicy,
+  retryDelayMs,
+  usageTsvLine,
+} from "@tokenmeter/core";
 import type { Batch, Consumer, Kafka, KafkaMessage, Producer } from "kafkajs";
 import type { Logger } from "pino";
+import { type PreparedPlan, preparePlan, sleep, type WriteDeps, type WriteOutcome, writePlan } from "./commit-protocol.js";
 import { classifyMessage, toDlqMessage } from "./dlq.js";
 import { type BatchPlan, batchPlan, loadIntents, planKey } from "./intent.js";
-import type { KafkaMetrics } from "./kafka-metrics.js";
 import { createLineArena } from "./line-arena.js";
-import { kafkaSource, type StoredLookup } from "./plan-writer.js";
+import type { KafkaMetrics } from "./metrics.js";
+import { kafkaSource, type StoredLookup } from "./plan-insert.js";
 import { readRanges } from "./range-reader.js";
 import { createRedo, type Redo } from "./redo.js";
 import { createStaging, rangeOf, type StagedItem, type StagedRange } from "./staging.js";
-import { backoffMs, type PreparedPlan, preparePlan, sleep, type WriteDeps, type WriteOutcome, writePlan } from "./write-plan.js";
 
 export interface KafkaConsumerOptions {
   kafka: Kafka;
@@ -164,7 +172,7 @@ export function createKafkaConsumer(opts: KafkaConsumerOptions): KafkaConsumer {
           return;
         } catch (err) {
           log.warn({ op: "load_intents", attempt, err }, "could not read committed offsets; retrying");
-          await sleep(backoffMs(attempt, retry.retryMinMs, retry.retryMaxMs));
+          await sleep(retryDelayMs(attempt, retry));
         }
       }
     })();
@@ -187,7 +195,7 @@ export function createKafkaConsumer(opts: KafkaConsumerOptions): KafkaConsumer {
         return;
       } catch (err) {
         log.warn({ op: "read_ranges", attempt, ranges: redo.foreign(), err }, "could not read another member's ranges; retrying");
-        await sleep(backoffMs(attempt, retry.retryMinMs, retry.retryMaxMs));
+        await sleep(retryDelayMs(attempt, retry));
       }
     }
   }

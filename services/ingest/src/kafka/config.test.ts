@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { faultsEnabled, loadKafkaIngestConfig, loadKafkaToolConfig } from "./kafka-config.js";
+import { faultsEnabled, loadKafkaIngestConfig, loadKafkaToolConfig } from "./config.js";
 
 describe("Kafka configuration", () => {
   it("has defaults, no faults, and reports every problem at once", () => {

@@ -7,9 +7,9 @@ import { type BatchPolicy, reportedOrUnpriced, type UsageEvent, validateEvent } 
 import { pino } from "pino";
 import { Registry } from "prom-client";
 import { afterEach, describe, expect, it } from "vitest";
-import { dropTestStore, openTestStore } from "../../../test/support/store.js";
-import { createBatchWriter, WriterClosedError } from "./batcher.js";
-import { dedupToken, eventKey } from "./dedup.js";
+import { dropTestStore, openTestStore } from "../../../../test/support/store.js";
+import { dedupToken, eventKey } from "../dedup/stored-ids.js";
+import { createBatchWriter, WriterClosedError } from "./batch-writer.js";
 import { fileFlushJournal } from "./flush-journal.js";
 
 const T = Date.parse("2026-06-01T12:00:00Z");

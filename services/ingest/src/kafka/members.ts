@@ -3,10 +3,10 @@ import type { Pricer } from "@tokenmeter/core";
 import type { Kafka, Producer } from "kafkajs";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
+import { ensureTopics } from "./client.js";
 import { createKafkaConsumer, type KafkaConsumer } from "./consumer.js";
-import { ensureTopics } from "./kafka.js";
-import { createKafkaMetrics } from "./kafka-metrics.js";
-import { createStoredLookup } from "./plan-writer.js";
+import { createKafkaMetrics } from "./metrics.js";
+import { createStoredLookup } from "./plan-insert.js";
 
 export interface KafkaIngestSettings {
   topic: string;

@@ -1,7 +1,7 @@
 import type { BufferState } from "@tokenmeter/core";
 import type { Message } from "kafkajs";
 import { intentBytes, MAX_INTENT_BYTES, type PartitionRange } from "./intent.js";
-import type { StagedEvent } from "./plan-writer.js";
+import type { StagedEvent } from "./plan-insert.js";
 
 /** A consumed message that goes to the DLQ. */
 export interface StagedPoison {

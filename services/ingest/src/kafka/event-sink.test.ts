@@ -1,6 +1,6 @@
 import { validateEvent } from "@tokenmeter/core";
 import { describe, expect, it } from "vitest";
-import { toEventMessage } from "./kafka-sink.js";
+import { toEventMessage } from "./event-sink.js";
 
 describe("Kafka sink wire form", () => {
   it("re-validates to the same normalized event, keyed by event_id", () => {

@@ -13,12 +13,12 @@ import {
 } from "@tokenmeter/core";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
-import { newTicket, type Pending, toPending } from "./batch.js";
-import { createWriterMetrics } from "./batcher-metrics.js";
-import { DEDUP_WINDOW_MS } from "./dedup.js";
+import { DEDUP_WINDOW_MS } from "../dedup/stored-ids.js";
+import type { EventSink, WriteResult } from "../sink.js";
 import { type FlushJournal, noFlushJournal } from "./flush-journal.js";
 import { createFlusher, dropKnown, type Outcome } from "./flusher.js";
-import type { EventSink, WriteResult } from "./sink.js";
+import { createWriterMetrics } from "./metrics.js";
+import { newTicket, type Pending, toPending } from "./pending.js";
 
 export interface BatchWriter extends EventSink {
   /** Rows already priced (the Kafka consumer uses this with its own source column). */

@@ -1,6 +1,6 @@
 import { ApiError } from "@tokenmeter/http";
 import { describe, expect, it } from "vitest";
-import { invalidUtf8Lines, parseEventsBody } from "./http-body.js";
+import { invalidUtf8Lines, parseEventsBody } from "./body.js";
 import { jsonErrorPosition } from "./json-position.js";
 
 describe("jsonErrorPosition", () => {

@@ -1,11 +1,11 @@
 import type { Store } from "@tokenmeter/clickhouse";
 import { type BatchPolicy, type FlushReason, mayRetry, retryDelayMs } from "@tokenmeter/core";
 import type { Logger } from "pino";
-import { fail, newestTime, type Pending, refuse, settle, splitRepeats } from "./batch.js";
-import type { WriterMetrics } from "./batcher-metrics.js";
-import { insertLinesSplitting, logSplits, type RefusedRow } from "./bisect.js";
-import { dedupToken, eventKey, findStoredKeys, storedIdQuery } from "./dedup.js";
+import { insertLinesSplitting, logSplits, type RefusedRow } from "../dedup/bisect.js";
+import { dedupToken, eventKey, findStoredKeys, storedIdQuery } from "../dedup/stored-ids.js";
 import type { FlushJournal, JournaledFlush } from "./flush-journal.js";
+import type { WriterMetrics } from "./metrics.js";
+import { fail, newestTime, type Pending, refuse, settle, splitRepeats } from "./pending.js";
 
 /** A batch after its duplicate check, ready to insert. */
 export interface Prepared {
