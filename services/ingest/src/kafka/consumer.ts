@@ -1,91 +1,25 @@
-import type { Store } from "@tokenmeter/clickhouse";
-import {
-  type BatchPolicy,
-  flushReason,
-  msUntilTimeFlush,
-  type Pricer,
-  resolveBatchPolicy,
-  retryDelayMs,
-  usageTsvLine,
-} from "@tokenmeter/core";
-import type { Batch, Consumer, Kafka, KafkaMessage, Producer } from "kafkajs";
-import type { Logger } from "pino";
-import { type PreparedPlan, preparePlan, sleep, type WriteDeps, type WriteOutcome, writePlan } from "./commit-protocol.js";
-import { classifyMessage, toDlqMessage } from "./dlq.js";
-import { type BatchPlan, batchPlan, loadIntents, planKey } from "./intent.js";
+import { msUntilTimeFlush } from "@tokenmeter/core";
+import type { Batch, Consumer } from "kafkajs";
+import { type PreparedPlan, preparePlan, type WriteDeps, type WriteOutcome, writePlan } from "./commit-protocol.js";
+import { batchPolicyOf, consumerConfigOf, type KafkaConsumer, type KafkaConsumerOptions, STAGE_SLICE } from "./consumer-options.js";
+import { batchPlan } from "./intent.js";
 import { createLineArena } from "./line-arena.js";
-import type { KafkaMetrics } from "./metrics.js";
-import { kafkaSource, type StoredLookup } from "./plan-insert.js";
-import { readRanges } from "./range-reader.js";
-import { createRedo, type Redo } from "./redo.js";
-import { createStaging, rangeOf, type StagedItem, type StagedRange } from "./staging.js";
+import { nextWork, type Work } from "./next-work.js";
+import { readMessagesAt } from "./range-reader.js";
+import type { Redo } from "./redo.js";
+import { loadRedos } from "./redo-setup.js";
+import { createStager, stagedRange } from "./stage.js";
+import { createStaging, rangeOf, type StagedRange } from "./staging.js";
 
-export interface KafkaConsumerOptions {
-  kafka: Kafka;
-  store: Store;
-  pricer: Pricer;
-  logger: Logger;
-  metrics: KafkaMetrics;
-  /** Acks DLQ messages (acks=all); shared by the members of a process. */
-  producer: Producer;
-  /** Shared by the members of a process: concurrent stored-copy lookups run as one query. */
-  lookup: StoredLookup;
-  topic: string;
-  dlqTopic: string;
-  groupId: string;
-  /** Messages per insert, across this member's partitions. */
-  maxBatchRows: number;
-  /** Message bytes per insert. */
-  maxBatchBytes: number;
-  /** A message waits at most this long to be taken into an insert (freshness; the real clock, not `now`). */
-  maxDelayMs: number;
-  /** Message bytes read but not yet stored (staged + being written) before fetching waits: the memory bound. */
-  maxInFlightBytes: number;
-  maxEventBytes: number;
-  maxBytesPerPartition: number;
-  concurrency: number;
-  sessionTimeoutMs: number;
-  heartbeatIntervalMs: number;
-  /** Backoff of store and broker retries; the consumer retries until stored, stopped, or rebalanced. */
-  retry?: { retryMinMs: number; retryMaxMs: number };
-  /** Clock of validation (event_time bounds, DLQ timestamps); tests pin it. */
-  now?: () => number;
-}
-
-export interface KafkaConsumer {
-  start(): Promise<void>;
-  /** Stores what it has read (insert + commit), then leaves the group. */
-  stop(): Promise<void>;
-  /** Joined the group and not crashed: /readyz. */
-  ready(): boolean;
-}
+export { FETCH_MAX_WAIT_MS, type KafkaConsumer, type KafkaConsumerOptions } from "./consumer-options.js";
 
 type EachBatchContext = { batch: Batch; resolveOffset(offset: string): void; heartbeat(): Promise<void> };
-type Work = { redo: Redo } | { ranges: StagedRange[] };
-
-/**
- * Messages staged per turn of the event loop. A fetch brings ~6,000 messages
- * per partition, ~50 ms of parsing; staged in one go, every step of the batch
- * being written (intent commit, lookups, insert, offset commit) waits that
- * long for its completion to run, and the writer idles.
- */
-const STAGE_SLICE = 1_000;
-
-/**
- * How long an idle fetch waits on the broker for data (kafkajs defaults to
- * 5 s; Kafka's Java client to 0.5 s). kafkajs heartbeats and notices a
- * rebalance only between fetches, and `disconnect()` waits for the fetch in
- * flight, so this wait was added to every SIGTERM (~4 s when idle) and to
- * every other member's reaction to a join or leave. 500 ms costs an idle
- * member two small requests a second; under load fetches return at once.
- */
-export const FETCH_MAX_WAIT_MS = 500;
 
 /**
  * One consumer-group member on the usage topic. Fetches are staged
  * (validated, priced, serialized) per partition while the previous insert
  * runs; a batch takes one contiguous range from each staged partition and is
- * stored as ONE insert in numbered steps (write-plan.ts) so that whatever
+ * stored as ONE insert in numbered steps (commit-protocol.ts) so that whatever
  * breaks in between, storing it again has exactly the same effect as storing
  * it once (docs/exactly-once.md). One insert per batch, not per partition:
  * the engine's cost per insert is mostly per part, so a few large inserts
@@ -96,25 +30,26 @@ export function createKafkaConsumer(opts: KafkaConsumerOptions): KafkaConsumer {
   const now = opts.now ?? Date.now;
   const retry = opts.retry ?? { retryMinMs: 100, retryMaxMs: 5_000 };
   const m = opts.metrics;
-  const policy: BatchPolicy = resolveBatchPolicy({
-    maxRows: opts.maxBatchRows,
-    maxBytes: opts.maxBatchBytes,
-    maxDelayMs: opts.maxDelayMs,
-    idleMs: 0,
-    maxBufferedBytes: Math.max(opts.maxInFlightBytes, opts.maxBatchBytes),
-  });
-  const consumer: Consumer = opts.kafka.consumer({
-    groupId: opts.groupId,
-    sessionTimeout: opts.sessionTimeoutMs,
-    heartbeatInterval: opts.heartbeatIntervalMs,
-    maxBytesPerPartition: opts.maxBytesPerPartition,
-    maxBytes: Math.max(opts.maxBytesPerPartition * opts.concurrency, 10 * 1024 * 1024),
-    maxWaitTimeInMs: FETCH_MAX_WAIT_MS,
-    retry: { retries: 10 },
-  });
+  const policy = batchPolicyOf(opts);
+  const consumer: Consumer = opts.kafka.consumer(consumerConfigOf(opts));
   const admin = opts.kafka.admin();
+  /** Throwaway readers (another member's ranges, refused rows' originals): bounded like a session. */
+  const readerOptions = {
+    groupPrefix: opts.groupId,
+    maxBytesPerPartition: opts.maxBytesPerPartition,
+    timeoutMs: Math.max(30_000, opts.sessionTimeoutMs),
+  };
   const staging = createStaging();
-  const arena = createLineArena();
+  const stager = createStager({
+    topic: opts.topic,
+    pricer: opts.pricer,
+    maxEventBytes: opts.maxEventBytes,
+    arena: createLineArena(),
+    metrics: opts.metrics,
+    logger: log,
+    now,
+  });
+  const stage = stager.stage;
   /** Bumped by every group join: work started under an older generation is fenced. */
   let generation = 0;
   let assigned = new Set<number>();
@@ -129,7 +64,6 @@ export function createKafkaConsumer(opts: KafkaConsumerOptions): KafkaConsumer {
   let joined = false;
   let crashed = false;
   let stopping = false;
-  let stageMs = 0;
 
   consumer.on(consumer.events.GROUP_JOIN, (e) => {
     joined = true;
@@ -149,55 +83,26 @@ export function createKafkaConsumer(opts: KafkaConsumerOptions): KafkaConsumer {
 
   const excluded = (): ReadonlySet<number> => new Set(redoOf.keys());
 
-  /** 1. After a join: which assigned partitions carry a recorded plan (a redo before anything else on them). */
+  /** 1. After a join: which assigned partitions carry a recorded plan (a redo before anything else on them), once per generation. */
   function ensureSetup(gen: number): Promise<void> {
-    setup ??= (async () => {
-      for (let attempt = 1; gen === generation && !stopping; attempt++) {
-        try {
-          const intents = await loadIntents(admin, opts.groupId, opts.topic);
-          if (gen !== generation) return;
-          const plans = new Map<string, { plan: BatchPlan; owned: number[] }>();
-          for (const [partition, plan] of intents) {
-            if (!assigned.has(partition)) continue;
-            const entry = plans.get(planKey(plan)) ?? { plan, owned: [] };
-            entry.owned.push(partition);
-            plans.set(planKey(plan), entry);
-          }
-          for (const { plan, owned } of plans.values()) {
-            const redo = createRedo(plan, owned);
-            for (const p of owned) redoOf.set(p, redo);
-            if (redo.foreign().length > 0) void readForeign(redo, gen);
-            log.info({ op: "redo_pending", ranges: plan.ranges, owned }, "recorded plan found; redoing it first");
-          }
-          return;
-        } catch (err) {
-          log.warn({ op: "load_intents", attempt, err }, "could not read committed offsets; retrying");
-          await sleep(retryDelayMs(attempt, retry));
-        }
-      }
-    })();
+    setup ??= loadRedos(
+      {
+        admin,
+        kafka: opts.kafka,
+        topic: opts.topic,
+        groupId: opts.groupId,
+        readerOptions,
+        retry,
+        log,
+        metrics: m,
+        live: () => gen === generation && !stopping,
+        assigned: () => assigned,
+        redoOf,
+        schedule,
+      },
+      gen,
+    );
     return setup;
-  }
-
-  /** A split plan: the ranges of partitions another member owns now, read by a throwaway reader. */
-  async function readForeign(redo: Redo, gen: number): Promise<void> {
-    for (let attempt = 1; gen === generation && !stopping; attempt++) {
-      try {
-        const read = await readRanges(opts.kafka, opts.topic, redo.foreign(), {
-          groupPrefix: opts.groupId,
-          maxBytesPerPartition: opts.maxBytesPerPartition,
-          timeoutMs: Math.max(30_000, opts.sessionTimeoutMs),
-        });
-        if (gen !== generation) return;
-        m.foreignReads.inc(read.size);
-        redo.addRead(read);
-        schedule();
-        return;
-      } catch (err) {
-        log.warn({ op: "read_ranges", attempt, ranges: redo.foreign(), err }, "could not read another member's ranges; retrying");
-        await sleep(retryDelayMs(attempt, retry));
-      }
-    }
   }
 
   /** 2. Every fetched batch: redo messages aside, the rest staged; waits (heartbeating) while memory is full. */
@@ -237,43 +142,6 @@ export function createKafkaConsumer(opts: KafkaConsumerOptions): KafkaConsumer {
     }
   }
 
-  /** Classify, price and serialize: the per-message work, done while the previous insert runs. */
-  function stage(partition: number, messages: KafkaMessage[]): StagedItem[] {
-    const t0 = performance.now();
-    const at = now();
-    const items: StagedItem[] = [];
-    for (const msg of messages) {
-      const bytes = msg.value?.length ?? 0;
-      const c = classifyMessage(msg.value, { now: at, maxBytes: opts.maxEventBytes });
-      if (c.ok) {
-        const e = c.event;
-        const { chunk, start, end } = arena.add(usageTsvLine(e, opts.pricer.price(e), kafkaSource(opts.topic, partition, msg.offset)));
-        items.push({
-          offset: msg.offset,
-          bytes,
-          org_id: e.org_id,
-          event_id: e.event_id,
-          timeMs: e.event_time_ms,
-          partition,
-          chunk,
-          start,
-          end,
-        });
-      } else {
-        items.push({
-          offset: msg.offset,
-          bytes,
-          poison: toDlqMessage({ topic: opts.topic, partition, offset: msg.offset }, msg, c.drop, at),
-        });
-        m.rejected.inc({ kind: c.drop.kind });
-        log.debug({ op: "dlq", partition, offset: msg.offset, kind: c.drop.kind, errors: c.drop.errors }, "poison message");
-      }
-    }
-    m.consumed.inc(messages.length);
-    stageMs += performance.now() - t0;
-    return items;
-  }
-
   const redosWaiting = () => [...redoOf.entries()].some(([p, r]) => r.waiting(p));
 
   /**
@@ -285,7 +153,7 @@ export function createKafkaConsumer(opts: KafkaConsumerOptions): KafkaConsumer {
   function schedule(): void {
     if (flushing) return;
     const gen = generation;
-    const work = nextWork();
+    const work = nextWork(redoOf, staging, policy, stopping, performance.now());
     if (!work) {
       armTimer();
       return;
@@ -313,13 +181,6 @@ export function createKafkaConsumer(opts: KafkaConsumerOptions): KafkaConsumer {
       });
   }
 
-  function nextWork(): Work | null {
-    for (const redo of new Set(redoOf.values())) if (redo.complete()) return { redo };
-    const state = staging.state(excluded());
-    if (state.rows === 0 || (!stopping && flushReason(state, performance.now(), policy) === null)) return null;
-    return { ranges: staging.take({ maxRows: policy.maxRows, exclude: excluded() }) };
-  }
-
   function armTimer(): void {
     if (timer) clearTimeout(timer);
     timer = null;
@@ -339,20 +200,8 @@ export function createKafkaConsumer(opts: KafkaConsumerOptions): KafkaConsumer {
     fenced: () => gen !== generation,
     stopping: () => stopping,
     now,
-    readOriginals: (partition, offsets) => readOriginals(partition, offsets),
+    readOriginals: (partition, offsets) => readMessagesAt(opts.kafka, opts.topic, partition, offsets, readerOptions),
   });
-
-  /** Reads back the messages at some offsets of one partition (rare: rows the engine refused). */
-  async function readOriginals(partition: number, offsets: readonly string[]): Promise<KafkaMessage[]> {
-    const sorted = [...offsets].sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1));
-    const read = await readRanges(opts.kafka, opts.topic, [{ partition, first: sorted[0]!, last: sorted[sorted.length - 1]! }], {
-      groupPrefix: opts.groupId,
-      maxBytesPerPartition: opts.maxBytesPerPartition,
-      timeoutMs: Math.max(30_000, opts.sessionTimeoutMs),
-    });
-    const wanted = new Set(offsets);
-    return (read.get(partition) ?? []).filter((msg) => wanted.has(msg.offset));
-  }
 
   /** The batch's plan and rows; a redo's messages are classified only now, exactly as they were the first time. */
   async function prepare(work: Work, gen: number): Promise<{ result: PreparedPlan | WriteOutcome; bytes: number }> {
@@ -369,8 +218,8 @@ export function createKafkaConsumer(opts: KafkaConsumerOptions): KafkaConsumer {
     if (redo && !exact) {
       log.warn({ op: "redo", ranges: plan.ranges }, "recorded plan has offsets missing from the log; redone under another token");
     }
-    const flags = { redo: redo !== null, exact, commit: redo ? [...redo.owned] : plan.ranges.map((r) => r.partition), stageMs };
-    stageMs = 0;
+    const commit = redo ? [...redo.owned] : plan.ranges.map((r) => r.partition);
+    const flags = { redo: redo !== null, exact, commit, stageMs: stager.takeStageMs() };
     return { result: await preparePlan(deps(gen), plan, ranges, flags), bytes };
   }
 
@@ -401,8 +250,4 @@ export function createKafkaConsumer(opts: KafkaConsumerOptions): KafkaConsumer {
     },
     ready: () => joined && !crashed && !stopping,
   };
-}
-
-function stagedRange(partition: number, items: StagedItem[]): StagedRange {
-  return { partition, items, bytes: items.reduce((n, i) => n + i.bytes, 0) };
 }

@@ -68,3 +68,17 @@ export async function readRanges(
   }
   return out;
 }
+
+/** The messages at some offsets of one partition (rare: the originals of rows the engine refused, for the DLQ). */
+export async function readMessagesAt(
+  kafka: Kafka,
+  topic: string,
+  partition: number,
+  offsets: readonly string[],
+  opts: ReadRangesOptions,
+): Promise<KafkaMessage[]> {
+  const sorted = [...offsets].sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1));
+  const read = await readRanges(kafka, topic, [{ partition, first: sorted[0]!, last: sorted[sorted.length - 1]! }], opts);
+  const wanted = new Set(offsets);
+  return (read.get(partition) ?? []).filter((msg) => wanted.has(msg.offset));
+}

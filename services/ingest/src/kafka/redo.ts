@@ -1,5 +1,5 @@
 import type { KafkaMessage } from "kafkajs";
-import type { BatchPlan, PartitionRange } from "./intent.js";
+import { type BatchPlan, type PartitionRange, planKey } from "./intent.js";
 
 /**
  * A recorded plan this member must store again (after a crash, a failed
@@ -62,4 +62,23 @@ export function createRedo(plan: BatchPlan, owned: Iterable<number>): Redo {
     exact: () => plan.ranges.every((r) => got.get(r.partition)?.[0]?.offset === r.first),
     messages: () => plan.ranges.map((range) => ({ range, messages: got.get(range.partition) ?? [] })),
   };
+}
+
+/**
+ * The recorded plans a member must redo after a join: one per distinct plan
+ * among the intents of its assigned partitions, with the partitions of it
+ * this member owns (a plan a rebalance split names partitions it does not).
+ */
+export function recordedPlans(
+  intents: ReadonlyMap<number, BatchPlan>,
+  assigned: ReadonlySet<number>,
+): Array<{ plan: BatchPlan; owned: number[] }> {
+  const plans = new Map<string, { plan: BatchPlan; owned: number[] }>();
+  for (const [partition, plan] of intents) {
+    if (!assigned.has(partition)) continue;
+    const entry = plans.get(planKey(plan)) ?? { plan, owned: [] };
+    entry.owned.push(partition);
+    plans.set(planKey(plan), entry);
+  }
+  return [...plans.values()];
 }
