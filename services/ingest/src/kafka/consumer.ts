@@ -9,7 +9,7 @@ import { readMessagesAt } from "./range-reader.js";
 import type { Redo } from "./redo.js";
 import { loadRedos } from "./redo-setup.js";
 import { createStager, stagedRange } from "./stage.js";
-import { createStaging, rangeOf, type StagedRange } from "./staging.js";
+import { createStaging, rangeOf } from "./staging.js";
 
 export { FETCH_MAX_WAIT_MS, type KafkaConsumer, type KafkaConsumerOptions } from "./consumer-options.js";
 
