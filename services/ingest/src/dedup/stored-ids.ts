@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { DEFAULT_MAX_PARAM_BYTES, type Store } from "@tokenmeter/clickhouse";
 import { toClickHouseTime } from "@tokenmeter/core";
+import { z } from "zod";
 
 /**
  * DESIGN: a producer re-sending an event_id "within 24 h" must count once, so
@@ -135,12 +136,15 @@ export function storedIdParams(q: StoredIdQuery, windowMs: number = DEDUP_WINDOW
   };
 }
 
+/** Rows of {@link storedEventIdsSql}, checked as they leave the store (a drifted schema is a clear error, not a wrong key). */
+export const StoredIdRows = z.array(z.object({ org_id: z.string(), id: z.string() }));
+
 /** Keys ({@link eventKey}) of the batch's events already in llm_usage (and maybe of a few others: match by key). */
 export async function findStoredKeys(store: Store, q: StoredIdQuery, windowMs: number = DEDUP_WINDOW_MS): Promise<Set<string>> {
   const found = new Set<string>();
   const params = storedIdParams(q, windowMs);
   for (const f of idFilters(q.ids, store.maxParamBytes)) {
-    const rows = await store.query<{ org_id: string; id: string }>(storedEventIdsSql(f), { ...params, ids: f.ids });
+    const rows = StoredIdRows.parse(await store.query(storedEventIdsSql(f), { ...params, ids: f.ids }));
     for (const r of rows) found.add(eventKey(r.org_id, r.id));
   }
   return found;

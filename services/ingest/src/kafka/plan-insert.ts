@@ -1,5 +1,6 @@
 import type { Store } from "@tokenmeter/clickhouse";
 import { toClickHouseTime, USAGE_TSV_HEADER } from "@tokenmeter/core";
+import { z } from "zod";
 import { insertLinesSplitting, payloadLines, type RefusedRow, type SplitListener } from "../dedup/bisect.js";
 import { DEDUP_WINDOW_MS, eventKey, type IdFilter, idFilters, storedIdQuery } from "../dedup/stored-ids.js";
 import { type BatchPlan, planToken } from "./intent.js";
@@ -113,7 +114,7 @@ export function createStoredLookup(store: Store, windowMs: number = DEDUP_WINDOW
     const found: StoredCopy[] = [];
     for (const f of idFilters(ids, store.maxParamBytes)) {
       // A redo finds every id of its batch: no spread into push (argument limits).
-      for (const row of await store.query<StoredCopy>(storedSourcesSql(f), { ...params, ids: f.ids })) found.push(row);
+      for (const row of StoredCopies.parse(await store.query(storedSourcesSql(f), { ...params, ids: f.ids }))) found.push(row);
     }
     return found;
   }
@@ -129,12 +130,9 @@ export function createStoredLookup(store: Store, windowMs: number = DEDUP_WINDOW
   };
 }
 
-interface StoredCopy {
-  org_id: string;
-  id: string;
-  source: string;
-  ms: number;
-}
+/** Rows of {@link storedSourcesSql}, checked as they leave the store; `ms` is an Int64 (a JSON string on a server). */
+const StoredCopies = z.array(z.object({ org_id: z.string(), id: z.string(), source: z.string(), ms: z.coerce.number() }));
+type StoredCopy = z.output<typeof StoredCopies>[number];
 
 /** The copies one batch would have found on its own: its orgs, inside its window (ids are matched by the caller). */
 function ownWindow(found: StoredCopy[], p: Pending): Map<string, Set<string>> {
