@@ -4,6 +4,7 @@ import type { ConsumerConfig, Kafka, Producer } from "kafkajs";
 import type { Logger } from "pino";
 import type { KafkaMetrics } from "./metrics.js";
 import type { StoredLookup } from "./plan-insert.js";
+import type { ReadRangesOptions } from "./range-reader.js";
 
 export interface KafkaConsumerOptions {
   kafka: Kafka;
@@ -85,4 +86,9 @@ export function consumerConfigOf(o: KafkaConsumerOptions): ConsumerConfig {
     maxWaitTimeInMs: FETCH_MAX_WAIT_MS,
     retry: { retries: 10 },
   };
+}
+
+/** Throwaway readers (another member's ranges, refused rows' originals): bounded like a session. */
+export function readerOptionsOf(o: KafkaConsumerOptions): ReadRangesOptions {
+  return { groupPrefix: o.groupId, maxBytesPerPartition: o.maxBytesPerPartition, timeoutMs: Math.max(30_000, o.sessionTimeoutMs) };
 }

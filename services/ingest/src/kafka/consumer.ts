@@ -1,7 +1,8 @@
 import { msUntilTimeFlush } from "@tokenmeter/core";
 import type { Batch, Consumer } from "kafkajs";
 import { type PreparedPlan, preparePlan, type WriteDeps, type WriteOutcome, writePlan } from "./commit-protocol.js";
-import { batchPolicyOf, consumerConfigOf, type KafkaConsumer, type KafkaConsumerOptions, STAGE_SLICE } from "./consumer-options.js";
+import type { KafkaConsumer, KafkaConsumerOptions } from "./consumer-options.js";
+import { batchPolicyOf, consumerConfigOf, readerOptionsOf, STAGE_SLICE } from "./consumer-options.js";
 import { batchPlan } from "./intent.js";
 import { createLineArena } from "./line-arena.js";
 import { nextWork, type Work } from "./next-work.js";
@@ -33,12 +34,7 @@ export function createKafkaConsumer(opts: KafkaConsumerOptions): KafkaConsumer {
   const policy = batchPolicyOf(opts);
   const consumer: Consumer = opts.kafka.consumer(consumerConfigOf(opts));
   const admin = opts.kafka.admin();
-  /** Throwaway readers (another member's ranges, refused rows' originals): bounded like a session. */
-  const readerOptions = {
-    groupPrefix: opts.groupId,
-    maxBytesPerPartition: opts.maxBytesPerPartition,
-    timeoutMs: Math.max(30_000, opts.sessionTimeoutMs),
-  };
+  const readerOptions = readerOptionsOf(opts);
   const staging = createStaging();
   const stager = createStager({
     topic: opts.topic,
