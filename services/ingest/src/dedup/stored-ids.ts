@@ -32,8 +32,16 @@ export function eventKey(org_id: string, event_id: string): string {
 export function dedupToken(keys: readonly string[]): string {
   const h = createHash("sha256");
   for (const k of keys) h.update(k).update("\n");
-  return `tm1-${h.digest("hex")}`;
+  return `${FLUSH_TOKEN_PREFIX}${h.digest("hex")}`;
 }
+
+/**
+ * Format of the writer's flush tokens ("tm1-" + SHA-256). Fixed for good: a
+ * token must come out the same after an upgrade, or a redone flush would land
+ * twice. Unrelated to the consumer's intent formats (kafka/intent.ts), whose
+ * old one happens to start with "tm1:" too.
+ */
+const FLUSH_TOKEN_PREFIX = "tm1-";
 
 /**
  * How a lookup passes a batch's event_ids, two ways measured on chDB 26.7

@@ -25,9 +25,12 @@ export interface BatchPlan {
  * stay at each range's first offset). Whoever reads any of those partitions
  * next finds the whole plan there and redoes exactly it, under the same token.
  */
-const PREFIX = "tm2:";
-/** Written by the one-range-per-insert consumer (before 2026-12); still read, so an upgrade redoes its ranges. */
-const LEGACY_PREFIX = "tm1:pending:";
+const INTENT_PREFIX = "tm2:";
+/**
+ * Intent format of the one-range-per-insert consumer (before 2026-12); still
+ * read, so an upgrade redoes its ranges. Not the writer's "tm1-" flush token.
+ */
+const LEGACY_INTENT_PREFIX = "tm1:pending:";
 /**
  * Kafka's default `offset.metadata.max.bytes` is 4096; a plan never grows its
  * intent past this, so every partition's commit carries the whole plan.
@@ -45,7 +48,7 @@ export function batchPlan(topic: string, ranges: readonly PartitionRange[]): Bat
 
 /** Offset-commit metadata for a plan in progress: `tm2:<partition>:<first>-<last>,…`. */
 export function encodeIntent(plan: Pick<BatchPlan, "ranges">): string {
-  return PREFIX + plan.ranges.map((r) => `${r.partition}:${r.first}-${r.last}`).join(",");
+  return INTENT_PREFIX + plan.ranges.map((r) => `${r.partition}:${r.first}-${r.last}`).join(",");
 }
 
 /** Bytes one more range adds to a plan's intent (to keep it under {@link MAX_INTENT_BYTES}). */
@@ -59,13 +62,13 @@ export function intentBytes(r: PartitionRange): number {
  */
 export function decodeIntent(topic: string, partition: number, metadata: string | null | undefined): BatchPlan | undefined {
   if (!metadata) return undefined;
-  if (metadata.startsWith(LEGACY_PREFIX)) {
-    const r = parseRange(metadata.slice(LEGACY_PREFIX.length));
+  if (metadata.startsWith(LEGACY_INTENT_PREFIX)) {
+    const r = parseRange(metadata.slice(LEGACY_INTENT_PREFIX.length));
     return r ? { topic, ranges: [{ partition, ...r }] } : undefined;
   }
-  if (!metadata.startsWith(PREFIX)) return undefined;
+  if (!metadata.startsWith(INTENT_PREFIX)) return undefined;
   const ranges: PartitionRange[] = [];
-  for (const part of metadata.slice(PREFIX.length).split(",")) {
+  for (const part of metadata.slice(INTENT_PREFIX.length).split(",")) {
     const m = /^(\d+):(.*)$/.exec(part);
     const r = m ? parseRange(m[2]!) : undefined;
     if (!m || !r) return undefined;
