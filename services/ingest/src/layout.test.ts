@@ -20,7 +20,9 @@ const importsOf = (f: string) =>
 
 describe("services/ingest layout", () => {
   it("has no source file over 250 lines", () => {
-    const long = sources.map((f) => [f, readFileSync(join(SRC, f), "utf8").trimEnd().split("\n").length] as const).filter(([, n]) => n > 250);
+    const long = sources
+      .map((f) => [f, readFileSync(join(SRC, f), "utf8").trimEnd().split("\n").length] as const)
+      .filter(([, n]) => n > 250);
     expect(long).toEqual([]);
   });
 
