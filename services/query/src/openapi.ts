@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { EndpointDef } from "./endpoint.js";
+import { TRACES_PATHS } from "./openapi-traces.js";
 import { PARAMS, REPEATABLE } from "./params.js";
 
 const ErrorBody = z.object({
@@ -47,6 +48,7 @@ export function buildOpenApi(endpoints: readonly EndpointDef[]): Record<string, 
       },
     };
   }
+  Object.assign(paths, TRACES_PATHS);
   return {
     openapi: "3.1.0",
     info: { title: "Tokenmeter Query API", version: "1" },
