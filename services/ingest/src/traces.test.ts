@@ -199,6 +199,23 @@ describe("POST /v1/traces — backpressure and storage", () => {
     expect(decodeProtobufStatus(await bytes(res)).code).toBe(14);
   });
 
+  it("a row the store refuses (the rest stored) is a rejected span in partialSuccess, not a failed export", async () => {
+    const refusing: EventSink = {
+      write: async (e) => ({ accepted: e.length - 1, duplicates: 0, refused: [{ index: 0, reason: "Code: 25. bad escape" }] }),
+    };
+    const routes = createTraceRoutes({ sink: refusing, auth: { jwtSecret: secret }, logger, now: () => T });
+    const res = await post(
+      newOrg(),
+      protobuf(otlpExport([chatSpan(T - 60_000), chatSpan(T - 50_000)])),
+      "application/x-protobuf",
+      {},
+      routes,
+    );
+    expect(res.status).toBe(200);
+    const answer = decodeProtobufResponse(await bytes(res));
+    expect(answer).toMatchObject({ rejectedSpans: 1, errorMessage: "refused by the store: Code: 25. bad escape" });
+  });
+
   it("429 + Retry-After while the exports in progress hold the in-flight byte budget; the budget comes back after", async () => {
     let release = () => {};
     const blocked = new Promise<void>((r) => {

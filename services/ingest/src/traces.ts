@@ -95,14 +95,20 @@ export function createTraceRoutes(opts: TraceRoutesOptions): Hono {
       // 4. Map and validate each span on its own.
       const { byDialect, reasons, rejected } = mapExport(decoded, org_id, now(), metrics);
       // 5. Store through the /v1/events sink, one write per dialect (its source column names the mapping).
+      let refused: string[] = [];
       try {
-        await Promise.all([...byDialect].map(([dialect, events]) => opts.sink.write(events, `otlp:${dialect}`)));
+        const written = await Promise.all([...byDialect].map(([dialect, events]) => opts.sink.write(events, `otlp:${dialect}`)));
+        // Rows the store refused (a data error, bisect.ts) were set aside, the rest stored: rejected spans, not a failure.
+        refused = written.flatMap((w) => (w.refused ?? []).map((r) => `refused by the store: ${r.reason}`));
       } catch (err) {
         opts.logger.error({ op: "otlp_ingest", org_id, err }, "sink write failed");
         return fail(503, GRPC.unavailable, "spans could not be stored, retry the export", 5);
       }
       for (const [dialect, events] of byDialect) metrics.mapped.inc({ dialect }, events.length);
-      const result: ExportResult = { rejectedSpans: rejected, errorMessage: reasons.join("; ") };
+      const result: ExportResult = {
+        rejectedSpans: rejected + refused.length,
+        errorMessage: [...reasons, ...refused.slice(0, MAX_REASONS)].join("; "),
+      };
       return respond(format, 200, format === "json" ? jsonResponse(result) : encodeProtobufResponse(result));
     } finally {
       inFlight--;
