@@ -25,7 +25,7 @@ export interface TraceRoutesOptions {
   logger: Logger;
   registry?: Registry;
   now?: () => number;
-  /** Requests decoded at once; one more is answered 429 + Retry-After. Default 16. */
+  /** Requests in progress at once; one more is answered 429 + Retry-After. Default 64 (memory is bounded by maxInFlightBytes). */
   maxConcurrent?: number;
   /** Decompressed bytes all requests in progress may hold; past it a request is answered 429. Default 128 MiB (two full-size exports). */
   maxInFlightBytes?: number;
@@ -47,7 +47,7 @@ type Format = "protobuf" | "json";
 export function createTraceRoutes(opts: TraceRoutesOptions): Hono {
   const now = opts.now ?? Date.now;
   const metrics = createTraceMetrics(opts.registry);
-  const maxConcurrent = opts.maxConcurrent ?? 16;
+  const maxConcurrent = opts.maxConcurrent ?? 64;
   let inFlight = 0;
   const budget = new ByteBudget(opts.maxInFlightBytes ?? 2 * OTLP_MAX_BODY_BYTES);
   const app = new Hono();
@@ -70,7 +70,7 @@ export function createTraceRoutes(opts: TraceRoutesOptions): Hono {
       if (err instanceof ApiError) return fail(401, GRPC.unauthenticated, err.message);
       throw err;
     }
-    // 2. Backpressure before reading: each request may hold a 64 MiB body.
+    // 2. Backpressure before reading (the byte budget bounds memory while reading).
     if (inFlight >= maxConcurrent)
       return fail(429, GRPC.resourceExhausted, "too many exports in progress, retry later", { "retry-after": "1" });
     inFlight++;
