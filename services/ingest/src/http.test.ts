@@ -236,11 +236,11 @@ describe("POST /v1/events — auth and storage failures", () => {
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe("unavailable");
   });
 
-  it("answers 503 retryable only when retrying can help; a store error that repeats is not retryable", async () => {
+  it("answers 503 retryable only when retrying can help; a store error that repeats is a 500, not retryable", async () => {
     const cases: Array<[Error, number, boolean]> = [
       [storeErrorFromCode(210, "network"), 503, true],
       [new StoreError("unavailable", "closed", false), 503, true],
-      [storeErrorFromCode(60, "unknown table"), 503, false],
+      [storeErrorFromCode(60, "unknown table"), 500, false],
     ];
     for (const [err, status, retryable] of cases) {
       const failingApp = createIngestRoutes({

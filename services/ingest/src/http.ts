@@ -76,11 +76,10 @@ export function createIngestRoutes(opts: IngestRoutesOptions): Hono<AuthEnv> {
       result = await opts.sink.write(valid, "http");
     } catch (err) {
       opts.logger.error({ op: "http_ingest", org_id, events: valid.length, err }, "sink write failed");
-      // "retryable" only when retrying can help (store or broker unavailable, writer closing); a store error
-      // that repeats whatever happens is ours to fix, and "retry" would make clients loop forever. Still a 503
-      // (DESIGN's statuses): the service cannot store events right now.
+      // 503 + retryable only when retrying can help (store or broker unavailable, writer closing); a store
+      // error that repeats whatever happens is ours to fix, and "retry" would make clients loop forever.
       if (!retryHelps(err)) {
-        throw new ApiError("unavailable", "events could not be stored (a store error that retrying will not fix)", { retryable: false });
+        throw new ApiError("internal", "events could not be stored (a store error retrying will not fix)", { retryable: false });
       }
       throw new ApiError("unavailable", "events could not be stored, retry the request", { retryable: true });
     }
@@ -118,7 +117,7 @@ async function readBody(c: Context<AuthEnv>, org_id: string, logger: Logger): Pr
 }
 
 /** False for a store error that repeats whatever happens (a statement the engine refuses); a closed or unreachable store may come back. */
-function retryHelps(err: unknown): boolean {
+export function retryHelps(err: unknown): boolean {
   if (err instanceof TooManyRefusedError) return false;
   return !(err instanceof StoreError) || err.retryable || err.code === "unavailable";
 }
