@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -15,6 +15,14 @@ function configFiles(dir: string): string[] {
   }
   return out;
 }
+
+describe("docs", () => {
+  it("cite no DESIGN.md unless the repository has one", () => {
+    const docs = ["README.md", ...readdirSync(join(root, "docs"), { recursive: true }).map((f) => join("docs", String(f)))];
+    const citing = docs.filter((f) => f.endsWith(".md") && /\bDESIGN\b/.test(readFileSync(join(root, f), "utf8")));
+    if (!existsSync(join(root, "DESIGN.md"))) expect(citing).toEqual([]);
+  });
+});
 
 describe("README", () => {
   it("documents every environment variable a config schema reads", () => {

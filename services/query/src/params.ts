@@ -3,7 +3,7 @@ import { z } from "zod";
 import { bucketStarts, canonicalTimeZone, GRANULARITIES, type Granularity, startOfLocalDay } from "./buckets.js";
 import { hourlyRetentionStart } from "./plan.js";
 
-/** Limits of the query API (DESIGN.md "Query API v1"). */
+/** Limits of the query API (docs/api.md "Common parameters"). */
 export const QUERY_LIMITS = {
   maxSpanDays: 400,
   maxBuckets: 2_000,

@@ -1,4 +1,4 @@
-// Types of Query API v1 (DESIGN.md) and a small fetch client for it.
+// Types of Query API v1 (docs/api.md) and a small fetch client for it.
 
 export type Granularity = "hour" | "day" | "week" | "month";
 export type GroupBy = "provider" | "model" | "agent_id" | "project_id" | "user_id";
