@@ -10,8 +10,8 @@ export interface RunningAllInOne {
   child: ChildProcess;
   /** Everything printed so far, stdout and stderr interleaved. */
   output(): string;
-  /** SIGINT (Ctrl+C) or SIGTERM; resolves with the exit code; removes the data dir. */
-  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  /** SIGINT (Ctrl+C) or SIGTERM; resolves with the exit code; removes the data dir unless `keep`. */
+  stop(signal?: NodeJS.Signals, keep?: boolean): Promise<number | null>;
 }
 
 /**
@@ -20,16 +20,16 @@ export interface RunningAllInOne {
  * A small demo keeps it fast (20,000 events load in a few seconds).
  */
 export async function startAllInOne(env: Record<string, string> = {}, timeoutMs = 90_000): Promise<RunningAllInOne> {
-  const dataDir = mkdtempSync(join(tmpdir(), "tm-aio-"));
+  const dataDir = env.TOKENMETER_DATA_DIR ?? mkdtempSync(join(tmpdir(), "tm-aio-"));
   const child = spawn("node_modules/.bin/tsx", ["apps/tokenmeter/src/main.ts"], {
     cwd: join(import.meta.dirname, "../.."),
     env: {
       ...process.env,
-      TOKENMETER_DATA_DIR: dataDir,
       TOKENMETER_PORT: "0",
       TOKENMETER_DEMO_EVENTS: "20000",
       TOKENMETER_LOG_LEVEL: "warn",
       ...env,
+      TOKENMETER_DATA_DIR: dataDir,
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -60,14 +60,14 @@ export async function startAllInOne(env: Record<string, string> = {}, timeoutMs 
     dataDir,
     child,
     output: () => output,
-    async stop(signal = "SIGTERM") {
+    async stop(signal = "SIGTERM", keep = false) {
       const exited = new Promise<number | null>((r) => {
         if (child.exitCode !== null) r(child.exitCode);
         else child.once("exit", (code) => r(code));
       });
       if (child.exitCode === null) child.kill(signal);
       const code = await exited;
-      rmSync(dataDir, { recursive: true, force: true });
+      if (!keep) rmSync(dataDir, { recursive: true, force: true });
       return code;
     },
   };
