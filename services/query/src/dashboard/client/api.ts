@@ -43,6 +43,8 @@ export interface ModelRow {
   total_tokens: number;
   cost_usd: number;
   cost_share_pct: number;
+  /** Contract v1.1; absent from a v1 server. */
+  unpriced_requests?: number;
 }
 export interface ModelsResponse {
   models: ModelRow[];
