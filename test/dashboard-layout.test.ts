@@ -1,7 +1,7 @@
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningAllInOne, startAllInOne } from "./support/all-in-one.js";
-import { launchBrowser, openPage, type PageProblems, waitForLoad } from "./support/browser.js";
+import { launchBrowser, openPage, waitForLoad } from "./support/browser.js";
 
 // The dashboard as a new user meets it: the all-in-one with its demo data (a
 // small set, same shape), at a desktop and a phone size, on every range.
