@@ -42,6 +42,7 @@ export async function startIngestService(config: IngestConfig, kc: KafkaIngestCo
       failRate: kc.TOKENMETER_FAULT_INSERT_FAIL_RATE,
       timeoutRate: kc.TOKENMETER_FAULT_INSERT_TIMEOUT_RATE,
       maxDelayMs: kc.TOKENMETER_FAULT_INSERT_DELAY_MS,
+      refuseMarker: kc.TOKENMETER_FAULT_INSERT_REFUSE_MARKER,
     });
   }
   const pricer = await PriceBook.load(store);
