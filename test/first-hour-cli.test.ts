@@ -127,3 +127,45 @@ describe("the first hour at the command line", () => {
     expect(aio.output().trimEnd().endsWith("Tokenmeter stopped.")).toBe(true);
   });
 });
+
+// On a terminal (a pseudo-terminal from `script`): readable log lines, one
+// progress line for the demo, the URL block last, Ctrl+C typed as a user does.
+describe("the all-in-one on a terminal", () => {
+  it("prints readable logs and one demo progress line, and stops on Ctrl+C with exit 0", async () => {
+    const { spawn } = await import("node:child_process");
+    const dir = mkdtempSync(join(tmpdir(), "tm-tty-"));
+    const env = { TOKENMETER_DATA_DIR: dir, TOKENMETER_PORT: "0", TOKENMETER_DEMO_EVENTS: "20000", TOKENMETER_LOG_LEVEL: "info" };
+    const child = spawn("script", ["-qefc", `${TSX} apps/tokenmeter/src/main.ts`, "/dev/null"], {
+      cwd: root,
+      env: { ...process.env, ...env },
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    let out = "";
+    child.stdout.on("data", (d) => {
+      out += String(d);
+    });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no URL block within 90 s:\n${out}`)), 90_000);
+        const check = () => {
+          if (!out.includes("Ctrl+C stops it.")) return;
+          clearTimeout(timer);
+          resolve();
+        };
+        child.stdout.on("data", check);
+      });
+      const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+      child.stdin.write("\x03");
+      expect(await exited).toBe(0);
+      const text = out.replace(/\r/g, "\n");
+      expect(text).not.toContain('{"level"');
+      expect(text).toMatch(/INFO.*demo data loaded/);
+      expect(text).toContain("Loading demo data… 100 %");
+      expect(text).not.toMatch(/flushed/);
+      expect(text.trimEnd().endsWith("Tokenmeter stopped.")).toBe(true);
+    } finally {
+      if (child.exitCode === null) child.kill("SIGKILL");
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
