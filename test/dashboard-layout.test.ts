@@ -166,4 +166,30 @@ describe("dashboard layout and states in headless Chromium", () => {
     expect(await tip.textContent()).not.toContain("partial");
     await page.context().close();
   });
+
+  it("an event sent this minute is on the dashboard at once (its range ends after now)", async () => {
+    // Two whole-hour zones: the same 24 h of instants, two cache keys (no cached answer from before the write).
+    const first = await open("?range=24h&tz=Asia/Tokyo");
+    const before = Number(await first.page.locator('[data-kpi="requests"]').getAttribute("data-value"));
+    await first.page.context().close();
+    const res = await fetch(`${aio.url}/v1/events`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${aio.token}`, "content-type": "application/json" },
+      body: JSON.stringify([
+        {
+          event_id: crypto.randomUUID(),
+          event_time: new Date().toISOString(),
+          provider: "openai",
+          model: "gpt-4o-mini",
+          input_tokens: 10,
+          output_tokens: 5,
+          status_code: 200,
+        },
+      ]),
+    });
+    expect(res.status).toBe(200);
+    const second = await open("?range=24h&tz=Europe/Paris");
+    expect(Number(await second.page.locator('[data-kpi="requests"]').getAttribute("data-value"))).toBe(before + 1);
+    await second.page.context().close();
+  });
 });
