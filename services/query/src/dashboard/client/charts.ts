@@ -17,7 +17,8 @@ export interface TimeChartSpec {
   /** For "stacked", bottom first (the largest group sits on the axis). */
   series: SeriesSpec[];
   format: (v: number) => string;
-  axisFormat: (v: number) => string;
+  /** A y tick label; `top` and `step` of the axis let one unit serve every tick. */
+  axisFormat: (v: number, top: number, step: number) => string;
   tz: string;
   granularity: Granularity;
   height: number;
@@ -43,12 +44,16 @@ export function timeChart(host: HTMLElement, spec: TimeChartSpec): () => void {
   const drawn = stacked ? cumulative(spec.series).reverse() : spec.series;
   const data: uPlot.AlignedData = [xs, ...drawn.map((s) => s.values)];
   const bars = uPlot.paths.bars!({ size: [0.72, 56], gap: 1 });
-  const axis = (values: (v: number) => string): uPlot.Axis => ({
+  const axis = (values: (v: number, top: number, step: number) => string): uPlot.Axis => ({
     stroke: axisColor,
     grid: { stroke: gridColor, width: 1 },
     ticks: { show: false },
     font: "12px system-ui, sans-serif",
-    values: (_u, splits) => splits.map((v) => values(v)),
+    values: (u, splits) => {
+      const top = u.scales.y?.max ?? 1;
+      const { step } = niceAxis(top, 4, spec.integer);
+      return splits.map((v) => values(v, top, step));
+    },
     // Ticks on the nice steps the y range was built from: distinct labels, the top one above the data.
     splits: (u) => {
       const top = u.scales.y?.max ?? 1;

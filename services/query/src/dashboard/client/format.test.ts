@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { niceAxis, plural, share, usd } from "./format.js";
+import { msAxis, niceAxis, plural, share, usd } from "./format.js";
 
 describe("dashboard number formats", () => {
   it("money keeps enough significant digits: never $0.00 or $0.0000 for a non-zero amount", () => {
@@ -32,5 +32,12 @@ describe("dashboard number formats", () => {
     expect(niceAxis(3, 4, true)).toEqual({ step: 1, max: 3 });
     expect(niceAxis(1, 4, true)).toEqual({ step: 1, max: 1 });
     expect(niceAxis(0.6)).toEqual({ step: 0.2, max: 0.6 });
+  });
+
+  it("a latency axis has one unit", () => {
+    const top = 10_000;
+    const { step } = niceAxis(top);
+    expect([0, 2500, 5000, 7500, 10_000].map((v) => msAxis(v, top, step))).toEqual(["0.0 s", "2.5 s", "5.0 s", "7.5 s", "10.0 s"]);
+    expect([0, 10, 20].map((v) => msAxis(v, 20, 10))).toEqual(["0 ms", "10 ms", "20 ms"]);
   });
 });

@@ -68,6 +68,18 @@ export function ms(v: number | null | undefined): string {
   return `${(v / 1000).toFixed(v < 10_000 ? 2 : 1)} s`;
 }
 
+/**
+ * A latency axis label in ONE unit for the whole axis (ms below a 1 s top,
+ * else s), with as many decimals as the step needs: never "0 ms, 2.50 s".
+ */
+export function msAxis(v: number, top: number, step: number): string {
+  if (top < 1000) return `${Math.round(v)} ms`;
+  // The fewest decimals that show the step (2.5 s → 1), the same on every tick.
+  const seconds = step / 1000;
+  const decimals = [0, 1, 2, 3].find((d) => Math.abs(Math.round(seconds * 10 ** d) - seconds * 10 ** d) < 1e-6) ?? 3;
+  return `${(v / 1000).toFixed(decimals)} s`;
+}
+
 /** Relative change, or null when the previous value is 0 (no meaningful percentage). */
 export function change(current: number, previous: number): number | null {
   if (!Number.isFinite(previous) || previous === 0) return null;
