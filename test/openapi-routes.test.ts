@@ -1,6 +1,8 @@
-import { createDashboardRoutes } from "@tokenmeter/query";
+import { createIngestRoutes } from "@tokenmeter/ingest";
+import { createDashboardRoutes, createQueryApp, MemoryResultCache } from "@tokenmeter/query";
 import type { Hono } from "hono";
 import { pino } from "pino";
+import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTokenmeter, type Tokenmeter } from "../apps/tokenmeter/src/app.js";
 import { loadConfig } from "../apps/tokenmeter/src/config.js";
@@ -40,8 +42,14 @@ describe("/v1/openapi.json covers every served route", () => {
     await tm?.stop();
   });
 
-  it("has an operation for each method and path of the all-in-one", () => {
-    const served = servedRoutes(tm.app).filter((r) => !NOT_API.has(r));
+  it("has an operation for each method and path of the all-in-one and of the standalone services", () => {
+    // The standalone query and ingest services build their apps from the same functions (services/*/src/main.ts).
+    const auth = { jwtSecret: "o".repeat(40) };
+    const logger = pino({ level: "silent" });
+    const query = createQueryApp({ store: tm.store, cache: new MemoryResultCache(), auth, logger, registry: new Registry() });
+    const ingest = createIngestRoutes({ sink: tm.transport.sink, auth, logger }) as unknown as Hono;
+    const all = [tm.app, query, ingest].flatMap(servedRoutes);
+    const served = [...new Set(all)].filter((r) => !NOT_API.has(r));
     expect(served.length).toBeGreaterThan(10);
     const missing = served.filter((r) => {
       const [method, path] = r.split(" ") as [string, string];
