@@ -7,6 +7,7 @@ import { Counter, type Registry } from "prom-client";
 import { refusalError, TooManyRefusedError } from "./bisect.js";
 import { BodyAbortedError, invalidUtf8Lines, parseEventsBody, readBodyBytes } from "./http-body.js";
 import type { EventSink, WriteResult } from "./sink.js";
+import { createTraceRoutes } from "./traces.js";
 
 /** docs/api.md "POST /v1/events": at most 1,000 events / 5 MB a request. */
 export const HTTP_INGEST_LIMITS = { maxEvents: 1_000, maxBytes: 5 * 1024 * 1024 } as const;
@@ -35,6 +36,7 @@ export function createIngestRoutes(opts: IngestRoutesOptions): Hono<AuthEnv> {
   const events = eventsCounter(opts.registry);
   const app = new Hono<AuthEnv>();
   app.onError(createErrorHandler(opts.logger));
+  app.route("/", createTraceRoutes(opts));
 
   app.post("/v1/events", authenticate(opts.auth), async (c) => {
     const org_id = c.get("principal").org_id;

@@ -19,5 +19,8 @@ export * from "./run.js";
 export * from "./service.js";
 export * from "./sink.js";
 export * from "./staging.js";
+export * from "./traces.js";
+export * from "./traces-body.js";
+export * from "./traces-metrics.js";
 export * from "./transport.js";
 export * from "./write-plan.js";

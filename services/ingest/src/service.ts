@@ -23,7 +23,7 @@ export interface IngestService {
 }
 
 /**
- * The ingest service. Embedded (no TOKENMETER_KAFKA_BROKERS): POST /v1/events
+ * The ingest service. Embedded (no TOKENMETER_KAFKA_BROKERS): POST /v1/events (and /v1/traces, OTLP)
  * → batching writer → store. Distributed: POST /v1/events → Kafka
  * (broker-acked), and a consumer-group member reads the topic into the store
  * with an exactly-once effect (docs/exactly-once.md). Either way /healthz,

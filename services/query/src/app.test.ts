@@ -179,6 +179,7 @@ describe("formats and operations", () => {
         .filter((p) => p.startsWith("/v1/analytics/"))
         .sort(),
     ).toEqual(["agents", "errors", "latency", "models", "summary", "usage", "users"].map((e) => `/v1/analytics/${e}`));
+    expect(Object.keys(doc.paths)).toContain("/v1/traces");
     const gran = doc.paths["/v1/analytics/usage"]?.get.parameters.find((p) => p.name === "granularity");
     expect(gran?.schema).toMatchObject({ enum: ["hour", "day", "week", "month"] });
   });

@@ -1,6 +1,7 @@
 import type { z } from "zod";
 import type { EndpointDef } from "./endpoint.js";
 import { ErrorBody, jsonSchema, otherPaths } from "./openapi-routes.js";
+import { TRACES_PATHS } from "./openapi-traces.js";
 import { PARAMS, REPEATABLE } from "./params.js";
 
 /**
@@ -39,6 +40,7 @@ export function buildOpenApi(endpoints: readonly EndpointDef[]): Record<string, 
       },
     };
   }
+  Object.assign(paths, TRACES_PATHS);
   return {
     openapi: "3.1.0",
     info: { title: "Tokenmeter Query API", version: "1" },
