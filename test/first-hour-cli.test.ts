@@ -135,7 +135,7 @@ describe("the all-in-one on a terminal", () => {
     const { spawn } = await import("node:child_process");
     const dir = mkdtempSync(join(tmpdir(), "tm-tty-"));
     const env = { TOKENMETER_DATA_DIR: dir, TOKENMETER_PORT: "0", TOKENMETER_DEMO_EVENTS: "20000", TOKENMETER_LOG_LEVEL: "info" };
-    const child = spawn("script", ["-qefc", `${TSX} apps/tokenmeter/src/main.ts`, "/dev/null"], {
+    const child = spawn("script", ["-qefc", `${process.execPath} --import tsx apps/tokenmeter/src/main.ts`, "/dev/null"], {
       cwd: root,
       env: { ...process.env, ...env },
       stdio: ["pipe", "pipe", "pipe"],

@@ -21,7 +21,8 @@ export interface RunningAllInOne {
  */
 export async function startAllInOne(env: Record<string, string> = {}, timeoutMs = 90_000): Promise<RunningAllInOne> {
   const dataDir = env.TOKENMETER_DATA_DIR ?? mkdtempSync(join(tmpdir(), "tm-aio-"));
-  const child = spawn("node_modules/.bin/tsx", ["apps/tokenmeter/src/main.ts"], {
+  // As `pnpm start` runs it: tsx as a loader in the one process (the tsx CLI would relay signals to a child).
+  const child = spawn(process.execPath, ["--import", "tsx", "apps/tokenmeter/src/main.ts"], {
     cwd: join(import.meta.dirname, "../.."),
     env: {
       ...process.env,
