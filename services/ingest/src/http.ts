@@ -117,7 +117,7 @@ async function readBody(c: Context<AuthEnv>, org_id: string, logger: Logger): Pr
 }
 
 /** False for a store error that repeats whatever happens (a statement the engine refuses); a closed or unreachable store may come back. */
-function retryHelps(err: unknown): boolean {
+export function retryHelps(err: unknown): boolean {
   if (err instanceof TooManyRefusedError) return false;
   return !(err instanceof StoreError) || err.retryable || err.code === "unavailable";
 }

@@ -21,6 +21,7 @@ export * from "./sink.js";
 export * from "./staging.js";
 export * from "./traces.js";
 export * from "./traces-body.js";
+export * from "./traces-map.js";
 export * from "./traces-metrics.js";
 export * from "./transport.js";
 export * from "./write-plan.js";
