@@ -34,6 +34,8 @@ export interface StartOptions {
   mount?: Hono[];
   /** TOKENMETER_PRICING_SOURCE was set explicitly: refresh from it at start. */
   pricingSourceChosen?: boolean;
+  /** Demo load progress (events written, about how many in all): main draws one progress line from it. */
+  onDemoProgress?: (written: number, total: number) => void;
 }
 
 /**
@@ -71,8 +73,19 @@ export async function startTokenmeter(config: AppConfig, opts: StartOptions): Pr
   });
 
   // 4. Ingest, pricing with the one price book it keeps current.
+  //    The writer logs every flush; while the demo loads (~50 flushes) only its warnings are wanted.
+  const ingestLogger = logger.child({});
   const prices = await PriceBook.load(store);
-  const ingest = await createIngestService({ config, store, prices, updates: pricing.updates, auth, logger, registry, now: opts.now });
+  const ingest = await createIngestService({
+    config,
+    store,
+    prices,
+    updates: pricing.updates,
+    auth,
+    logger: ingestLogger,
+    registry,
+    now: opts.now,
+  });
 
   // 5. Query, serving ingest's routes on the same server.
   const cache = await createResultCache(config, logger);
@@ -92,7 +105,14 @@ export async function startTokenmeter(config: AppConfig, opts: StartOptions): Pr
   });
 
   // 6. Demo data before the URL is printed, so the first page has something to show.
-  if (config.TOKENMETER_DEMO) await loadDemoData(store, ingest.transport, config.TOKENMETER_DEMO_EVENTS, logger, opts.now ?? Date.now);
+  if (config.TOKENMETER_DEMO) {
+    ingestLogger.level = "warn";
+    try {
+      await loadDemoData(store, ingest.transport, config.TOKENMETER_DEMO_EVENTS, logger, opts.now ?? Date.now, opts.onDemoProgress);
+    } finally {
+      ingestLogger.level = logger.level;
+    }
+  }
 
   // 7. Serve.
   const server = await listen(query.app.fetch, { port: config.TOKENMETER_PORT, host: config.TOKENMETER_HOST });
@@ -119,7 +139,14 @@ export async function startTokenmeter(config: AppConfig, opts: StartOptions): Pr
  * Loads the demo data set through the real ingest path (validated, priced,
  * deduplicated; through Kafka when configured) on an empty store.
  */
-async function loadDemoData(store: Store, transport: IngestTransport, events: number, logger: Logger, now: () => number): Promise<void> {
+async function loadDemoData(
+  store: Store,
+  transport: IngestTransport,
+  events: number,
+  logger: Logger,
+  now: () => number,
+  onProgress?: (written: number, total: number) => void,
+): Promise<void> {
   const [row] = await store.query<{ n: number }>("SELECT count() AS n FROM llm_usage");
   if (Number(row?.n ?? 0) > 0 || events === 0) return;
   const started = now();
@@ -134,6 +161,7 @@ async function loadDemoData(store: Store, transport: IngestTransport, events: nu
     const done = transport.sink.write(valid, "demo");
     await transport.writer?.flush();
     written += (await done).accepted;
+    onProgress?.(written, events);
   }
   logger.info({ op: "demo", events: written, ms: Date.now() - started }, "demo data loaded");
 }

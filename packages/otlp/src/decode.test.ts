@@ -35,7 +35,16 @@ describe("OTLP/JSON decoding", () => {
     expect(s.attributes.get("a.num")).toBe(42);
     expect(s.attributes.get("a.bad")).toBeInstanceOf(BadValue);
     expect(s.attributes.get("a.list")).toEqual(["x", true]);
-    expect(s.attributes.get("a.map")).toEqual({ k: 0.5 });
+    expect({ ...(s.attributes.get("a.map") as object) }).toEqual({ k: 0.5 });
+  });
+
+  it("keeps a kvlist key named __proto__ as data", () => {
+    const kv = { key: "m", value: { kvlistValue: { values: [{ key: "__proto__", value: { stringValue: "x" } }] } } };
+    const { spans } = decodeJsonExport(JSON.stringify(exportOf([jsonSpan({ attributes: [kv] })])));
+    const m = spans[0]!.attributes.get("m") as Record<string, unknown>;
+    expect(Object.getPrototypeOf(m)).toBeNull();
+    expect(Object.keys(m)).toEqual(["__proto__"]);
+    expect(({} as Record<string, unknown>).x).toBeUndefined();
   });
 
   it("rejects a span, not the export, for wrong ids or times; a wrong envelope is an OtlpDecodeError", () => {

@@ -2,8 +2,19 @@ import { normalizeExport } from "./normalize.js";
 import type { ExportResult } from "./protobuf.js";
 import { type DecodedExport, OtlpDecodeError } from "./span.js";
 
-/** Decodes an `application/json` OTLP export (ids as hex, int64 as number or string). */
-export function decodeJsonExport(text: string): DecodedExport {
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
+
+/**
+ * Decodes an `application/json` OTLP export (ids as hex, int64 as number or
+ * string). Bytes that are not UTF-8 are refused, never turned into U+FFFD.
+ */
+export function decodeJsonExport(body: string | Uint8Array): DecodedExport {
+  let text: string;
+  try {
+    text = typeof body === "string" ? body : utf8.decode(body);
+  } catch {
+    throw new OtlpDecodeError("body is not valid UTF-8");
+  }
   let doc: unknown;
   try {
     doc = JSON.parse(text);

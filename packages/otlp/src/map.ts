@@ -35,7 +35,7 @@ function toInput(span: OtlpSpan, dialect: Dialect, operation: UsageEventInput["o
   const a = span.attributes;
   const r = span.resource;
   // 1. Outcome: span status ERROR or error.type make an error; http.response.status_code when present.
-  const errorType = text(a, ["error.type"]);
+  const errorType = text(a, ["error.type"]) || undefined;
   const failed = span.statusCode === 2 || errorType !== undefined;
   const httpStatus = count(a, ["http.response.status_code", "http.status_code"]);
   if (httpStatus !== undefined && (httpStatus < 100 || httpStatus > 599))

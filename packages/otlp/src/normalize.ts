@@ -168,7 +168,8 @@ function anyValue(v: unknown, depth: number): AttrValue {
     default: {
       const values = isObject(raw) ? field(raw, "values") : undefined;
       if (values !== undefined && !Array.isArray(values)) return new BadValue("kvlistValue.values must be an array");
-      const obj: Record<string, AttrValue> = {};
+      // No prototype: a key named __proto__ is data here, never a prototype change.
+      const obj: Record<string, AttrValue> = Object.create(null);
       for (const kv of values ?? []) {
         if (isObject(kv) && typeof field(kv, "key") === "string") obj[field(kv, "key") as string] = anyValue(field(kv, "value"), depth + 1);
       }

@@ -4,6 +4,7 @@ export * from "./fault-store.js";
 export * from "./http/routes.js";
 export * from "./http/traces.js";
 export * from "./http/traces-body.js";
+export * from "./http/traces-map.js";
 export * from "./http/traces-metrics.js";
 export * from "./kafka/client.js";
 export * from "./kafka/commit-protocol.js";

@@ -53,6 +53,7 @@ export const TRACES_PATHS = {
         413: status("Body over 64 MiB after decompression."),
         415: status("Content-Type is neither application/x-protobuf nor application/json."),
         429: status("Too many exports in progress; retry after Retry-After seconds."),
+        500: status("A store error retrying will not fix (not retryable)."),
         503: status("Storage (or Kafka) unavailable; retry after Retry-After seconds."),
       },
     },

@@ -9,6 +9,7 @@ import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chatSpan, otlpExport, otlpSpan, toProtobufShape } from "../../../../test/support/otlp-export.js";
 import { dropTestStore, openTestStore } from "../../../../test/support/store.js";
+import { TooManyRefusedError } from "../dedup/bisect.js";
 import type { EventSink } from "../sink.js";
 import { type BatchWriter, createBatchWriter } from "../writer/batch-writer.js";
 import { createIngestRoutes } from "./routes.js";
@@ -155,11 +156,22 @@ describe("POST /v1/traces — hostile input: no 5xx, nothing valid lost", () => 
     const big = Buffer.alloc(64 * 1024 * 1024 + 1, 0x0a);
     const plain = await post(org, big, "application/x-protobuf");
     expect(plain.status).toBe(413);
-    const bomb = gzipSync(Buffer.alloc(200 * 1024 * 1024));
+    // The rest of the body stays unread: the connection cannot carry another request.
+    expect(plain.headers.get("connection")).toBe("close");
+    const bomb = gzipSync(Buffer.alloc(80 * 1024 * 1024));
     expect(bomb.length).toBeLessThan(1024 * 1024);
     const res = await post(org, bomb, "application/json", { "content-encoding": "gzip" });
     expect(res.status).toBe(413);
     expect(((await res.json()) as { message: string }).message).toMatch(/after decompression/);
+  });
+
+  it("JSON bytes that are not UTF-8 are a 400, never decoded to U+FFFD", async () => {
+    const text = JSON.stringify(otlpExport([chatSpan(T - 60_000, 1, 1, { "user.id": "u-XX" })]));
+    const body = Buffer.from(text, "utf8");
+    body[body.indexOf("u-XX") + 2] = 0xff;
+    const res = await post(newOrg(), body, "application/json");
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { message: string }).message).toBe("body is not valid UTF-8");
   });
 
   it("a broken gzip stream is a 400", async () => {
@@ -227,6 +239,29 @@ describe("POST /v1/traces — backpressure and storage", () => {
     release();
     expect((await first).status).toBe(200);
     expect((await post(org, body, "application/json", {}, limited)).status).toBe(200);
+  });
+
+  it("a store error retrying cannot fix is a 500 (not retried by exporters); rows the store refuses are rejected spans", async () => {
+    const org = newOrg();
+    const body = protobuf(otlpExport([chatSpan(T - 60_000), chatSpan(T - 50_000)]));
+    const hopeless: EventSink = { write: async () => Promise.reject(new TooManyRefusedError("a bad statement")) };
+    const broken = createTraceRoutes({ sink: hopeless, auth: { jwtSecret: secret }, logger, now: () => T });
+    const res = await post(org, body, "application/x-protobuf", {}, broken);
+    expect(res.status).toBe(500);
+    expect(res.headers.get("retry-after")).toBeNull();
+    expect(decodeProtobufStatus(await bytes(res)).code).toBe(13);
+
+    const picky: EventSink = {
+      write: async (e) => ({
+        accepted: e.length - 1,
+        duplicates: 0,
+        refused: [{ index: 1, reason: "Cannot parse input: column session_id" }],
+      }),
+    };
+    const refusing = createTraceRoutes({ sink: picky, auth: { jwtSecret: secret }, logger, now: () => T });
+    const answer = decodeProtobufResponse(await bytes(await post(org, body, "application/x-protobuf", {}, refusing)));
+    expect(answer.rejectedSpans).toBe(1);
+    expect(answer.errorMessage).toMatch(/^span [0-9a-f]{16} \(gen_ai\): refused by the store: Cannot parse input: column session_id$/);
   });
 
   it("counts spans received, mapped, skipped by reason and rejected, per dialect", async () => {

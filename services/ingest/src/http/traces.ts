@@ -1,4 +1,3 @@
-import { type UsageEvent, validateEvent } from "@tokenmeter/core";
 import { ApiError, type AuthOptions, resolvePrincipal } from "@tokenmeter/http";
 import {
   type DecodedExport,
@@ -8,14 +7,16 @@ import {
   encodeProtobufResponse,
   encodeProtobufStatus,
   jsonResponse,
-  mapSpan,
   OtlpDecodeError,
 } from "@tokenmeter/otlp";
 import { Hono } from "hono";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
-import type { EventSink } from "../sink.js";
+import { refusalError } from "../dedup/bisect.js";
+import type { EventSink, WriteResult } from "../sink.js";
+import { retryHelps } from "./routes.js";
 import { BodyError, ByteBudget, OTLP_MAX_BODY_BYTES, readOtlpBody } from "./traces-body.js";
+import { mapExport } from "./traces-map.js";
 import { createTraceMetrics } from "./traces-metrics.js";
 
 export interface TraceRoutesOptions {
@@ -24,7 +25,7 @@ export interface TraceRoutesOptions {
   logger: Logger;
   registry?: Registry;
   now?: () => number;
-  /** Requests decoded at once; one more is answered 429 + Retry-After. Default 16. */
+  /** Requests in progress at once; one more is answered 429 + Retry-After. Default 64 (memory is bounded by maxInFlightBytes). */
   maxConcurrent?: number;
   /** Decompressed bytes all requests in progress may hold; past it a request is answered 429. Default 128 MiB (two full-size exports). */
   maxInFlightBytes?: number;
@@ -32,10 +33,8 @@ export interface TraceRoutesOptions {
   maxBodyBytes?: number;
 }
 
-/** Reasons kept in errorMessage: the first few, so one bad export cannot make a huge answer. */
-const MAX_REASONS = 5;
 /** gRPC status codes for the google.rpc.Status error body OTLP/HTTP sends. */
-const GRPC = { invalidArgument: 3, resourceExhausted: 8, unavailable: 14, unauthenticated: 16 } as const;
+const GRPC = { invalidArgument: 3, resourceExhausted: 8, internal: 13, unavailable: 14, unauthenticated: 16 } as const;
 
 type Format = "protobuf" | "json";
 
@@ -48,7 +47,7 @@ type Format = "protobuf" | "json";
 export function createTraceRoutes(opts: TraceRoutesOptions): Hono {
   const now = opts.now ?? Date.now;
   const metrics = createTraceMetrics(opts.registry);
-  const maxConcurrent = opts.maxConcurrent ?? 16;
+  const maxConcurrent = opts.maxConcurrent ?? 64;
   let inFlight = 0;
   const budget = new ByteBudget(opts.maxInFlightBytes ?? 2 * OTLP_MAX_BODY_BYTES);
   const app = new Hono();
@@ -56,10 +55,8 @@ export function createTraceRoutes(opts: TraceRoutesOptions): Hono {
   app.post("/v1/traces", async (c) => {
     const type = (c.req.header("content-type") ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
     const format: Format = type === "application/json" ? "json" : "protobuf";
-    const fail = (status: 400 | 401 | 413 | 415 | 429 | 503, grpc: number, message: string, retryAfter?: number) => {
-      const headers: Record<string, string> = retryAfter === undefined ? {} : { "retry-after": String(retryAfter) };
-      return respond(format, status, format === "json" ? { code: grpc, message } : encodeProtobufStatus(grpc, message), headers);
-    };
+    const fail = (status: 400 | 401 | 413 | 415 | 429 | 500 | 503, grpc: number, message: string, headers: Record<string, string> = {}) =>
+      respond(format, status, format === "json" ? { code: grpc, message } : encodeProtobufStatus(grpc, message), headers);
     if (type !== "application/x-protobuf" && type !== "application/json") {
       return fail(415, GRPC.invalidArgument, `Content-Type must be application/x-protobuf or application/json, got ${type || "none"}`);
     }
@@ -73,8 +70,9 @@ export function createTraceRoutes(opts: TraceRoutesOptions): Hono {
       if (err instanceof ApiError) return fail(401, GRPC.unauthenticated, err.message);
       throw err;
     }
-    // 2. Backpressure before reading: each request may hold a 64 MiB body.
-    if (inFlight >= maxConcurrent) return fail(429, GRPC.resourceExhausted, "too many exports in progress, retry later", 1);
+    // 2. Backpressure before reading (the byte budget bounds memory while reading).
+    if (inFlight >= maxConcurrent)
+      return fail(429, GRPC.resourceExhausted, "too many exports in progress, retry later", { "retry-after": "1" });
     inFlight++;
     let held = 0;
     try {
@@ -83,26 +81,37 @@ export function createTraceRoutes(opts: TraceRoutesOptions): Hono {
       try {
         const body = await readOtlpBody(c.req.raw, opts.maxBodyBytes ?? OTLP_MAX_BODY_BYTES, budget);
         held = body.length;
-        decoded = format === "json" ? decodeJsonExport(Buffer.from(body).toString("utf8")) : decodeProtobufExport(body);
+        decoded = format === "json" ? decodeJsonExport(body) : decodeProtobufExport(body);
       } catch (err) {
         if (err instanceof BodyError) {
-          const retryAfter = err.status === 429 ? 1 : undefined;
-          return fail(err.status, err.status === 400 ? GRPC.invalidArgument : GRPC.resourceExhausted, err.message, retryAfter);
+          // Refused before its end: the rest of the body is left unread, so this connection cannot carry another request.
+          const close: Record<string, string> = err.status === 400 ? {} : { connection: "close" };
+          const headers = err.status === 429 ? { ...close, "retry-after": "1" } : close;
+          return fail(err.status, err.status === 400 ? GRPC.invalidArgument : GRPC.resourceExhausted, err.message, headers);
         }
         if (err instanceof OtlpDecodeError) return fail(400, GRPC.invalidArgument, err.message);
         throw err;
       }
       // 4. Map and validate each span on its own.
-      const { byDialect, reasons, rejected } = mapExport(decoded, org_id, now(), metrics);
+      const mapped = mapExport(decoded, org_id, now(), metrics);
       // 5. Store through the /v1/events sink, one write per dialect (its source column names the mapping).
+      let written: WriteResult[];
       try {
-        await Promise.all([...byDialect].map(([dialect, events]) => opts.sink.write(events, `otlp:${dialect}`)));
+        written = await Promise.all([...mapped.byDialect].map(([dialect, batch]) => opts.sink.write(batch.events, `otlp:${dialect}`)));
       } catch (err) {
         opts.logger.error({ op: "otlp_ingest", org_id, err }, "sink write failed");
-        return fail(503, GRPC.unavailable, "spans could not be stored, retry the export", 5);
+        // As /v1/events: retryable only when retrying can help; OTLP exporters do not retry a 500.
+        if (!retryHelps(err)) return fail(500, GRPC.internal, "spans could not be stored (a store error retrying will not fix)");
+        return fail(503, GRPC.unavailable, "spans could not be stored, retry the export", { "retry-after": "5" });
       }
-      for (const [dialect, events] of byDialect) metrics.mapped.inc({ dialect }, events.length);
-      const result: ExportResult = { rejectedSpans: rejected, errorMessage: reasons.join("; ") };
+      // 6. Rows the engine refused (defence in depth behind validation) are rejected spans; the rest is stored.
+      [...mapped.byDialect].forEach(([dialect, batch], i) => {
+        const refused = written[i]?.refused ?? [];
+        for (const r of refused)
+          mapped.reject(dialect, "refused", `span ${batch.spanIds[r.index]} (${dialect}): ${refusalError(r.reason).message}`);
+        metrics.mapped.inc({ dialect }, batch.events.length - refused.length);
+      });
+      const result: ExportResult = { rejectedSpans: mapped.rejected(), errorMessage: mapped.reasons() };
       return respond(format, 200, format === "json" ? jsonResponse(result) : encodeProtobufResponse(result));
     } finally {
       inFlight--;
@@ -110,41 +119,6 @@ export function createTraceRoutes(opts: TraceRoutesOptions): Hono {
     }
   });
   return app;
-}
-
-function mapExport(decoded: DecodedExport, org_id: string, at: number, metrics: ReturnType<typeof createTraceMetrics>) {
-  const byDialect = new Map<string, UsageEvent[]>();
-  const reasons: string[] = [];
-  let rejected = 0;
-  const reject = (dialect: string, kind: string, reason: string) => {
-    rejected++;
-    metrics.rejected.inc({ dialect, reason: kind });
-    if (reasons.length < MAX_REASONS) reasons.push(reason);
-  };
-  for (const e of decoded.errors) {
-    metrics.received.inc({ dialect: "none" });
-    reject("none", "undecodable", `${e.path}: ${e.reason}`);
-  }
-  for (const span of decoded.spans) {
-    const out = mapSpan(span);
-    metrics.received.inc({ dialect: out.dialect });
-    const where = `span ${span.spanId} (${out.dialect})`;
-    if (out.kind === "skip") metrics.skipped.inc({ dialect: out.dialect, reason: out.reason });
-    else if (out.kind === "reject") reject(out.dialect, "unmappable", `${where}: ${out.reason}`);
-    else {
-      const v = validateEvent(out.input, { now: at, org_id });
-      if (!v.ok) {
-        const otherOrg = v.errors.some((e) => e.path === "org_id");
-        reject(out.dialect, otherOrg ? "other_org" : "invalid", `${where}: ${v.errors.map((e) => `${e.path} ${e.message}`).join(", ")}`);
-        continue;
-      }
-      const list = byDialect.get(out.dialect) ?? [];
-      list.push(v.event);
-      byDialect.set(out.dialect, list);
-    }
-  }
-  if (rejected > reasons.length) reasons.push(`and ${rejected - reasons.length} more`);
-  return { byDialect, reasons, rejected };
 }
 
 function respond(format: Format, status: number, body: object | Uint8Array, headers: Record<string, string> = {}): Response {

@@ -2,9 +2,10 @@ import type { Store } from "@tokenmeter/clickhouse";
 import { type BatchPolicy, type FlushReason, mayRetry, retryDelayMs } from "@tokenmeter/core";
 import type { Logger } from "pino";
 import { insertLinesSplitting, logSplits, type RefusedRow } from "../dedup/bisect.js";
-import { dedupToken, eventKey, findStoredKeys, storedIdQuery } from "../dedup/stored-ids.js";
+import { dedupToken, findStoredKeys, storedIdQuery } from "../dedup/stored-ids.js";
 import type { FlushJournal, JournaledFlush } from "./flush-journal.js";
 import type { WriterMetrics } from "./metrics.js";
+import { keysOfPayload, refusedKeys } from "./payload-keys.js";
 import { fail, newestTime, type Pending, refuse, settle, splitRepeats } from "./pending.js";
 
 /** A batch after its duplicate check, ready to insert. */
@@ -165,7 +166,9 @@ export function createFlusher(deps: FlusherDeps) {
       // recover() and a flush may both have redone it; the token made the second a no-op.
       unsettled.delete(token);
       await journal.forget(token);
-      for (const k of u.keys) keys.add(k);
+      // Refused rows are not stored: a retry of their request must be refused again, not dropped as a duplicate.
+      const notStored = refusedKeys(u.payload, refused);
+      for (const k of u.keys) if (!notStored.has(k)) keys.add(k);
       log.info({ op: "redo", token, bytes: u.payload.length }, "redid an unsettled flush");
     }
     return keys;
@@ -225,15 +228,4 @@ export function dropKnown(p: Prepared, keys: Set<string>): void {
   const kept: Pending[] = [];
   for (const row of p.kept) (keys.has(row.key) ? p.dropped : kept).push(row);
   p.kept = kept;
-}
-
-/** Event keys of a journaled JSONEachRow payload. */
-function keysOfPayload(payload: Buffer): Set<string> {
-  const keys = new Set<string>();
-  for (const line of payload.toString("utf8").split("\n")) {
-    if (line.length === 0) continue;
-    const row = JSON.parse(line) as { org_id: string; event_id: string };
-    keys.add(eventKey(row.org_id, row.event_id));
-  }
-  return keys;
 }
