@@ -16,6 +16,7 @@ import { errors } from "./routes/errors.js";
 import { latency } from "./routes/latency.js";
 import { models } from "./routes/models.js";
 import { summary } from "./routes/summary.js";
+import { tagKeys, tagValues } from "./routes/tags.js";
 import { usage } from "./routes/usage.js";
 import { users } from "./routes/users.js";
 
@@ -48,7 +49,17 @@ async function runQuery(e: EndpointDef, ctx: QueryContext): Promise<unknown> {
   }
 }
 
-export const ENDPOINTS: readonly EndpointDef[] = [usage, latency, models, errors, agents, users, summary] as EndpointDef[];
+export const ENDPOINTS: readonly EndpointDef[] = [
+  usage,
+  latency,
+  models,
+  errors,
+  agents,
+  users,
+  summary,
+  tagKeys,
+  tagValues,
+] as EndpointDef[];
 
 /** Cache TTL by granularity (DESIGN.md): fine buckets change faster. */
 export function ttlSeconds(granularity: string): number {
@@ -108,12 +119,14 @@ export function createQueryApp(opts: QueryAppOptions): Hono {
 
   // 3. Analytics: org from the credential only, then validate, then cache-aside.
   app.use("/v1/analytics/*", authenticate(opts.auth));
+  app.use("/v1/tags/*", authenticate(opts.auth));
   for (const e of ENDPOINTS) {
     app.get(e.path, async (c) => {
       const { org_id } = c.get("principal");
       const q = parseQuery(e.name, collectParams(c.req.queries()), now(), c.req.header("accept"));
       const ttl = ttlSeconds(q.granularity);
-      const key = cacheKey(org_id, `${e.name}@v1`, canonicalParams(q));
+      // v2: Contract v1.1 answers (exact money, operation rows); an older cached body never answers a newer question.
+      const key = cacheKey(org_id, `${e.name}@v2`, canonicalParams(q));
       const started = performance.now();
       const res = await cached(e.name, key, ttl, async () => JSON.stringify(await runQuery(e, { store: opts.store, org_id, q })));
       const headers = {

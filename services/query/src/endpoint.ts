@@ -17,7 +17,8 @@ export interface CsvTable {
 /** One analytics endpoint: its query, its response schema (OpenAPI) and its CSV view. */
 export interface EndpointDef<R = unknown> {
   name: Endpoint;
-  path: `/v1/analytics/${Endpoint}`;
+  /** `/v1/analytics/<name>`, or `/v1/tags/…` for the tag catalog. */
+  path: `/v1/${string}`;
   summary: string;
   response: z.ZodType<R>;
   run(ctx: QueryContext): Promise<R>;

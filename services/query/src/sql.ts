@@ -1,6 +1,5 @@
 import type { Granularity } from "./buckets.js";
-import type { FilterName } from "./params.js";
-import type { Segment, Source } from "./plan.js";
+import { type Filters, type Segment, type Source, tagKeyOf } from "./plan.js";
 
 /** An output column computed per source, then combined across sources by `outer`. */
 export interface Measure {
@@ -15,6 +14,8 @@ export interface Measure {
 export interface Dimension {
   name: string;
   expr(source: Source): string;
+  /** Parameters its expression binds (a tag dimension's key). */
+  params?: Record<string, unknown>;
 }
 
 export interface AggregateSpec {
@@ -22,7 +23,7 @@ export interface AggregateSpec {
   segments: Segment[];
   dims: Dimension[];
   measures: Measure[];
-  filters: Partial<Record<FilterName, string[]>>;
+  filters: Filters;
   /** Extra predicate on every source (columns common to all tables). */
   where?: string;
   /** Outer ORDER BY; default the dims in order. */
@@ -56,6 +57,22 @@ const RANGE_COLUMN: Record<Source, string> = { raw: "event_time", hourly: "hour"
 
 /** Sum of a column that the rollups also carry under the same name. */
 export const sumOf = (col: string): Measure => ({ name: col, raw: `sum(${col})`, rollup: `sum(${col})`, outer: `sum(${col})` });
+/**
+ * A money column summed exactly: Decimal(38, 12) in raw and every rollup, so
+ * the sum is the same whatever the order; read as text (a JSON number would
+ * pass through a double) and combined with endpoint.ts `Picos`.
+ */
+export const moneyOf = (col: string): Measure => ({ name: col, raw: `sum(${col})`, rollup: `sum(${col})`, outer: `toString(sum(${col}))` });
+export const COST: Measure = moneyOf("cost_usd");
+/** The cost breakdown columns (0006/0007), in the order the API lists them. */
+export const COST_PARTS = [
+  "cost_input_usd",
+  "cost_cached_input_usd",
+  "cost_cache_write_usd",
+  "cost_output_usd",
+  "cost_reasoning_usd",
+  "cost_units_usd",
+] as const;
 export const REQUESTS: Measure = { name: "requests", raw: "count()", rollup: "sum(requests)", outer: "sum(requests)" };
 export const ERRORS: Measure = {
   name: "errors",
@@ -96,8 +113,49 @@ export const distinctOf = (col: "agent_id" | "user_id"): Measure => ({
 });
 
 export const column = (name: string): Dimension => ({ name, expr: () => name });
-/** The group_by dimension, renamed `grp` so it never shadows a measure. */
-export const groupDim = (col: string): Dimension => ({ name: "grp", expr: () => col });
+
+/**
+ * The group_by dimension, renamed `grp` so it never shadows a measure. A tag
+ * key reads the raw Map (planned raw-only): events without the tag give "".
+ */
+export function groupDim(col: string): Dimension {
+  const tag = tagKeyOf(col);
+  if (tag === null) return { name: "grp", expr: () => assertColumn(col) };
+  return { name: "grp", expr: () => "tags[{group_tag:String}]", params: { group_tag: tag } };
+}
+
+/** Dimension columns a filter or group_by may name; anything else never reaches SQL text. */
+export const DIMENSION_COLUMNS: ReadonlySet<string> = new Set(["project_id", "agent_id", "user_id", "provider", "model", "operation"]);
+
+function assertColumn(name: string): string {
+  if (!DIMENSION_COLUMNS.has(name)) throw new Error(`not a dimension column: ${JSON.stringify(name)}`);
+  return name;
+}
+
+/**
+ * The conditions of a {@link Filters} slice, each starting with " AND ", with
+ * every value (and tag key) bound into `params`: a column's values with
+ * `IN {col:Array(String)}`, a tag's with `tags[{tag_key_N:String}] IN …`
+ * (both tag skip indexes of 0006 apply to that form).
+ */
+export function filterSql(filters: Filters, params: Record<string, unknown>): string {
+  let out = "";
+  let n = 0;
+  for (const [name, values] of Object.entries(filters).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    if (!values || values.length === 0) continue;
+    const tag = tagKeyOf(name);
+    if (tag === null) {
+      params[name] = values;
+      out += ` AND ${assertColumn(name)} IN {${name}:Array(String)}`;
+    } else {
+      params[`tag_key_${n}`] = tag;
+      params[`tag_values_${n}`] = values;
+      out += ` AND tags[{tag_key_${n}:String}] IN {tag_values_${n}:Array(String)}`;
+      n++;
+    }
+  }
+  return out;
+}
 
 /** Start of the bucket in `{tz:String}` as epoch seconds, from each source's time column. */
 export function bucketDim(granularity: Granularity): Dimension {
@@ -129,13 +187,8 @@ export function rangeValue(source: Source, ms: number): string {
  */
 export function buildAggregateQuery(spec: AggregateSpec): BuiltQuery {
   const params: Record<string, unknown> = { org_id: spec.org_id, ...spec.params };
-  const filters = Object.entries(spec.filters)
-    .filter(([, v]) => v && v.length > 0)
-    .map(([k, v]) => {
-      params[k] = v;
-      return ` AND ${k} IN {${k}:Array(String)}`;
-    })
-    .join("");
+  for (const d of spec.dims) Object.assign(params, d.params);
+  const filters = filterSql(spec.filters, params);
   const dimNames = spec.dims.map((d) => d.name);
   const groupBy = dimNames.length > 0 ? ` GROUP BY ${dimNames.join(", ")}` : "";
   // Segments of one table share one SELECT (a range condition per segment, ORed): on chDB each
