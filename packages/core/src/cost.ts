@@ -70,6 +70,25 @@ export function effectivePrices(p: ModelPrices, inputTokens: number): TokenPrice
  * billed at its full rate, never for free.
  */
 export function computeCost(p: ModelPrices, u: TokenUsage): number {
+  const b = computeCostBreakdown(p, u);
+  return b.input + b.cached_input + b.cache_write + b.output + b.reasoning;
+}
+
+/**
+ * What a call's cost is made of (USD), stored per event so a user can see why
+ * it cost what it did: the parts of {@link computeCost}, plus non-token units.
+ */
+export interface CostBreakdown {
+  input: number;
+  cached_input: number;
+  cache_write: number;
+  output: number;
+  reasoning: number;
+  units: number;
+}
+
+/** The parts of {@link computeCost} (units 0: token prices only). */
+export function computeCostBreakdown(p: ModelPrices, u: TokenUsage): CostBreakdown {
   const level = effectivePrices(p, u.input_tokens);
   // Clamp so inconsistent counts can never bill a token twice or go negative.
   const cached = Math.min(u.cached_input_tokens, u.input_tokens);
@@ -77,11 +96,23 @@ export function computeCost(p: ModelPrices, u: TokenUsage): number {
   const plainInput = u.input_tokens - cached - cacheWrite;
   const reasoning = Math.min(u.reasoning_tokens, u.output_tokens);
   const plainOutput = u.output_tokens - reasoning;
-  return (
-    plainInput * level.input +
-    cached * (level.cache_read ?? level.input) +
-    cacheWrite * (level.cache_write ?? level.input) +
-    plainOutput * level.output +
-    reasoning * (level.reasoning ?? level.output)
-  );
+  return {
+    input: plainInput * level.input,
+    cached_input: cached * (level.cache_read ?? level.input),
+    cache_write: cacheWrite * (level.cache_write ?? level.input),
+    output: plainOutput * level.output,
+    reasoning: reasoning * (level.reasoning ?? level.output),
+    units: 0,
+  };
+}
+
+/**
+ * A USD amount as the text of a Decimal(38, 12) (llm_usage.cost_usd): rounded
+ * to 12 decimals from the double's exact value, never in exponent form. The
+ * engine would truncate extra digits (0.0030849999999999996 → …4999999), so
+ * every writer formats money here.
+ */
+export function usdText(usd: number): string {
+  if (!Number.isFinite(usd) || usd < 0) throw new RangeError(`not a cost: ${usd}`);
+  return usd === 0 ? "0" : usd.toFixed(12);
 }

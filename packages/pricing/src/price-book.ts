@@ -1,5 +1,5 @@
 import type { Store } from "@tokenmeter/clickhouse";
-import { computeCost, type PricedCost, type Pricer, type UsageEvent } from "@tokenmeter/core";
+import { computeCostBreakdown, type PricedCost, type Pricer, type UsageEvent } from "@tokenmeter/core";
 import { candidateKeys } from "./normalize.js";
 import { loadPriceVersions, type PriceVersion } from "./pricing-table.js";
 
@@ -56,7 +56,9 @@ export class PriceBook implements Pricer {
     if (e.cost_usd !== null) return { cost_usd: e.cost_usd, cost_source: "reported", pricing_version: "" };
     const v = this.lookup(e.provider, e.model, e.event_time_ms);
     if (!v) return { cost_usd: 0, cost_source: "unpriced", pricing_version: "" };
-    return { cost_usd: computeCost(v.prices, e), cost_source: "computed", pricing_version: v.version };
+    const b = computeCostBreakdown(v.prices, e);
+    const cost = b.input + b.cached_input + b.cache_write + b.output + b.reasoning + b.units;
+    return { cost_usd: cost, cost_source: "computed", pricing_version: v.version, breakdown: b };
   }
 
   /** The price version for a model at an instant, after name normalization. */
