@@ -6,6 +6,9 @@
  * and `cache_write_tokens`; `output_tokens` includes `reasoning_tokens`.
  */
 
+import type { ServiceTier, UnitKey, Units } from "./event.js";
+import { computeUnitCost, type ServiceTierPrices, tierPrices, type UnitPrices } from "./unit-cost.js";
+
 /** USD per token for one price level. A null cache/reasoning price falls back (see {@link computeCost}). */
 export interface TokenPrices {
   input: number;
@@ -34,6 +37,10 @@ export interface PriceTier {
 export interface ModelPrices extends TokenPrices {
   /** Any order; the highest threshold the prompt exceeds wins. */
   tiers: readonly PriceTier[];
+  /** v1.1: non-token unit prices (unit-cost.ts); absent = none. */
+  units?: UnitPrices;
+  /** v1.1: batch / flex / priority token prices; absent = standard prices for every tier. */
+  service_tiers?: ServiceTierPrices;
 }
 
 export interface TokenUsage {
@@ -87,9 +94,14 @@ export interface CostBreakdown {
   units: number;
 }
 
-/** The parts of {@link computeCost} (units 0: token prices only). */
-export function computeCostBreakdown(p: ModelPrices, u: TokenUsage): CostBreakdown {
-  const level = effectivePrices(p, u.input_tokens);
+/**
+ * The parts of {@link computeCost} (units 0: token prices only). With a
+ * service tier, the tier's own prices replace the standard ones where the
+ * price list has them (on the context tier's level: LiteLLM's few combined
+ * `_above_<N>_tokens_priority` keys are not read).
+ */
+export function computeCostBreakdown(p: ModelPrices, u: TokenUsage, tier?: ServiceTier): CostBreakdown {
+  const level = tierPrices(effectivePrices(p, u.input_tokens), p.service_tiers, tier);
   // Clamp so inconsistent counts can never bill a token twice or go negative.
   const cached = Math.min(u.cached_input_tokens, u.input_tokens);
   const cacheWrite = Math.min(u.cache_write_tokens, u.input_tokens - cached);
@@ -104,6 +116,26 @@ export function computeCostBreakdown(p: ModelPrices, u: TokenUsage): CostBreakdo
     reasoning: reasoning * (level.reasoning ?? level.output),
     units: 0,
   };
+}
+
+/** What pricing one event gives: its parts, their total, and the units nothing prices. */
+export interface EventCost {
+  breakdown: CostBreakdown;
+  total: number;
+  /** Non-empty: the call must be stored unpriced (DESIGN.md: never a silent $0). */
+  unpriced_units: UnitKey[];
+}
+
+/** An event's cost from its tokens, service tier and units (v1.1). */
+export function computeEventCost(
+  p: ModelPrices,
+  e: TokenUsage & { service_tier?: ServiceTier | undefined; units?: Units | undefined; image_size?: string | undefined },
+): EventCost {
+  const breakdown = computeCostBreakdown(p, e, e.service_tier);
+  const units = computeUnitCost(p.units, e.units, e.image_size);
+  breakdown.units = units.usd;
+  const total = breakdown.input + breakdown.cached_input + breakdown.cache_write + breakdown.output + breakdown.reasoning + breakdown.units;
+  return { breakdown, total, unpriced_units: units.unpriced };
 }
 
 /**

@@ -5,3 +5,4 @@ export * from "./event.js";
 export * from "./pricer.js";
 export * from "./row.js";
 export * from "./row-tsv.js";
+export * from "./unit-cost.js";

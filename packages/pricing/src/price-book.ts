@@ -1,5 +1,5 @@
 import type { Store } from "@tokenmeter/clickhouse";
-import { computeCostBreakdown, type PricedCost, type Pricer, type UsageEvent } from "@tokenmeter/core";
+import { computeEventCost, type PricedCost, type Pricer, type UsageEvent } from "@tokenmeter/core";
 import { candidateKeys } from "./normalize.js";
 import { loadPriceVersions, type PriceVersion } from "./pricing-table.js";
 
@@ -51,19 +51,28 @@ export class PriceBook implements Pricer {
     this.latestVersion = latest?.version ?? "";
   }
 
-  /** Reported cost kept; else computed with the prices in effect at event_time; else unpriced (0). */
+  /**
+   * Reported cost kept; else computed with the prices in effect at event_time
+   * (tokens at the service tier's prices, units at their unit prices, image
+   * calls at their size / quality variant); else unpriced (0) — also when a
+   * unit the event carries has no price (never a silent $0).
+   */
   price(e: UsageEvent): PricedCost {
     if (e.cost_usd !== null) return { cost_usd: e.cost_usd, cost_source: "reported", pricing_version: "" };
-    const v = this.lookup(e.provider, e.model, e.event_time_ms);
+    const v = this.lookup(e.provider, e.model, e.event_time_ms, imageVariants(e.image_size, e.image_quality));
     if (!v) return { cost_usd: 0, cost_source: "unpriced", pricing_version: "" };
-    const b = computeCostBreakdown(v.prices, e);
-    const cost = b.input + b.cached_input + b.cache_write + b.output + b.reasoning + b.units;
-    return { cost_usd: cost, cost_source: "computed", pricing_version: v.version, breakdown: b };
+    const c = computeEventCost(v.prices, e);
+    if (c.unpriced_units.length > 0) return { cost_usd: 0, cost_source: "unpriced", pricing_version: "" };
+    return { cost_usd: c.total, cost_source: "computed", pricing_version: v.version, breakdown: c.breakdown };
   }
 
-  /** The price version for a model at an instant, after name normalization. */
-  lookup(provider: string, model: string, atMs: number): PriceVersion | undefined {
-    const key = this.resolve(provider, model);
+  /**
+   * The price version for a model at an instant, after name normalization.
+   * `variants` are key prefixes tried first, most specific first (image
+   * `<quality>/<size>/`, then `<size>/`), each after any provider segment.
+   */
+  lookup(provider: string, model: string, atMs: number, variants: readonly string[] = []): PriceVersion | undefined {
+    const key = this.resolve(provider, model, variants);
     if (key === null) return undefined;
     const list = this.byModel.get(key) ?? [];
     // Versions are few per model; a backwards scan finds the one in effect.
@@ -75,11 +84,13 @@ export class PriceBook implements Pricer {
   }
 
   /** The table key a reported (provider, model) prices as, or null if none. */
-  resolve(provider: string, model: string): string | null {
-    const memoKey = `${provider}\u0000${model}`;
+  resolve(provider: string, model: string, variants: readonly string[] = []): string | null {
+    const memoKey = `${provider}\u0000${model}\u0000${variants.join("\u0000")}`;
     const memo = this.resolved.get(memoKey);
     if (memo !== undefined) return memo;
-    const key = candidateKeys(provider, model).find((k) => this.byModel.has(k)) ?? null;
+    const plain = candidateKeys(provider, model);
+    const keys = [...variants.flatMap((v) => plain.flatMap((k) => withVariant(k, v))), ...plain];
+    const key = keys.find((k) => this.byModel.has(k)) ?? null;
     if (this.resolved.size >= MAX_RESOLVED) this.resolved.clear();
     this.resolved.set(memoKey, key);
     return key;
@@ -103,4 +114,26 @@ export class PriceBook implements Pricer {
   get size(): number {
     return this.byModel.size;
   }
+}
+
+/**
+ * Image variant prefixes the way LiteLLM keys them: `<quality>/<size>/`, then
+ * `<size>/`, size written `1024-x-1024` ("1024x1024" in events).
+ */
+export function imageVariants(size: string | undefined, quality: string | undefined): string[] {
+  const s = size
+    ? size
+        .trim()
+        .toLowerCase()
+        .replace(/^(\d+)\s*(?:x|-x-|\*)\s*(\d+)$/, "$1-x-$2")
+    : "";
+  const q = quality ? quality.trim().toLowerCase() : "";
+  if (!s) return [];
+  return q ? [`${q}/${s}/`, `${s}/`] : [`${s}/`];
+}
+
+/** A key with a variant prefix: after its provider segment ("azure/hd/…/dall-e-3"), and bare ("hd/…/dall-e-3"). */
+function withVariant(key: string, prefix: string): string[] {
+  const slash = key.indexOf("/");
+  return slash < 0 ? [`${prefix}${key}`] : [`${key.slice(0, slash + 1)}${prefix}${key.slice(slash + 1)}`];
 }
