@@ -1,6 +1,6 @@
 import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
-import { createStore, migrate, type Store, storeConfigFromEnv } from "@tokenmeter/clickhouse";
+import { createStore, migrate, type Store, storeConfigFromEnv, syncTagRollupKeys } from "@tokenmeter/clickhouse";
 import { type UsageEvent, validateEvent } from "@tokenmeter/core";
 import { type AuthOptions, issueToken, parseApiKeys } from "@tokenmeter/http";
 import { createIngestRoutes, type IngestTransport, startIngestTransport } from "@tokenmeter/ingest";
@@ -57,6 +57,8 @@ export async function startTokenmeter(config: AppConfig, opts: StartOptions): Pr
   const store = await createStore(storeConfigFromEnv(config));
   const applied = await migrate(store);
   if (applied.length > 0) logger.info({ op: "migrate", applied }, "schema migrated");
+  // Promoted tag keys (TOKENMETER_ROLLUP_TAG_KEYS): idempotent, a no-op when unchanged.
+  await syncTagRollupKeys(store, config.TOKENMETER_ROLLUP_TAG_KEYS, { logger });
 
   // 2. Credentials.
   const jwtSecret = config.TOKENMETER_JWT_SECRET ?? loadOrCreateSecret(config.TOKENMETER_DATA_DIR);

@@ -7,6 +7,8 @@ export interface QueryContext {
   store: Store;
   org_id: string;
   q: AnalyticsQuery;
+  /** Promoted tag keys whose rollup is backfilled (tag_rollup_keys 'ready'); absent = none, tags read raw. */
+  tagRollupKeys?: ReadonlySet<string>;
 }
 
 export interface CsvTable {

@@ -44,16 +44,24 @@ const TABLE: Record<Source, string> = {
   hourly: "llm_usage_hourly",
   model_hourly: "llm_usage_model_hourly",
   daily: "llm_usage_daily",
+  tag_hourly: "llm_usage_tag_hourly",
 };
 /** The time column of each source, as a UTC DateTime(64). */
-export const TIME: Record<Source, string> = { raw: "event_time", hourly: "hour", model_hourly: "hour", daily: "toDateTime(day, 'UTC')" };
+export const TIME: Record<Source, string> = {
+  raw: "event_time",
+  hourly: "hour",
+  model_hourly: "hour",
+  daily: "toDateTime(day, 'UTC')",
+  tag_hourly: "hour",
+};
 const RANGE_TYPE: Record<Source, string> = {
   raw: "DateTime64(3, 'UTC')",
   hourly: "DateTime('UTC')",
   model_hourly: "DateTime('UTC')",
   daily: "Date",
+  tag_hourly: "DateTime('UTC')",
 };
-const RANGE_COLUMN: Record<Source, string> = { raw: "event_time", hourly: "hour", model_hourly: "hour", daily: "day" };
+const RANGE_COLUMN: Record<Source, string> = { raw: "event_time", hourly: "hour", model_hourly: "hour", daily: "day", tag_hourly: "hour" };
 
 /** Sum of a column that the rollups also carry under the same name. */
 export const sumOf = (col: string): Measure => ({ name: col, raw: `sum(${col})`, rollup: `sum(${col})`, outer: `sum(${col})` });
@@ -121,7 +129,11 @@ export const column = (name: string): Dimension => ({ name, expr: () => name });
 export function groupDim(col: string): Dimension {
   const tag = tagKeyOf(col);
   if (tag === null) return { name: "grp", expr: () => assertColumn(col) };
-  return { name: "grp", expr: () => "tags[{group_tag:String}]", params: { group_tag: tag } };
+  return {
+    name: "grp",
+    expr: (source) => (source === "tag_hourly" ? "tag_value" : "tags[{group_tag:String}]"),
+    params: { group_tag: tag },
+  };
 }
 
 /** Dimension columns a filter or group_by may name; anything else never reaches SQL text. */
@@ -138,7 +150,7 @@ function assertColumn(name: string): string {
  * `IN {col:Array(String)}`, a tag's with `tags[{tag_key_N:String}] IN …`
  * (both tag skip indexes of 0006 apply to that form).
  */
-export function filterSql(filters: Filters, params: Record<string, unknown>): string {
+export function filterSql(filters: Filters, params: Record<string, unknown>, source: Source = "raw"): string {
   let out = "";
   let n = 0;
   for (const [name, values] of Object.entries(filters).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
@@ -150,7 +162,10 @@ export function filterSql(filters: Filters, params: Record<string, unknown>): st
     } else {
       params[`tag_key_${n}`] = tag;
       params[`tag_values_${n}`] = values;
-      out += ` AND tags[{tag_key_${n}:String}] IN {tag_values_${n}:Array(String)}`;
+      out +=
+        source === "tag_hourly"
+          ? ` AND tag_key = {tag_key_${n}:String} AND tag_value IN {tag_values_${n}:Array(String)}`
+          : ` AND tags[{tag_key_${n}:String}] IN {tag_values_${n}:Array(String)}`;
       n++;
     }
   }
@@ -188,7 +203,12 @@ export function rangeValue(source: Source, ms: number): string {
 export function buildAggregateQuery(spec: AggregateSpec): BuiltQuery {
   const params: Record<string, unknown> = { org_id: spec.org_id, ...spec.params };
   for (const d of spec.dims) Object.assign(params, d.params);
-  const filters = filterSql(spec.filters, params);
+  const filtersOf = (source: Source) => {
+    const where = filterSql(spec.filters, params, source);
+    // The tag rollup holds every event once per promoted key: read one key's rows only (the planner's single key).
+    if (source !== "tag_hourly" || where.includes("tag_key =")) return where;
+    return ` AND tag_key = {group_tag:String}${where}`;
+  };
   const dimNames = spec.dims.map((d) => d.name);
   const groupBy = dimNames.length > 0 ? ` GROUP BY ${dimNames.join(", ")}` : "";
   // Segments of one table share one SELECT (a range condition per segment, ORed): on chDB each
@@ -209,7 +229,7 @@ export function buildAggregateQuery(spec: AggregateSpec): BuiltQuery {
       ...spec.measures.map((m) => `${source === "raw" ? m.raw : m.rollup} AS ${m.name}`),
     ];
     const range = ranges.length === 1 ? ranges[0] : `(${ranges.map((r) => `(${r})`).join(" OR ")})`;
-    const where = `org_id = {org_id:String} AND ${range}${filters}${spec.where ? ` AND ${spec.where}` : ""}`;
+    const where = `org_id = {org_id:String} AND ${range}${filtersOf(source)}${spec.where ? ` AND ${spec.where}` : ""}`;
     return `SELECT ${cols.join(", ")} FROM ${TABLE[source]} WHERE ${where}${groupBy}`;
   });
   const outer = [...dimNames, ...spec.measures.map((m) => `${m.outer} AS ${m.name}`)];

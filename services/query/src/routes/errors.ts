@@ -66,7 +66,7 @@ function seriesOf(ctx: QueryContext, rows: Row[]) {
 
 export async function getErrors(ctx: QueryContext): Promise<ErrorsResponse> {
   const { q } = ctx;
-  const segments = planSums(q, q.buckets, ["error_code"]);
+  const segments = planSums(q, q.buckets, ["error_code"], ctx.tagRollupKeys);
   // Grouped by error_code too: requests of every code make the rate, the codes make by_code.
   const built = buildAggregateQuery({
     org_id: ctx.org_id,

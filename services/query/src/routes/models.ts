@@ -48,7 +48,8 @@ const partName = (col: string) => col.replace(/^cost_/, "").replace(/_usd$/, "")
 
 export async function getModels(ctx: QueryContext): Promise<ModelsResponse> {
   const { q } = ctx;
-  // Rows per (provider, model, operation): every rollup keeps the three.
+  // Rows per (provider, model, operation): every rollup keeps the three. The tag rollup keeps no cost
+  // breakdown, so tag questions read raw here (no promoted keys passed).
   const segments = planSums(q, [], ["provider", "model", "operation"]);
   const built = buildAggregateQuery({
     org_id: ctx.org_id,

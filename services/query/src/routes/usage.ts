@@ -86,7 +86,7 @@ const strip = ({ cost: _exact, ...t }: Totals & { cost: Picos }): Totals => t;
 export async function getUsage(ctx: QueryContext): Promise<UsageResponse> {
   const { q } = ctx;
   // 1. Plan: user_id questions cannot use the hourly rollups; provider/model/operation-only ones read the model rollup; tags read raw.
-  const segments = planSums(q, q.buckets, []);
+  const segments = planSums(q, q.buckets, [], ctx.tagRollupKeys);
   // 2. One query: per bucket (and group), sums from each source combined.
   const built = buildAggregateQuery({
     org_id: ctx.org_id,

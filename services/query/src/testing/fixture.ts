@@ -141,6 +141,7 @@ export function makeApp(opts: {
   cache?: ResultCache;
   now: number | (() => number);
   apiKeyHashes?: Record<string, string>;
+  tagRollupKeys?: () => Promise<ReadonlySet<string>>;
 }): TestApp {
   const registry = new Registry();
   const app = createQueryApp({
@@ -150,6 +151,7 @@ export function makeApp(opts: {
     logger: pino({ level: "silent" }),
     registry,
     now: typeof opts.now === "function" ? opts.now : () => opts.now as number,
+    ...(opts.tagRollupKeys ? { tagRollupKeys: opts.tagRollupKeys } : {}),
   });
   const tokens = new Map<string, string>();
   return {
