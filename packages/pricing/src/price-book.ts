@@ -1,6 +1,7 @@
 import type { Store } from "@tokenmeter/clickhouse";
 import { computeEventCost, type PricedCost, type Pricer, type UsageEvent } from "@tokenmeter/core";
 import { candidateKeys } from "./normalize.js";
+import { loadPriceOverrides, type PriceOverride } from "./overrides.js";
 import { loadPriceVersions, type PriceVersion } from "./pricing-table.js";
 
 /** Bounds the (provider, model) → key memo; runtimes send few distinct names, a flood must not grow it forever. */
@@ -16,23 +17,55 @@ export class PriceBook implements Pricer {
   private byModel = new Map<string, PriceVersion[]>();
   private resolved = new Map<string, string | null>();
   private latestVersion = "";
+  /** org → model → its overrides, oldest first (an org's own prices win for its events). */
+  private overrides = new Map<string, Map<string, PriceOverride[]>>();
 
   constructor(
     versions: readonly PriceVersion[] = [],
     private readonly store?: Store,
+    overrides: readonly PriceOverride[] = [],
   ) {
     this.replace(versions);
+    this.replaceOverrides(overrides);
   }
 
-  /** A book loaded from model_pricing that can `reload()` from it. */
+  /** A book loaded from model_pricing (and the orgs' overrides) that can `reload()` from them. */
   static async load(store: Store): Promise<PriceBook> {
-    return new PriceBook(await loadPriceVersions(store), store);
+    return new PriceBook(await loadPriceVersions(store), store, await loadOverridesIfAny(store));
   }
 
-  /** Re-reads model_pricing. A failed read keeps the current table (last good prices). */
+  /** Re-reads model_pricing and the overrides. A failed read keeps the current table (last good prices). */
   async reload(): Promise<void> {
     if (!this.store) throw new Error("PriceBook has no store to reload from");
-    this.replace(await loadPriceVersions(this.store));
+    const [versions, overrides] = await Promise.all([loadPriceVersions(this.store), loadOverridesIfAny(this.store)]);
+    this.replace(versions);
+    this.replaceOverrides(overrides);
+  }
+
+  /** Swaps in the orgs' overrides. */
+  replaceOverrides(overrides: readonly PriceOverride[]): void {
+    const out = new Map<string, Map<string, PriceOverride[]>>();
+    for (const o of overrides) {
+      const byModel = out.get(o.org_id) ?? new Map<string, PriceOverride[]>();
+      const list = byModel.get(o.model) ?? [];
+      list.push(o);
+      byModel.set(o.model, list);
+      out.set(o.org_id, byModel);
+    }
+    for (const byModel of out.values()) for (const list of byModel.values()) list.sort((a, b) => a.effective_from_ms - b.effective_from_ms);
+    this.overrides = out;
+  }
+
+  /** The org's override in effect for a model at an instant (exact name, then case-insensitive). */
+  override(org: string, model: string, atMs: number): PriceOverride | undefined {
+    const byModel = this.overrides.get(org);
+    if (!byModel) return undefined;
+    const list = byModel.get(model) ?? [...byModel.entries()].find(([m]) => m.toLowerCase() === model.toLowerCase())?.[1] ?? [];
+    for (let i = list.length - 1; i >= 0; i--) {
+      const o = list[i];
+      if (o && o.effective_from_ms <= atMs) return o;
+    }
+    return undefined;
   }
 
   /** Swaps in a new table at once; lookups never see half of it. */
@@ -59,6 +92,13 @@ export class PriceBook implements Pricer {
    */
   price(e: UsageEvent): PricedCost {
     if (e.cost_usd !== null) return { cost_usd: e.cost_usd, cost_source: "reported", pricing_version: "" };
+    const own = e.org_id ? this.override(e.org_id, e.model, e.event_time_ms) : undefined;
+    if (own) {
+      const c = computeEventCost(own.prices, e);
+      if (c.unpriced_units.length > 0) return { cost_usd: 0, cost_source: "unpriced", pricing_version: "" };
+      const version = `override:${new Date(own.effective_from_ms).toISOString()}`;
+      return { cost_usd: c.total, cost_source: "computed", pricing_version: version, breakdown: c.breakdown };
+    }
     const v = this.lookup(e.provider, e.model, e.event_time_ms, imageVariants(e.image_size, e.image_quality));
     if (!v) return { cost_usd: 0, cost_source: "unpriced", pricing_version: "" };
     const c = computeEventCost(v.prices, e);
@@ -136,4 +176,14 @@ export function imageVariants(size: string | undefined, quality: string | undefi
 function withVariant(key: string, prefix: string): string[] {
   const slash = key.indexOf("/");
   return slash < 0 ? [`${prefix}${key}`] : [`${key.slice(0, slash + 1)}${prefix}${key.slice(slash + 1)}`];
+}
+
+/** Overrides, or none on a schema without the table (a store not yet migrated past 0008). */
+async function loadOverridesIfAny(store: Store): Promise<PriceOverride[]> {
+  try {
+    return await loadPriceOverrides(store);
+  } catch (err) {
+    if (/model_price_overrides/.test((err as Error).message)) return [];
+    throw err;
+  }
 }

@@ -64,6 +64,7 @@ export interface RepriceReport {
 interface CandidateRow {
   event_id: string;
   t: number;
+  org_id: string;
   provider: string;
   model: string;
   input_tokens: number;
@@ -188,7 +189,7 @@ export async function reprice(opts: RepriceOptions): Promise<RepriceReport> {
   return report;
 }
 
-const SCAN_SQL = `SELECT toString(event_id) AS event_id, toUnixTimestamp64Milli(event_time) AS t, provider, model,
+const SCAN_SQL = `SELECT toString(event_id) AS event_id, toUnixTimestamp64Milli(event_time) AS t, org_id, provider, model,
   input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens,
   units, service_tier, image_size, image_quality, cost_usd, cost_source, pricing_version
 FROM llm_usage
@@ -208,12 +209,13 @@ async function scanCandidates(store: Store, fromMs: number, toMs: number, model?
 }
 
 function priceRow(book: PriceBook, r: CandidateRow): Change {
-  const v = book.lookup(r.provider, r.model, r.t);
+  const v = book.lookup(r.provider, r.model, r.t) ?? book.override(r.org_id, r.model, r.t);
   // A computed row whose price cannot be found now keeps its cost: never un-price what was priced.
   if (!v)
     return r.cost_source === "computed" ? { ...r } : { event_id: r.event_id, cost_usd: 0, cost_source: "unpriced", pricing_version: "" };
   const e = {
     cost_usd: null,
+    org_id: r.org_id,
     event_time_ms: r.t,
     provider: r.provider,
     model: r.model,

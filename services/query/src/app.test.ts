@@ -114,6 +114,8 @@ describe("formats and operations", () => {
     };
     expect(Object.keys(doc.paths).sort()).toEqual([
       ...["agents", "errors", "latency", "models", "summary", "usage", "users"].map((e) => `/v1/analytics/${e}`),
+      "/v1/pricing/overrides",
+      "/v1/pricing/overrides/{model}",
       "/v1/tags/keys",
       "/v1/tags/values",
     ]);
