@@ -9,7 +9,7 @@ import { createPricingMetrics } from "./metrics.js";
 import { type RefreshResult, runPricingRefresh } from "./refresh.js";
 import { reprice } from "./reprice.js";
 import { type InProcessSchedule, startInProcessSchedule } from "./schedule.js";
-import { seedBundledPrices } from "./seed.js";
+import { reportStoredPrices, seedBundledPrices } from "./seed.js";
 import { sourceFromSpec } from "./sources/index.js";
 
 export interface StartPricingRefreshOptions {
@@ -59,6 +59,7 @@ export async function startPricingRefresh(opts: StartPricingRefreshOptions): Pro
     });
   // 1. seed
   await seedBundledPrices(opts.store, logger);
+  await reportStoredPrices(opts.store, metrics);
   // 2. schedule
   if (opts.bullConnection) {
     const worker = await startPricingWorker({

@@ -60,6 +60,22 @@ describe("400 for every documented bad parameter", () => {
     ["org_id as a parameter", "/v1/analytics/usage?org_id=org-b", "org_id", {}],
     ["a single parameter twice", "/v1/analytics/usage?granularity=day&granularity=hour", "granularity", {}],
     ["group_by where it does not apply", "/v1/analytics/models?group_by=model", "group_by", {}],
+    ["__proto__ like any unknown parameter", "/v1/analytics/usage?__proto__=x", "__proto__", {}],
+    ["constructor like any unknown parameter", "/v1/analytics/summary?constructor=x", "constructor", {}],
+    [
+      "a summary in year 0 (its previous period too)",
+      "/v1/analytics/summary?start=0000-01-01T00:00:00Z&end=0000-01-02T00:00:00Z",
+      "start",
+      { min: "1970-01-01T00:00:00.000Z", max: "2100-01-01T00:00:00.000Z" },
+    ],
+    [
+      "a summary whose previous period starts before 1970",
+      "/v1/analytics/summary?start=1970-01-01T00:00:00Z&end=1970-01-02T00:00:00Z",
+      "start",
+      {},
+    ],
+    ["a range in year 0", "/v1/analytics/usage?start=0000-01-01T00:00:00Z&end=0000-01-02T00:00:00Z", "start", {}],
+    ["a range past 2100", "/v1/analytics/agents?start=2200-01-01T00:00:00Z&end=2200-01-02T00:00:00Z", "end", {}],
   ])("%s", async (_name, path, parameter, extra) => {
     const e = await error(path);
     expect(e.status).toBe(400);
@@ -67,6 +83,52 @@ describe("400 for every documented bad parameter", () => {
     expect(e.details.parameter).toBe(parameter);
     expect(e.message).toContain(parameter);
     expect(e.details).toMatchObject(extra);
+  });
+});
+
+describe("400 lists every problem of a request", () => {
+  it("a bad tz, a bad granularity and an unknown parameter together", async () => {
+    const e = await error("/v1/analytics/usage?tz=Mars/Olympus_Mons&granularity=minute&colour=red");
+    expect(e.status).toBe(400);
+    const issues = e.details.issues as { parameter: string }[];
+    expect(issues.map((i) => i.parameter).sort()).toEqual(["colour", "granularity", "tz"]);
+    for (const p of ["tz", "granularity", "colour"]) expect(e.message).toContain(p);
+  });
+
+  it("too many buckets offers only the granularities that fit", async () => {
+    const e = await error("/v1/analytics/usage?start=2025-12-01T00:00:00Z&end=2026-03-01T00:00:00Z&granularity=hour");
+    expect(e.details.allowed).toEqual(["day", "week", "month"]);
+  });
+});
+
+describe("date-only start and end", () => {
+  it("are local midnight in tz", async () => {
+    const res = await t.get("/v1/analytics/usage?start=2026-03-09&end=2026-03-11&tz=America/New_York", "org-a");
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { start: string; end: string; series: { bucket: string }[] };
+    expect(body.start).toBe("2026-03-09T04:00:00.000Z");
+    expect(body.end).toBe("2026-03-11T04:00:00.000Z");
+    expect(body.series.map((s) => s.bucket)).toEqual(["2026-03-09T04:00:00.000Z", "2026-03-10T04:00:00.000Z"]);
+  });
+
+  it("a date that is not one is a 400 naming the parameter", async () => {
+    const e = await error("/v1/analytics/usage?start=2026-02-30");
+    expect(e.status).toBe(400);
+    expect(e.details.parameter).toBe("start");
+  });
+});
+
+describe("ranges at the edge of what the engine holds", () => {
+  it("answers every endpoint for the first day of 1970, and the summary once its previous period fits", async () => {
+    // An app of its own, so the metrics test below counts only its own requests.
+    const edge = makeApp({ store, now: NOW });
+    for (const name of ["usage", "latency", "models", "errors", "agents", "users"]) {
+      const res = await edge.get(`/v1/analytics/${name}?start=1970-01-01T00:00:00Z&end=1970-01-02T00:00:00Z`, "org-a");
+      expect({ name, status: res.status }).toEqual({ name, status: 200 });
+    }
+    const summary = await edge.get("/v1/analytics/summary?start=1970-01-02T00:00:00Z&end=1970-01-03T00:00:00Z", "org-a");
+    expect(summary.status).toBe(200);
+    expect(((await summary.json()) as { requests: number }).requests).toBe(0);
   });
 });
 
@@ -112,13 +174,15 @@ describe("formats and operations", () => {
     const doc = (await res.json()) as {
       paths: Record<string, { get: { parameters: { name: string; schema: Record<string, unknown> }[] } }>;
     };
-    expect(Object.keys(doc.paths).sort()).toEqual([
-      ...["agents", "errors", "latency", "models", "summary", "usage", "users"].map((e) => `/v1/analytics/${e}`),
-      "/v1/pricing/overrides",
-      "/v1/pricing/overrides/{model}",
-      "/v1/tags/keys",
-      "/v1/tags/values",
-    ]);
+    expect(
+      Object.keys(doc.paths)
+        .filter((p) => p.startsWith("/v1/analytics/"))
+        .sort(),
+    ).toEqual(["agents", "errors", "latency", "models", "summary", "usage", "users"].map((e) => `/v1/analytics/${e}`));
+    expect(Object.keys(doc.paths)).toContain("/v1/traces");
+    for (const p of ["/v1/pricing/overrides", "/v1/pricing/overrides/{model}", "/v1/tags/keys", "/v1/tags/values"]) {
+      expect(Object.keys(doc.paths)).toContain(p);
+    }
     const gran = doc.paths["/v1/analytics/usage"]?.get.parameters.find((p) => p.name === "granularity");
     expect(gran?.schema).toMatchObject({ enum: ["hour", "day", "week", "month"] });
   });

@@ -83,7 +83,7 @@ export const ENDPOINTS: readonly EndpointDef[] = [
   tagValues,
 ] as EndpointDef[];
 
-/** Cache TTL by granularity (DESIGN.md): fine buckets change faster. */
+/** Cache TTL by granularity (docs/api.md): fine buckets change faster. */
 export function ttlSeconds(granularity: string): number {
   return granularity === "week" || granularity === "month" ? 300 : 60;
 }

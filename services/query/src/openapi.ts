@@ -1,16 +1,9 @@
-import { z } from "zod";
+import type { z } from "zod";
 import type { EndpointDef } from "./endpoint.js";
+import { pricingOverridePaths } from "./openapi-pricing.js";
+import { ErrorBody, jsonSchema, otherPaths } from "./openapi-routes.js";
+import { TRACES_PATHS } from "./openapi-traces.js";
 import { PARAMS, REPEATABLE } from "./params.js";
-import { OverrideBody } from "./routes/pricing.js";
-
-const ErrorBody = z.object({
-  error: z.object({ code: z.string(), message: z.string(), details: z.unknown() }),
-});
-
-const jsonSchema = (schema: z.ZodType, io: "input" | "output") => {
-  const { $schema: _drop, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: "any" }) as Record<string, unknown>;
-  return rest;
-};
 
 /**
  * OpenAPI 3.1 for the analytics endpoints, generated from the same zod schemas
@@ -48,40 +41,11 @@ export function buildOpenApi(endpoints: readonly EndpointDef[]): Record<string, 
       },
     };
   }
-  // Price overrides of the caller's org (routes/pricing.ts), mounted beside the analytics.
-  const errorResponse = (description: string) => ({
-    description,
-    content: { "application/json": { schema: jsonSchema(ErrorBody, "output") } },
-  });
-  paths["/v1/pricing/overrides/{model}"] = {
-    put: {
-      operationId: "setPriceOverride",
-      summary: "Price a model for the caller's org from effective_from on, then re-price its history of that model",
-      security: [{ bearer: [] }],
-      parameters: [{ name: "model", in: "path", required: true, schema: { type: "string" }, description: "The model as events report it" }],
-      requestBody: { required: true, content: { "application/json": { schema: jsonSchema(OverrideBody, "input") } } },
-      responses: {
-        200: { description: "Saved; `reprice` says how many stored events were re-priced" },
-        400: errorResponse("A price or the instant is invalid: details name the field"),
-        401: errorResponse("Missing or invalid credential"),
-      },
-    },
-  };
-  paths["/v1/pricing/overrides"] = {
-    get: {
-      operationId: "listPriceOverrides",
-      summary: "The caller's org's price overrides",
-      security: [{ bearer: [] }],
-      responses: {
-        200: { description: "{overrides: [{model, effective_from, input_cost_per_token, …}]}" },
-        401: errorResponse("Missing or invalid credential"),
-      },
-    },
-  };
+  Object.assign(paths, TRACES_PATHS, pricingOverridePaths());
   return {
     openapi: "3.1.0",
     info: { title: "Tokenmeter Query API", version: "1" },
     components: { securitySchemes: { bearer: { type: "http", scheme: "bearer", bearerFormat: "JWT (HS256, org_id claim) or API key" } } },
-    paths,
+    paths: { ...paths, ...otherPaths() },
   };
 }

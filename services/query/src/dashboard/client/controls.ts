@@ -38,6 +38,7 @@ export class Controls {
   private readonly filterBox: HTMLElement;
   private readonly onFilter: (k: FilterKey, values: string[]) => void;
   private readonly clear: HTMLButtonElement;
+  private readonly filtersToggle: HTMLButtonElement;
   readonly status: HTMLElement;
   private options: FilterOptions = {};
   private state: ViewState | undefined;
@@ -109,6 +110,23 @@ export class Controls {
       "Clear filters",
     );
 
+    // Phones: range and filters fold behind this button (CSS shows it under 760 px only).
+    this.filtersToggle = h(
+      "button",
+      {
+        type: "button",
+        class: "btn btn-ghost filters-toggle",
+        "data-control": "filters-toggle",
+        "aria-expanded": "false",
+        onclick: () => {
+          const open = this.el.dataset.open !== "1";
+          if (open) this.el.dataset.open = "1";
+          else delete this.el.dataset.open;
+          this.filtersToggle.setAttribute("aria-expanded", String(open));
+        },
+      },
+      "Filters",
+    );
     this.el = h(
       "div",
       { class: "topbar" },
@@ -129,6 +147,7 @@ export class Controls {
           this.gran,
           this.tz,
         ),
+        this.filtersToggle,
         h(
           "div",
           { class: "header-actions" },
@@ -157,6 +176,8 @@ export class Controls {
     this.fillZones(s.tz);
     this.fillFilters();
     this.clear.hidden = Object.values(s.filters).every((v) => !v || v.length === 0);
+    const active = Object.values(s.filters).filter((v) => v && v.length > 0).length;
+    this.filtersToggle.textContent = active > 0 ? `Filters · ${active}` : "Filters";
   }
 
   setOptions(o: FilterOptions): void {
