@@ -107,4 +107,50 @@ describe("PUT /v1/pricing/overrides/{model}", () => {
     expect(list.overrides.map((o) => o.model)).toEqual([MODEL]);
     expect(((await (await call("GET", "/v1/pricing/overrides", "globex")).json()) as { overrides: unknown[] }).overrides).toEqual([]);
   });
+
+  it("prices non-token units at ingest from the bundled list (image variant, audio seconds) and leaves an unpriced unit unpriced", async () => {
+    const base = {
+      provider: "openai",
+      input_tokens: 0,
+      output_tokens: 0,
+      status_code: 200,
+      event_time: new Date(now - 5_000).toISOString(),
+    };
+    const sent = [
+      {
+        ...base,
+        event_id: randomUUID(),
+        model: "dall-e-3",
+        operation: "image",
+        image_size: "1024x1024",
+        image_quality: "hd",
+        units: { images: 2 },
+      },
+      { ...base, event_id: randomUUID(), model: "whisper-1", operation: "audio", units: { audio_input_seconds: 90 } },
+      { ...base, event_id: randomUUID(), model: "whisper-1", operation: "audio", units: { characters: 10 } },
+    ];
+    const res = await call("POST", "/v1/events", "units-org", [...sent, { ...sent[0], event_id: randomUUID(), units: { pixels: 1 } }]);
+    const body = (await res.json()) as { accepted: number; rejected: { index: number; errors: { path: string; message: string }[] }[] };
+    expect(body.accepted).toBe(3);
+    expect(body.rejected).toMatchObject([{ index: 3, errors: [{ path: "units" }] }]);
+    const models = (await (
+      await call(
+        "GET",
+        `/v1/analytics/models?start=${new Date(now - 86_400_000).toISOString()}&end=${new Date(now + 120_000).toISOString()}`,
+        "units-org",
+      )
+    ).json()) as {
+      models: { model: string; cost_usd: number; unpriced_requests: number; requests: number; cost_breakdown: { units: number } }[];
+    };
+    const byModel = Object.fromEntries(models.models.map((m) => [m.model, m]));
+    // The bundled file's own entries: hd/1024-x-1024/dall-e-3 per pixel, whisper-1 per second.
+    const { readFileSync } = await import("node:fs");
+    const file = JSON.parse(readFileSync(new URL("../packages/pricing/snapshot/litellm-snapshot.json", import.meta.url), "utf8"));
+    const image = file["hd/1024-x-1024/dall-e-3"].input_cost_per_pixel * 1024 * 1024 * 2;
+    const audio = file["whisper-1"].input_cost_per_second * 90;
+    expect(Math.abs((byModel["dall-e-3"]?.cost_usd ?? -1) - image)).toBeLessThanOrEqual(5e-7);
+    expect(Math.abs((byModel["dall-e-3"]?.cost_breakdown.units ?? -1) - image)).toBeLessThanOrEqual(5e-7);
+    expect(byModel["whisper-1"]).toMatchObject({ requests: 2, unpriced_requests: 1 });
+    expect(Math.abs((byModel["whisper-1"]?.cost_usd ?? -1) - audio)).toBeLessThanOrEqual(5e-7);
+  });
 });
