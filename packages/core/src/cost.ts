@@ -146,5 +146,11 @@ export function computeEventCost(
  */
 export function usdText(usd: number): string {
   if (!Number.isFinite(usd) || usd < 0) throw new RangeError(`not a cost: ${usd}`);
-  return usd === 0 ? "0" : usd.toFixed(12);
+  if (usd === 0) return "0";
+  // Trailing zeros dropped: fewer bytes for the engine to parse per money field (same value).
+  const t = usd.toFixed(12);
+  let end = t.length;
+  while (t.charCodeAt(end - 1) === 48) end--;
+  if (t.charCodeAt(end - 1) === 46) end--;
+  return end === t.length ? t : t.slice(0, end);
 }
