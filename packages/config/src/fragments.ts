@@ -156,3 +156,29 @@ export const ClusterEnv = z.object({
     .regex(/^[A-Za-z0-9_{}.-]+$/, "must be a cluster name or {cluster}")
     .optional(),
 });
+
+/**
+ * TOKENMETER_ROLLUP_TAG_KEYS: comma-separated tag keys answered from the tag
+ * rollup (issue 16), e.g. "team,feature"; empty = none. Keys follow the event
+ * schema's rule (1-64 of A-Z a-z 0-9 _ . : -); at most 10 (each multiplies the
+ * tag rollup's rows).
+ */
+export const RollupTagKeys = z
+  .string()
+  .default("")
+  .transform((s) =>
+    [
+      ...new Set(
+        s
+          .split(",")
+          .map((k) => k.trim())
+          .filter(Boolean),
+      ),
+    ].sort(),
+  )
+  .pipe(
+    z.array(z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, "tag keys are 1-64 characters of A-Z a-z 0-9 _ . : -")).max(10, "at most 10 keys"),
+  );
+
+/** Tag keys promoted to the tag rollup: read by every process that serves queries (it syncs the rollup at start). */
+export const TagRollupEnv = z.object({ TOKENMETER_ROLLUP_TAG_KEYS: RollupTagKeys });

@@ -21,6 +21,7 @@ import {
   QueryPortEnv,
   RedisEnv,
   StoreEnv,
+  TagRollupEnv,
   WorkerPortEnv,
 } from "./fragments.js";
 
@@ -35,6 +36,7 @@ export const QueryConfig = z.object({
   ...StoreEnv.shape,
   ...RedisEnv.shape,
   ...CacheEnv.shape,
+  ...TagRollupEnv.shape,
   ...LogEnv.shape,
 });
 export type QueryConfig = z.output<typeof QueryConfig>;
@@ -89,6 +91,7 @@ export const AppConfig = z.object({
   ...StoreEnv.shape,
   ...RedisEnv.shape,
   ...CacheEnv.shape,
+  ...TagRollupEnv.shape,
   ...LogEnv.shape,
   ...KafkaTopicsEnv.shape,
   ...BatchEnv.shape,

@@ -2,7 +2,7 @@ export { createQueryApp, ENDPOINTS, type QueryAppOptions, ttlSeconds } from "./a
 export { bucketStart, bucketStarts, GRANULARITIES, type Granularity } from "./buckets.js";
 export { createResultCache, MemoryResultCache, RedisResultCache, type ResultCache, type ResultCacheSettings } from "./cache.js";
 export { cacheKey } from "./cache-aside.js";
-export { loadQueryConfig, QueryConfig } from "./config.js";
+export { loadQueryConfig, QueryConfig, RollupTagKeys } from "./config.js";
 export { createDashboardRoutes } from "./dashboard/index.js";
 export { buildOpenApi } from "./openapi.js";
 export { type AnalyticsQuery, PARAMS, QUERY_LIMITS } from "./params.js";

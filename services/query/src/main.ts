@@ -4,7 +4,7 @@
  *
  *   tsx services/query/src/main.ts [--check-config]
  */
-import { createStore, storeConfigFromEnv } from "@tokenmeter/clickhouse";
+import { createStore, storeConfigFromEnv, syncTagRollupKeys } from "@tokenmeter/clickhouse";
 import { listen, parseApiKeys, stopOnSignal } from "@tokenmeter/http";
 import { pino } from "pino";
 import { Registry } from "prom-client";
@@ -33,6 +33,8 @@ for (const u of result.unknown) logger.warn({ op: "config" }, u);
 
 // 2. Deps: the store (schema is the migrate job's) and the result cache.
 const store = await createStore(storeConfigFromEnv(config));
+// Promoted tag keys: the tag rollup made to hold exactly the configured keys (idempotent; a no-op when unchanged).
+await syncTagRollupKeys(store, config.TOKENMETER_ROLLUP_TAG_KEYS, { logger });
 const cache = await createResultCache(config, logger);
 
 // 3. The service, whole.

@@ -6,7 +6,7 @@ import type { Registry } from "prom-client";
 import { createQueryApp } from "./app.js";
 import type { ResultCache } from "./cache.js";
 import { createDashboardRoutes } from "./dashboard/index.js";
-import { createPricingRoutes } from "./routes/pricing.js";
+import { createPricingRoutes, type PricingRoutesOptions } from "./routes/pricing.js";
 
 export interface QueryServiceDeps {
   store: Store;
@@ -20,6 +20,8 @@ export interface QueryServiceDeps {
   readiness?: Record<string, () => Promise<void>>;
   /** Routes of other services sharing this server (the all-in-one mounts HTTP ingest here). */
   mount?: Hono[];
+  /** Called after an org's price override is stored (the all-in-one reloads its price book and re-prices). */
+  onPriceOverride?: PricingRoutesOptions["onOverride"];
 }
 
 export interface QueryService {
@@ -44,7 +46,11 @@ export function createQueryService(deps: QueryServiceDeps): QueryService {
     registry: deps.registry,
     now: deps.now,
     readiness: deps.readiness,
-    mount: [createPricingRoutes({ store: deps.store, auth: deps.auth, now: deps.now }), createDashboardRoutes(), ...(deps.mount ?? [])],
+    mount: [
+      createPricingRoutes({ store: deps.store, auth: deps.auth, now: deps.now, onOverride: deps.onPriceOverride }),
+      createDashboardRoutes(),
+      ...(deps.mount ?? []),
+    ],
   });
   return { app, close: () => deps.cache.close() };
 }
