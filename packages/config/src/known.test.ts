@@ -25,7 +25,8 @@ describe("unknownSettings", () => {
   it("still reports invalid values of known settings, all at once", () => {
     const r = loadProcessConfig(QueryConfig, { TOKENMETER_PORT: "x", TOKENMETER_PROT: "1" });
     expect(r.ok).toBe(false);
-    if (!r.ok) expect(r.errors.map((e) => e.split(":")[0]).sort()).toEqual(["TOKENMETER_JWT_SECRET", "TOKENMETER_PORT"]);
+    if (!r.ok)
+      expect(r.errors.map((e) => /^TOKENMETER_[A-Z0-9_]+/.exec(e)?.[0]).sort()).toEqual(["TOKENMETER_JWT_SECRET", "TOKENMETER_PORT"]);
     expect(r.unknown).toHaveLength(1);
   });
 });
