@@ -3,6 +3,7 @@ import {
   type BatchPolicy,
   type FlushReason,
   flushReason,
+  groupCommitDue,
   hasRoom,
   nextTimer,
   type Pricer,
@@ -60,14 +61,17 @@ export class WriterClosedError extends Error {
 }
 
 /**
- * The batching writer: buffers priced rows, flushes them on rows, bytes or time
- * (BatchPolicy) as ONE insert into llm_usage with a content-derived
+ * The batching writer: buffers priced rows, flushes them by group commit, rows,
+ * bytes or time (BatchPolicy) as ONE insert into llm_usage with a content-derived
  * insert_deduplication_token, drops event_ids already stored, and settles each
  * caller only once its rows are durable.
  *
- * Inserts run one at a time. Under load the duplicate check of the next batch
- * overlaps the insert of the current one; whatever that check cannot see yet
- * is the current batch, whose keys are dropped from the next in memory.
+ * Inserts run one at a time. Group commit: an idle writer flushes after a
+ * short coalescing window; while an insert is in flight rows accumulate and
+ * flush as soon as it completes. When a batch is due earlier (full, or its
+ * time is up), its duplicate check overlaps the insert in flight; whatever
+ * that check cannot see yet is the current batch, whose keys are dropped from
+ * the next in memory.
  */
 export function createBatchWriter(opts: BatchWriterOptions): BatchWriter {
   const policy = resolveBatchPolicy(opts.policy);
@@ -84,6 +88,8 @@ export function createBatchWriter(opts: BatchWriterOptions): BatchWriter {
   /** Set when a timer fired: decided on without the clock, so an injected frozen clock still flushes. */
   let timeDue = false;
   let idleDue = false;
+  /** An insert (commit) is in flight: group commit waits for it instead of a timer. */
+  let inserting = false;
   let loop: Promise<void> | null = null;
   let wakeLoop: (() => void) | null = null;
   let closing = false;
@@ -116,10 +122,11 @@ export function createBatchWriter(opts: BatchWriterOptions): BatchWriter {
     if (queue.length === 0) return null;
     if (closing) return "close";
     if (taken < forcedUntil) return "manual";
-    const reason = flushReason({ rows: queue.length, bytes: queuedBytes, oldestAtMs }, now(), policy);
+    const state = { rows: queue.length, bytes: queuedBytes, oldestAtMs };
+    const reason = flushReason(state, now(), policy);
     if (reason) return reason;
     if (timeDue) return "time";
-    if (idleDue) return "idle";
+    if ((idleDue && !inserting) || groupCommitDue(state, now(), inserting, policy)) return "idle";
     if (roomWaiters.length > 0) return "bytes";
     return null;
   }
@@ -139,7 +146,7 @@ export function createBatchWriter(opts: BatchWriterOptions): BatchWriter {
 
   function armTimer(): void {
     if (timer || queue.length === 0) return;
-    const next = nextTimer({ rows: queue.length, bytes: queuedBytes, oldestAtMs }, now(), policy);
+    const next = nextTimer({ rows: queue.length, bytes: queuedBytes, oldestAtMs }, now(), inserting, policy);
     if (!next) return;
     timerReason = next.reason;
     timer = setTimeout(() => {
@@ -165,7 +172,7 @@ export function createBatchWriter(opts: BatchWriterOptions): BatchWriter {
         const previous = committing ? await committing : null;
         // 2. What the previous commit stored is invisible to a check that ran alongside it: drop it here.
         if (prepared && previous) dropKnown(prepared, previous.keys);
-        committing = prepared ? flusher.commit(prepared) : null;
+        committing = prepared ? inFlight(flusher.commit(prepared)) : null;
         // 3. Nothing due yet: wait for the insert to finish, or for the next batch to become due.
         if (committing && !decide()) {
           const due = new Promise<"due">((r) => {
@@ -181,8 +188,18 @@ export function createBatchWriter(opts: BatchWriterOptions): BatchWriter {
       if (committing) await committing;
     } finally {
       loop = null;
+      // The timer armed during an insert was the time trigger only; the coalescing window may apply now.
+      if (timer) clearTimeout(timer);
+      timer = null;
       armTimer();
     }
+  }
+
+  function inFlight(commit: Promise<Outcome>): Promise<Outcome> {
+    inserting = true;
+    return commit.finally(() => {
+      inserting = false;
+    });
   }
 
   function take(): { batch: Pending[]; bytes: number } {
@@ -242,8 +259,9 @@ export function createBatchWriter(opts: BatchWriterOptions): BatchWriter {
     }
     enqueued += pending.length;
     setBuffered();
-    // An arrival restarts the idle countdown (and may make the idle trigger apply); the time deadline stays.
-    if (timer && (timerReason === "idle" || queue.length >= policy.idleMinRows)) {
+    // The coalescing window runs from the oldest row, so an idle timer stays; a time timer is
+    // re-armed, as enough rows may now make the window apply (the time deadline stays).
+    if (timer && timerReason === "time") {
       clearTimeout(timer);
       timer = null;
     }
