@@ -1,24 +1,28 @@
 import type { FlushReason, UsageEvent, UsageRow } from "@tokenmeter/core";
-import { flushReason, hasRoom, nextTimer, resolveBatchPolicy, toUsageRow } from "@tokenmeter/core";
+import { flushReason, groupCommitDue, hasRoom, nextTimer, resolveBatchPolicy, toUsageRow } from "@tokenmeter/core";
 import { DEDUP_WINDOW_MS } from "../dedup/stored-ids.js";
 import type { WriteResult } from "../sink.js";
+import { createAdmission } from "./admission.js";
 import { noFlushJournal } from "./flush-journal.js";
 import { createFlusher, dropKnown, type Outcome } from "./flusher.js";
 import { createWriterMetrics } from "./metrics.js";
-import { newTicket, type Pending, toPending } from "./pending.js";
+import { newTicket, type Pending, takeBatch, toPending } from "./pending.js";
 import { type BatchWriter, type BatchWriterOptions, WriterClosedError } from "./writer-options.js";
 
 export { type BatchWriter, type BatchWriterOptions, WriterClosedError } from "./writer-options.js";
 
 /**
- * The batching writer: buffers priced rows, flushes them on rows, bytes or time
- * (BatchPolicy) as ONE insert into llm_usage with a content-derived
+ * The batching writer: buffers priced rows, flushes them by group commit, rows,
+ * bytes or time (BatchPolicy) as ONE insert into llm_usage with a content-derived
  * insert_deduplication_token, drops event_ids already stored, and settles each
  * caller only once its rows are durable.
  *
- * Inserts run one at a time. Under load the duplicate check of the next batch
- * overlaps the insert of the current one; whatever that check cannot see yet
- * is the current batch, whose keys are dropped from the next in memory.
+ * Inserts run one at a time. Group commit: an idle writer flushes after a
+ * short coalescing window; while an insert is in flight rows accumulate and
+ * flush as soon as it completes. When a batch is due earlier (full, or its
+ * time is up), its duplicate check overlaps the insert in flight; whatever
+ * that check cannot see yet is the current batch, whose keys are dropped from
+ * the next in memory.
  */
 export function createBatchWriter(opts: BatchWriterOptions): BatchWriter {
   const policy = resolveBatchPolicy(opts.policy);
@@ -35,6 +39,8 @@ export function createBatchWriter(opts: BatchWriterOptions): BatchWriter {
   /** Set when a timer fired: decided on without the clock, so an injected frozen clock still flushes. */
   let timeDue = false;
   let idleDue = false;
+  /** An insert (commit) is in flight: group commit waits for it instead of a timer. */
+  let inserting = false;
   let loop: Promise<void> | null = null;
   let wakeLoop: (() => void) | null = null;
   let closing = false;
@@ -44,9 +50,7 @@ export function createBatchWriter(opts: BatchWriterOptions): BatchWriter {
   let forcedUntil = 0;
   let failures = 0;
   let lastError: unknown = null;
-  /** Admission is FIFO so a large write waiting for room is not starved by small ones. */
-  let admission: Promise<void> = Promise.resolve();
-  let roomWaiters: Array<() => void> = [];
+  const admission = createAdmission(() => kick());
   const setBuffered = () => m.bufferedBytes.set(queuedBytes + inFlightBytes);
   const flusher = createFlusher({
     store: opts.store,
@@ -67,11 +71,12 @@ export function createBatchWriter(opts: BatchWriterOptions): BatchWriter {
     if (queue.length === 0) return null;
     if (closing) return "close";
     if (taken < forcedUntil) return "manual";
-    const reason = flushReason({ rows: queue.length, bytes: queuedBytes, oldestAtMs }, now(), policy);
+    const state = { rows: queue.length, bytes: queuedBytes, oldestAtMs };
+    const reason = flushReason(state, now(), policy);
     if (reason) return reason;
     if (timeDue) return "time";
-    if (idleDue) return "idle";
-    if (roomWaiters.length > 0) return "bytes";
+    if ((idleDue && !inserting) || groupCommitDue(state, now(), inserting, policy)) return "idle";
+    if (admission.waiting()) return "bytes";
     return null;
   }
 
@@ -90,7 +95,7 @@ export function createBatchWriter(opts: BatchWriterOptions): BatchWriter {
 
   function armTimer(): void {
     if (timer || queue.length === 0) return;
-    const next = nextTimer({ rows: queue.length, bytes: queuedBytes, oldestAtMs }, now(), policy);
+    const next = nextTimer({ rows: queue.length, bytes: queuedBytes, oldestAtMs }, now(), inserting, policy);
     if (!next) return;
     timerReason = next.reason;
     timer = setTimeout(() => {
@@ -116,7 +121,7 @@ export function createBatchWriter(opts: BatchWriterOptions): BatchWriter {
         const previous = committing ? await committing : null;
         // 2. What the previous commit stored is invisible to a check that ran alongside it: drop it here.
         if (prepared && previous) dropKnown(prepared, previous.keys);
-        committing = prepared ? flusher.commit(prepared) : null;
+        committing = prepared ? inFlight(flusher.commit(prepared)) : null;
         // 3. Nothing due yet: wait for the insert to finish, or for the next batch to become due.
         if (committing && !decide()) {
           const due = new Promise<"due">((r) => {
@@ -132,25 +137,25 @@ export function createBatchWriter(opts: BatchWriterOptions): BatchWriter {
       if (committing) await committing;
     } finally {
       loop = null;
+      // The timer armed during an insert was the time trigger only; the coalescing window may apply now.
+      if (timer) clearTimeout(timer);
+      timer = null;
       armTimer();
     }
   }
 
+  function inFlight(commit: Promise<Outcome>): Promise<Outcome> {
+    inserting = true;
+    return commit.finally(() => {
+      inserting = false;
+    });
+  }
+
   function take(): { batch: Pending[]; bytes: number } {
-    const batch: Pending[] = [];
-    let bytes = 0;
-    let i = 0;
-    for (; i < queue.length && batch.length < policy.maxRows; i++) {
-      const p = queue[i]!;
-      if (batch.length > 0 && bytes + p.bytes > policy.maxBytes) break;
-      queuedBytes -= p.bytes;
-      // Rows of a caller whose earlier part failed: the caller was told, it retries the whole write.
-      if (p.ticket.failed) continue;
-      batch.push(p);
-      bytes += p.bytes;
-    }
-    taken += i;
-    queue = i === queue.length ? [] : queue.slice(i);
+    const { batch, bytes, takenBytes, count } = takeBatch(queue, policy);
+    queuedBytes -= takenBytes;
+    taken += count;
+    queue = count === queue.length ? [] : queue.slice(count);
     oldestAtMs = queue[0]?.atMs ?? null;
     inFlightBytes += bytes;
     return { batch, bytes };
@@ -159,28 +164,15 @@ export function createBatchWriter(opts: BatchWriterOptions): BatchWriter {
   function release(bytes: number): void {
     inFlightBytes -= bytes;
     setBuffered();
-    const waiters = roomWaiters;
-    roomWaiters = [];
-    for (const w of waiters) w();
+    admission.freed();
   }
 
-  /**
-   * Waits for room (FIFO), then enqueues in the same turn, so a flush() that
-   * waits for the admission queue sees every write called before it.
-   */
   async function admit(pending: Pending[]): Promise<void> {
     const bytes = pending.reduce((n, p) => n + p.bytes, 0);
-    const turn = admission.then(async () => {
-      while (!hasRoom(queuedBytes + inFlightBytes, bytes, policy)) {
-        await new Promise<void>((r) => {
-          roomWaiters.push(r);
-          kick();
-        });
-      }
-      enqueue(pending);
-    });
-    admission = turn.catch(() => {});
-    await turn;
+    await admission.admit(
+      () => hasRoom(queuedBytes + inFlightBytes, bytes, policy),
+      () => enqueue(pending),
+    );
   }
 
   function enqueue(pending: Pending[]): void {
@@ -193,8 +185,9 @@ export function createBatchWriter(opts: BatchWriterOptions): BatchWriter {
     }
     enqueued += pending.length;
     setBuffered();
-    // An arrival restarts the idle countdown (and may make the idle trigger apply); the time deadline stays.
-    if (timer && (timerReason === "idle" || queue.length >= policy.idleMinRows)) {
+    // The coalescing window runs from the oldest row, so an idle timer stays; a time timer is
+    // re-armed, as enough rows may now make the window apply (the time deadline stays).
+    if (timer && timerReason === "time") {
       clearTimeout(timer);
       timer = null;
     }
@@ -212,7 +205,7 @@ export function createBatchWriter(opts: BatchWriterOptions): BatchWriter {
 
   async function flush(): Promise<void> {
     const failuresBefore = failures;
-    await admission;
+    await admission.settled();
     const target = enqueued;
     forcedUntil = Math.max(forcedUntil, target);
     // Bounded: each pass takes at least one row below target, and target is fixed.
@@ -227,7 +220,7 @@ export function createBatchWriter(opts: BatchWriterOptions): BatchWriter {
   async function close(): Promise<void> {
     if (closing) return flush();
     closing = true;
-    await admission;
+    await admission.settled();
     await flush();
     if (timer) clearTimeout(timer);
     timer = null;

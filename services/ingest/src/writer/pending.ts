@@ -99,3 +99,27 @@ export function newestTime(batch: Pending[]): number | null {
   for (const p of batch) if (max === null || p.timeMs > max) max = p.timeMs;
   return max;
 }
+
+/**
+ * The next batch from the head of the queue: at most maxRows rows and, past
+ * the first row, at most maxBytes. Rows of a caller whose earlier part failed
+ * are taken but not batched (the caller was told and retries the whole write).
+ */
+export function takeBatch(
+  queue: Pending[],
+  limits: { maxRows: number; maxBytes: number },
+): { batch: Pending[]; bytes: number; takenBytes: number; count: number } {
+  const batch: Pending[] = [];
+  let bytes = 0;
+  let takenBytes = 0;
+  let i = 0;
+  for (; i < queue.length && batch.length < limits.maxRows; i++) {
+    const p = queue[i]!;
+    if (batch.length > 0 && bytes + p.bytes > limits.maxBytes) break;
+    takenBytes += p.bytes;
+    if (p.ticket.failed) continue;
+    batch.push(p);
+    bytes += p.bytes;
+  }
+  return { batch, bytes, takenBytes, count: i };
+}
