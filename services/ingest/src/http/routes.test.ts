@@ -1,18 +1,12 @@
-import { randomUUID } from "node:crypto";
-import { type Store, StoreError, storeErrorFromCode } from "@tokenmeter/clickhouse";
+import type { Store } from "@tokenmeter/clickhouse";
 import { reportedOrUnpriced } from "@tokenmeter/core";
 import { issueToken } from "@tokenmeter/http";
-import { sign } from "hono/jwt";
-import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dropTestStore, openTestStore } from "../../../../test/support/store.js";
-import type { EventSink } from "../sink.js";
 import { type BatchWriter, createBatchWriter } from "../writer/batch-writer.js";
 import { createIngestRoutes } from "./routes.js";
+import { event, logger, newOrg, postEvents, secret, T } from "./routes-testing.js";
 
-const T = Date.parse("2026-06-01T12:00:00Z");
-const secret = "s".repeat(32);
-const logger = pino({ level: "silent" });
 let store: Store;
 let writer: BatchWriter;
 let app: ReturnType<typeof createIngestRoutes>;
@@ -28,28 +22,8 @@ afterAll(async () => {
   await dropTestStore(store);
 });
 
-/** Every test posts as its own org, so stored counts never mix. */
-function newOrg(): string {
-  return `org_${randomUUID().slice(0, 8)}`;
-}
-
-function event(extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    event_id: randomUUID(),
-    event_time: "2026-06-01T11:59:00Z",
-    provider: "anthropic",
-    model: "claude-sonnet-4",
-    input_tokens: 1_000,
-    output_tokens: 200,
-    status_code: 200,
-    ...extra,
-  };
-}
-
-async function post(org: string | null, body: string, headers: Record<string, string> = {}, target = app) {
-  const auth: Record<string, string> = org ? { authorization: `Bearer ${await issueToken(secret, org)}` } : {};
-  return target.request("/v1/events", { method: "POST", body, headers: { "content-type": "application/json", ...auth, ...headers } });
-}
+const post = (org: string | null, body: string, headers: Record<string, string> = {}, target: Parameters<typeof postEvents>[0] = app) =>
+  postEvents(target, org, body, headers);
 
 async function stored(org: string): Promise<{ raw: number; daily: number }> {
   const [raw] = await store.query<{ n: number }>("SELECT count() AS n FROM llm_usage WHERE org_id = {org:String}", { org });
@@ -212,46 +186,5 @@ describe("POST /v1/events — malformed or oversized requests", () => {
     } as RequestInit);
     expect(streamed.status).toBe(413);
     expect(sent).toBeLessThan(6 * 1024 * 1024);
-  });
-});
-
-describe("POST /v1/events — auth and storage failures", () => {
-  it("answers 401 for a missing, invalid or expired token", async () => {
-    expect((await post(null, JSON.stringify([event()]))).status).toBe(401);
-    expect((await post(null, JSON.stringify([event()]), { authorization: "Bearer not.a.jwt" })).status).toBe(401);
-    const wrongKey = await issueToken("x".repeat(32), "acme");
-    expect((await post(null, "[]", { authorization: `Bearer ${wrongKey}` })).status).toBe(401);
-    const now = Math.floor(Date.now() / 1000);
-    const expired = await sign({ org_id: "acme", iat: now - 120, exp: now - 60 }, secret, "HS256");
-    const res = await post(null, JSON.stringify([event()]), { authorization: `Bearer ${expired}` });
-    expect(res.status).toBe(401);
-    expect(((await res.json()) as { error: { message: string } }).error.message).toBe("token expired");
-  });
-
-  it("answers 503 when the sink cannot make the events durable", async () => {
-    const failing: EventSink = { write: () => Promise.reject(new Error("broker down")) };
-    const failingApp = createIngestRoutes({ sink: failing, auth: { jwtSecret: secret }, logger, now: () => T });
-    const res = await post(newOrg(), JSON.stringify([event()]), {}, failingApp);
-    expect(res.status).toBe(503);
-    expect(((await res.json()) as { error: { code: string } }).error.code).toBe("unavailable");
-  });
-
-  it("answers 503 retryable only when retrying can help; a store error that repeats is a 500, not retryable", async () => {
-    const cases: Array<[Error, number, boolean]> = [
-      [storeErrorFromCode(210, "network"), 503, true],
-      [new StoreError("unavailable", "closed", false), 503, true],
-      [storeErrorFromCode(60, "unknown table"), 500, false],
-    ];
-    for (const [err, status, retryable] of cases) {
-      const failingApp = createIngestRoutes({
-        sink: { write: () => Promise.reject(err) },
-        auth: { jwtSecret: secret },
-        logger,
-        now: () => T,
-      });
-      const res = await post(newOrg(), JSON.stringify([event()]), {}, failingApp);
-      expect(res.status).toBe(status);
-      expect(((await res.json()) as { error: { details: { retryable: boolean } } }).error.details.retryable).toBe(retryable);
-    }
   });
 });

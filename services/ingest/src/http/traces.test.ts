@@ -1,23 +1,16 @@
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { gzipSync } from "node:zlib";
 import type { Store } from "@tokenmeter/clickhouse";
 import { reportedOrUnpriced } from "@tokenmeter/core";
-import { issueToken } from "@tokenmeter/http";
-import { decodeProtobufResponse, decodeProtobufStatus, encodeProtobufExport } from "@tokenmeter/otlp";
-import { pino } from "pino";
+import { decodeProtobufResponse, decodeProtobufStatus } from "@tokenmeter/otlp";
 import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { chatSpan, otlpExport, otlpSpan, toProtobufShape } from "../../../../test/support/otlp-export.js";
+import { chatSpan, otlpExport, otlpSpan } from "../../../../test/support/otlp-export.js";
 import { dropTestStore, openTestStore } from "../../../../test/support/store.js";
-import { TooManyRefusedError } from "../dedup/bisect.js";
-import type { EventSink } from "../sink.js";
 import { type BatchWriter, createBatchWriter } from "../writer/batch-writer.js";
 import { createIngestRoutes } from "./routes.js";
-import { createTraceRoutes } from "./traces.js";
+import { bytes, logger, newOrg, postTo, protobuf, secret, T } from "./traces-testing.js";
 
-const T = Date.now();
-const secret = "t".repeat(32);
-const logger = pino({ level: "silent" });
 let store: Store;
 let writer: BatchWriter;
 let registry: Registry;
@@ -35,24 +28,13 @@ afterAll(async () => {
   await dropTestStore(store);
 });
 
-const newOrg = () => `org_${randomUUID().slice(0, 8)}`;
-
-async function post(
+const post = (
   org: string,
   body: Uint8Array | string,
   type: string,
   headers: Record<string, string> = {},
   target: { request: typeof app.request } = app,
-) {
-  return target.request("/v1/traces", {
-    method: "POST",
-    body: body as BodyInit,
-    headers: { "content-type": type, authorization: `Bearer ${await issueToken(secret, org)}`, ...headers },
-  });
-}
-
-const protobuf = (exp: ReturnType<typeof otlpExport>) => encodeProtobufExport(toProtobufShape(exp));
-const bytes = async (res: Response) => new Uint8Array(await res.arrayBuffer());
+) => postTo(target, org, body, type, headers);
 
 async function stored(org: string): Promise<number> {
   const [row] = await store.query<{ n: number }>("SELECT count() AS n FROM llm_usage WHERE org_id = {org:String}", { org });
@@ -180,90 +162,7 @@ describe("POST /v1/traces — hostile input: no 5xx, nothing valid lost", () => 
   });
 });
 
-describe("POST /v1/traces — backpressure and storage", () => {
-  it("429 + Retry-After when too many exports are in progress; 503 + Retry-After when the sink fails", async () => {
-    let release = () => {};
-    const blocked = new Promise<void>((r) => {
-      release = r;
-    });
-    const slow: EventSink = {
-      write: async (e) => {
-        await blocked;
-        return { accepted: e.length, duplicates: 0 };
-      },
-    };
-    const limited = createTraceRoutes({ sink: slow, auth: { jwtSecret: secret }, logger, maxConcurrent: 1, now: () => T });
-    const org = newOrg();
-    const body = JSON.stringify(otlpExport([chatSpan(T - 60_000)]));
-    const first = post(org, body, "application/json", {}, limited);
-    await new Promise((r) => setTimeout(r, 50));
-    const second = await post(org, body, "application/json", {}, limited);
-    expect(second.status).toBe(429);
-    expect(second.headers.get("retry-after")).toBe("1");
-    release();
-    expect((await first).status).toBe(200);
-
-    const failing: EventSink = { write: async () => Promise.reject(new Error("broker down")) };
-    const down = createTraceRoutes({ sink: failing, auth: { jwtSecret: secret }, logger, now: () => T });
-    const res = await post(org, protobuf(otlpExport([chatSpan(T - 60_000)])), "application/x-protobuf", {}, down);
-    expect(res.status).toBe(503);
-    expect(res.headers.get("retry-after")).toBe("5");
-    expect(decodeProtobufStatus(await bytes(res)).code).toBe(14);
-  });
-
-  it("429 + Retry-After while the exports in progress hold the in-flight byte budget; the budget comes back after", async () => {
-    let release = () => {};
-    const blocked = new Promise<void>((r) => {
-      release = r;
-    });
-    const slow: EventSink = {
-      write: async (e) => {
-        await blocked;
-        return { accepted: e.length, duplicates: 0 };
-      },
-    };
-    const org = newOrg();
-    const body = JSON.stringify(otlpExport(Array.from({ length: 20 }, () => chatSpan(T - 60_000))));
-    const limited = createTraceRoutes({
-      sink: slow,
-      auth: { jwtSecret: secret },
-      logger,
-      maxInFlightBytes: body.length + 100,
-      now: () => T,
-    });
-    const first = post(org, body, "application/json", {}, limited);
-    await new Promise((r) => setTimeout(r, 50));
-    const second = await post(org, body, "application/json", {}, limited);
-    expect(second.status).toBe(429);
-    expect(second.headers.get("retry-after")).toBe("1");
-    release();
-    expect((await first).status).toBe(200);
-    expect((await post(org, body, "application/json", {}, limited)).status).toBe(200);
-  });
-
-  it("a store error retrying cannot fix is a 500 (not retried by exporters); rows the store refuses are rejected spans", async () => {
-    const org = newOrg();
-    const body = protobuf(otlpExport([chatSpan(T - 60_000), chatSpan(T - 50_000)]));
-    const hopeless: EventSink = { write: async () => Promise.reject(new TooManyRefusedError("a bad statement")) };
-    const broken = createTraceRoutes({ sink: hopeless, auth: { jwtSecret: secret }, logger, now: () => T });
-    const res = await post(org, body, "application/x-protobuf", {}, broken);
-    expect(res.status).toBe(500);
-    expect(res.headers.get("retry-after")).toBeNull();
-    expect(decodeProtobufStatus(await bytes(res)).code).toBe(13);
-
-    const picky: EventSink = {
-      write: async (e) => ({
-        accepted: e.length - 1,
-        duplicates: 0,
-        refused: [{ index: 1, reason: "Cannot parse input: column session_id" }],
-      }),
-    };
-    const refusing = createTraceRoutes({ sink: picky, auth: { jwtSecret: secret }, logger, now: () => T });
-    const answer = decodeProtobufResponse(await bytes(await post(org, body, "application/x-protobuf", {}, refusing)));
-    expect(answer.rejectedSpans).toBe(1);
-    expect(answer.errorMessage).toMatch(/^span [0-9a-f]{16} \(gen_ai\): refused by the store: Cannot parse input: column session_id$/);
-  });
-
+describe("POST /v1/traces — metrics", () => {
   it("counts spans received, mapped, skipped by reason and rejected, per dialect", async () => {
     const org = newOrg();
     const spans = [
