@@ -5,6 +5,8 @@ import { Hono } from "hono";
 import { routePath } from "hono/route";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
+import { createBudgetApi } from "./budgets/api.js";
+import { type BudgetRuntime, createBudgetRuntime } from "./budgets/runtime.js";
 import type { ResultCache } from "./cache.js";
 import { cacheKey, createCacheAside } from "./cache-aside.js";
 import type { EndpointDef, QueryContext } from "./endpoint.js";
@@ -29,6 +31,8 @@ export interface QueryAppOptions {
   now?: () => number;
   /** Extra readiness checks (e.g. the Kafka producer); name → async probe. */
   readiness?: Record<string, () => Promise<void>>;
+  /** Budgets' check snapshot and reservations (default: in memory, built here). */
+  budgets?: BudgetRuntime;
   /** Extra route groups mounted at "/" (dashboard, pricing, ingest). */
   mount?: Hono[];
 }
@@ -134,6 +138,10 @@ export function createQueryApp(opts: QueryAppOptions): Hono {
       return c.body(res.body, 200, { ...headers, "Content-Type": "application/json" });
     });
   }
+
+  // 4. Budgets and alerts (org-scoped CRUD, status, the pre-call check).
+  const budgets = opts.budgets ?? createBudgetRuntime({ store: opts.store, logger: opts.logger, now });
+  app.route("/", createBudgetApi({ store: opts.store, auth: opts.auth, runtime: budgets, now }));
 
   for (const m of opts.mount ?? []) app.route("/", m);
   return app as unknown as Hono;
