@@ -5,6 +5,8 @@ import { Hono } from "hono";
 import { routePath } from "hono/route";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
+import { createAlertApi } from "./alerts/api.js";
+import type { DeliveryPolicy } from "./alerts/deliver.js";
 import { createBudgetApi } from "./budgets/api.js";
 import { type BudgetRuntime, createBudgetRuntime } from "./budgets/runtime.js";
 import type { ResultCache } from "./cache.js";
@@ -33,6 +35,8 @@ export interface QueryAppOptions {
   readiness?: Record<string, () => Promise<void>>;
   /** Budgets' check snapshot and reservations (default: in memory, built here). */
   budgets?: BudgetRuntime;
+  /** Webhook policy for the alert test/resend routes (default: DESIGN.md's, private targets refused). */
+  alertPolicy?: DeliveryPolicy;
   /** Extra route groups mounted at "/" (dashboard, pricing, ingest). */
   mount?: Hono[];
 }
@@ -142,6 +146,16 @@ export function createQueryApp(opts: QueryAppOptions): Hono {
   // 4. Budgets and alerts (org-scoped CRUD, status, the pre-call check).
   const budgets = opts.budgets ?? createBudgetRuntime({ store: opts.store, logger: opts.logger, now });
   app.route("/", createBudgetApi({ store: opts.store, auth: opts.auth, runtime: budgets, now }));
+  app.route(
+    "/",
+    createAlertApi({
+      store: opts.store,
+      auth: opts.auth,
+      logger: opts.logger,
+      now,
+      ...(opts.alertPolicy ? { policy: opts.alertPolicy } : {}),
+    }),
+  );
 
   for (const m of opts.mount ?? []) app.route("/", m);
   return app as unknown as Hono;

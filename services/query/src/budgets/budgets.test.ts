@@ -1,7 +1,7 @@
 import type { ChdbStore } from "@tokenmeter/clickhouse";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dropTestStore, openTestStore } from "../../../../test/support/store.js";
-import { makeBudgetApp, type BudgetTestApp } from "../testing/budget-app.js";
+import { type BudgetTestApp, makeBudgetApp } from "../testing/budget-app.js";
 import { type GenEvent, generateEvents, insertEvents } from "../testing/fixture.js";
 
 // Budget spent against /v1/analytics/usage on the real engine: the same number
@@ -102,7 +102,10 @@ describe("budget API", () => {
     expect((await t.call("GET", `/v1/budgets/${b.id}`, "org-a")).status).toBe(404);
     expect((await t.call("GET", `/v1/budgets/${b.id}/status`, "org-a")).status).toBe(404);
     expect((await t.call("DELETE", `/v1/budgets/${b.id}`, "org-a")).status).toBe(404);
-    expect((await t.call("PUT", `/v1/budgets/${b.id}`, "org-a", { name: "x", metric: "requests", limit: 1, window: { rolling_hours: 1 } })).status).toBe(404);
+    expect(
+      (await t.call("PUT", `/v1/budgets/${b.id}`, "org-a", { name: "x", metric: "requests", limit: 1, window: { rolling_hours: 1 } }))
+        .status,
+    ).toBe(404);
     const list = await t.json<{ budgets: { id: string }[] }>("GET", "/v1/budgets", "org-b");
     expect(list.budgets.map((x) => x.id)).toContain(b.id);
     const put = await t.json<Record<string, unknown>>("PUT", `/v1/budgets/${b.id}`, "org-b", {
@@ -130,9 +133,25 @@ describe("budget API", () => {
     expect(res.status).toBe(400);
     const body = (await res.json()) as { error: { details: { issues: { path: string }[] } } };
     const paths = body.error.details.issues.map((i) => i.path);
-    for (const p of ["name", "metric", "limit", "window.period", "window.tz", "thresholds.0", "thresholds.1", "enforcement", "per", "(body)"])
+    for (const p of [
+      "name",
+      "metric",
+      "limit",
+      "window.period",
+      "window.tz",
+      "thresholds.0",
+      "thresholds.1",
+      "enforcement",
+      "per",
+      "(body)",
+    ])
       expect(paths, p).toContain(p);
-    const rolling = await t.call("POST", "/v1/budgets", "org-a", { name: "r", metric: "requests", limit: 1, window: { rolling_hours: 5000 } });
+    const rolling = await t.call("POST", "/v1/budgets", "org-a", {
+      name: "r",
+      metric: "requests",
+      limit: 1,
+      window: { rolling_hours: 5000 },
+    });
     expect(rolling.status).toBe(400);
     expect(await rolling.text()).toContain("window.rolling_hours");
     const notJson = await t.call("POST", "/v1/budgets", "org-a", "{nope");

@@ -82,11 +82,17 @@ describe("POST /v1/budgets/check", () => {
     });
     await t.json("POST", "/v1/budgets", "org-c", { name: "soft", metric: "requests", limit: 1, window: { rolling_hours: 1 }, scope });
     const call = { agent_id: "crosser", project_id: "web" };
-    await insertEvents(store, [event("org-c", Date.now() - 5_000, { agent_id: "crosser" }), event("org-c", Date.now() - 4_000, { agent_id: "crosser" })]);
+    await insertEvents(store, [
+      event("org-c", Date.now() - 5_000, { agent_id: "crosser" }),
+      event("org-c", Date.now() - 4_000, { agent_id: "crosser" }),
+    ]);
     const first = await t.json<{ allowed: boolean; budgets: Record<string, unknown>[] }>("POST", "/v1/budgets/check", "org-c", call);
     expect(first.allowed).toBe(true);
     expect(first.budgets.find((b) => b.id === hard.id)).toMatchObject({ spent: 2, limit: 3, remaining: 1, enforcement: "hard", key: null });
-    expect(first.budgets.find((b) => b.name === "soft"), JSON.stringify(first)).toMatchObject({ spent: 2, enforcement: "soft" });
+    expect(
+      first.budgets.find((b) => b.name === "soft"),
+      JSON.stringify(first),
+    ).toMatchObject({ spent: 2, enforcement: "soft" });
     // Another agent's call is in neither budget.
     expect((await t.json<{ budgets: unknown[] }>("POST", "/v1/budgets/check", "org-c", { agent_id: "other" })).budgets).toEqual([]);
 
@@ -122,16 +128,26 @@ describe("POST /v1/budgets/check", () => {
     expect(through).toHaveLength(10);
     expect(through.every((a) => a.reservation !== undefined)).toBe(true);
     // The same key again is the same reservation, not a second one.
-    const again = await t.json<{ allowed: boolean }>("POST", "/v1/budgets/check", "org-r", { estimate: 0.1, idempotency_key: through[0]?.reservation?.id });
+    const again = await t.json<{ allowed: boolean }>("POST", "/v1/budgets/check", "org-r", {
+      estimate: 0.1,
+      idempotency_key: through[0]?.reservation?.id,
+    });
     expect(again.allowed).toBe(true);
-    expect((await t.json<{ allowed: boolean }>("POST", "/v1/budgets/check", "org-r", { estimate: 0.1, idempotency_key: "late" })).allowed).toBe(false);
+    expect(
+      (await t.json<{ allowed: boolean }>("POST", "/v1/budgets/check", "org-r", { estimate: 0.1, idempotency_key: "late" })).allowed,
+    ).toBe(false);
     expect((await t.call("DELETE", `/v1/budgets/reservations/${through[0]?.reservation?.id}`, "org-r")).status).toBe(204);
-    expect((await t.json<{ allowed: boolean }>("POST", "/v1/budgets/check", "org-r", { estimate: 0.1, idempotency_key: "late" })).allowed).toBe(true);
+    expect(
+      (await t.json<{ allowed: boolean }>("POST", "/v1/budgets/check", "org-r", { estimate: 0.1, idempotency_key: "late" })).allowed,
+    ).toBe(true);
     t.stop();
   });
 
   it("per user: each user is judged against the limit on their own", async () => {
-    await insertEvents(store, [event("org-p", Date.now() - 1_000, { user_id: "heavy" }), event("org-p", Date.now() - 900, { user_id: "heavy" })]);
+    await insertEvents(store, [
+      event("org-p", Date.now() - 1_000, { user_id: "heavy" }),
+      event("org-p", Date.now() - 900, { user_id: "heavy" }),
+    ]);
     const t = makeBudgetApp({ store, now: Date.now });
     await t.json("POST", "/v1/budgets", "org-p", {
       name: "per user",
@@ -141,7 +157,9 @@ describe("POST /v1/budgets/check", () => {
       per: "user_id",
       enforcement: "hard",
     });
-    const heavy = await t.json<{ allowed: boolean; budgets: { key: string; spent: number }[] }>("POST", "/v1/budgets/check", "org-p", { user_id: "heavy" });
+    const heavy = await t.json<{ allowed: boolean; budgets: { key: string; spent: number }[] }>("POST", "/v1/budgets/check", "org-p", {
+      user_id: "heavy",
+    });
     expect(heavy.allowed).toBe(false);
     expect(heavy.budgets[0]).toMatchObject({ key: "heavy", spent: 2 });
     expect((await t.json<{ allowed: boolean }>("POST", "/v1/budgets/check", "org-p", { user_id: "light" })).allowed).toBe(true);

@@ -60,10 +60,11 @@ export const Window = z
     if (w.rolling_hours === undefined && w.period === undefined)
       ctx.addIssue({ code: "custom", path: ["period"], message: `required: one of ${PERIODS.join(", ")} (or give rolling_hours)` });
   })
-  .transform((w): BudgetWindow =>
-    w.rolling_hours !== undefined
-      ? { rolling_hours: w.rolling_hours }
-      : { period: w.period ?? "month", tz: canonicalTimeZone(w.tz ?? "UTC") ?? "UTC" },
+  .transform(
+    (w): BudgetWindow =>
+      w.rolling_hours !== undefined
+        ? { rolling_hours: w.rolling_hours }
+        : { period: w.period ?? "month", tz: canonicalTimeZone(w.tz ?? "UTC") ?? "UTC" },
   );
 export type BudgetWindow = { period: (typeof PERIODS)[number]; tz: string } | { rolling_hours: number };
 
@@ -91,10 +92,7 @@ export const Budget = z.object({
   name: z.string(),
   metric: z.enum(METRICS),
   limit: z.number(),
-  window: z.union([
-    z.object({ period: z.enum(PERIODS), tz: z.string() }),
-    z.object({ rolling_hours: z.number().int() }),
-  ]),
+  window: z.union([z.object({ period: z.enum(PERIODS), tz: z.string() }), z.object({ rolling_hours: z.number().int() })]),
   scope: z.record(z.string(), z.unknown()),
   per: z.string().nullable(),
   thresholds: z.array(z.number()),

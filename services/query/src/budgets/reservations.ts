@@ -45,16 +45,18 @@ export class MemoryReservations implements Reservations {
 
   async hold(req: HoldRequest): Promise<HoldResult> {
     const own = req.reservation ? `${req.org_id}\u0000${req.reservation.id}` : undefined;
-    const held = req.lines.map((l) => this.heldOn(l.key, req.now, own));
+    const keys = req.lines.map((l) => `${req.org_id}\u0000${l.key}`);
+    const held = keys.map((k) => this.heldOn(k, req.now, own));
     const allowed = req.lines.every((l, i) => !l.hard || admits(l.spent, held[i] as number, l.estimate, l.limit));
     if (!allowed || !req.reservation || !own) return { allowed, held, reserved: false };
     const expires = req.now + req.reservation.ttlMs;
-    for (const l of req.lines) {
-      let line = this.lines.get(l.key);
-      if (!line) this.lines.set(l.key, (line = new Map()));
+    req.lines.forEach((l, i) => {
+      const key = keys[i] as string;
+      const line = this.lines.get(key) ?? new Map<string, { amount: number; expires: number }>();
+      this.lines.set(key, line);
       line.set(own, { amount: l.estimate, expires });
-    }
-    this.index.set(own, { keys: req.lines.map((l) => l.key), expires });
+    });
+    this.index.set(own, { keys, expires });
     return { allowed, held, reserved: true };
   }
 
@@ -143,7 +145,14 @@ export class RedisReservations implements Reservations {
     const keys = req.lines.flatMap((l) => this.lineKeys(req.org_id, l.key));
     const id = req.reservation?.id ?? "";
     const ttl = req.reservation?.ttlMs ?? 0;
-    const args = [req.now, req.now + ttl, id, ttl, req.lines.length, ...req.lines.flatMap((l) => [l.spent, l.limit, l.hard ? 1 : 0, l.estimate])];
+    const args = [
+      req.now,
+      req.now + ttl,
+      id,
+      ttl,
+      req.lines.length,
+      ...req.lines.flatMap((l) => [l.spent, l.limit, l.hard ? 1 : 0, l.estimate]),
+    ];
     const [allowed, reserved, held] = (await this.bounded(this.redis.eval(HOLD_SCRIPT, keys.length, ...keys, ...args.map(String)))) as [
       number,
       number,

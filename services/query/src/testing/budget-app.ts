@@ -4,8 +4,8 @@ import type { Hono } from "hono";
 import { pino } from "pino";
 import { Registry } from "prom-client";
 import { createQueryApp } from "../app.js";
-import { createBudgetRuntime } from "../budgets/runtime.js";
 import type { Reservations } from "../budgets/reservations.js";
+import { createBudgetRuntime } from "../budgets/runtime.js";
 import { MemoryResultCache } from "../cache.js";
 import { JWT_SECRET } from "./fixture.js";
 
@@ -37,8 +37,8 @@ export function makeBudgetApp(opts: { store: Store; now: () => number; reservati
   });
   const tokens = new Map<string, string>();
   const call = async (method: string, path: string, org: string, body?: unknown, headers: Record<string, string> = {}) => {
-    let token = tokens.get(org);
-    if (!token) tokens.set(org, (token = await issueToken(JWT_SECRET, org)));
+    const token = tokens.get(org) ?? (await issueToken(JWT_SECRET, org));
+    tokens.set(org, token);
     return await app.request(path, {
       method,
       headers: { authorization: `Bearer ${token}`, "content-type": "application/json", ...headers },

@@ -1,0 +1,60 @@
+import type { Logger } from "pino";
+import { type AttemptOutcome, attemptDelivery, type DeliveryDeps, type DeliveryJob } from "./deliver.js";
+
+/** Where delivery attempts are queued: in process (embedded) or on BullMQ (worker replicas). */
+export interface Dispatcher {
+  /** Queues one attempt; a delivery already queued or pending a retry is not queued twice. */
+  enqueue(job: DeliveryJob, delayMs?: number): Promise<void>;
+  /** Deliveries this process holds (queued or waiting to retry); the sweep leaves them alone. */
+  pending(delivery_id: string): boolean;
+  close(): Promise<void>;
+}
+
+/**
+ * The embedded default: a timer per pending attempt, retries re-armed from
+ * the outcome's delay. Nothing here runs on a request's path; every attempt is
+ * bounded by the delivery timeout.
+ */
+export class InProcessDispatcher implements Dispatcher {
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly running = new Set<Promise<unknown>>();
+  private closed = false;
+
+  constructor(
+    private readonly deps: DeliveryDeps,
+    private readonly logger: Logger,
+  ) {}
+
+  pending(delivery_id: string): boolean {
+    return this.timers.has(delivery_id);
+  }
+
+  async enqueue(job: DeliveryJob, delayMs = 0): Promise<void> {
+    if (this.closed || this.timers.has(job.delivery_id)) return;
+    const timer = setTimeout(() => {
+      const run = this.run(job).finally(() => this.running.delete(run));
+      this.running.add(run);
+    }, delayMs);
+    timer.unref();
+    this.timers.set(job.delivery_id, timer);
+  }
+
+  private async run(job: DeliveryJob): Promise<void> {
+    let outcome: AttemptOutcome | undefined;
+    try {
+      outcome = await attemptDelivery(this.deps, job);
+    } catch (err) {
+      this.logger.error({ err, op: "alert_delivery", delivery_id: job.delivery_id }, "delivery attempt could not run");
+    } finally {
+      this.timers.delete(job.delivery_id);
+    }
+    if (outcome?.retry_in_ms != null) await this.enqueue({ ...job, attempt: job.attempt + 1 }, outcome.retry_in_ms);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
+    await Promise.allSettled([...this.running]);
+  }
+}

@@ -1,0 +1,137 @@
+import type { Store } from "@tokenmeter/clickhouse";
+import type { Redis } from "ioredis";
+import type { Logger } from "pino";
+import { budgetRepo } from "../budgets/repo.js";
+import { startBullAlerts } from "./bull.js";
+import { type DeliveryDeps, type DeliveryPolicy, deliveryId } from "./deliver.js";
+import { type Dispatcher, InProcessDispatcher } from "./dispatch.js";
+import { type EvaluationResult, evaluateRules } from "./evaluate.js";
+import type { Notification } from "./notify.js";
+import { DeliveryRepo, EventRepo, ruleRepo, toRule } from "./repo.js";
+
+export interface AlertJobsOptions {
+  store: Store;
+  logger: Logger;
+  policy: DeliveryPolicy;
+  /** How often rules are evaluated (default 60 s). */
+  intervalMs: number;
+  /** BullMQ queue name prefix (distributed mode). */
+  queueName: string;
+  /** Set: BullMQ on this connection (maxRetriesPerRequest: null). Unset: in-process timers. */
+  bullConnection?: Redis;
+  now?: () => number;
+}
+
+export interface AlertJobs {
+  /** Evaluates the tick containing `at` now (tests, CLI) and queues what it found. */
+  evaluateNow(at?: number): Promise<EvaluationResult>;
+  close(): Promise<void>;
+}
+
+/** How far back the outbox sweep looks for notifications whose delivery never started or stalled. */
+const SWEEP_MS = 6 * 3_600_000;
+
+/**
+ * Alert evaluation and webhook delivery for either mode, started beside the
+ * pricing job by the same call (startPricingRefresh): BullMQ repeatable
+ * evaluation and a delivery queue in the worker, an in-process timer in the
+ * embedded default. Each evaluation: 1. evaluate every rule (new notifications
+ * are written first); 2. queue their deliveries; 3. sweep the outbox for any
+ * a crash left unqueued or a dead process left waiting to retry.
+ */
+export async function startAlertJobs(opts: AlertJobsOptions): Promise<AlertJobs> {
+  const now = opts.now ?? Date.now;
+  const rules = ruleRepo(opts.store);
+  const events = new EventRepo(opts.store);
+  const deliveries = new DeliveryRepo(opts.store);
+  const deps: DeliveryDeps = { rules, events, deliveries, policy: opts.policy, logger: opts.logger, now };
+  const evalDeps = { store: opts.store, rules, budgets: budgetRepo(opts.store), events, logger: opts.logger };
+
+  let dispatcher: Dispatcher;
+  const evaluate = async (tick: number): Promise<EvaluationResult> => {
+    const started = performance.now();
+    // 1. evaluate
+    const result = await evaluateRules(evalDeps, tick);
+    // 2. queue
+    for (const n of result.notifications) await queueAll(n, 1);
+    // 3. sweep
+    await sweep();
+    opts.logger.info(
+      {
+        op: "alert_evaluate",
+        tick: new Date(tick).toISOString(),
+        rules: result.rules,
+        failed: result.failed,
+        notifications: result.notifications.length,
+        ms: Math.round(performance.now() - started),
+      },
+      "alerts evaluated",
+    );
+    return result;
+  };
+  const queueAll = async (n: Notification, attempt: number) => {
+    const stored = await rules.get(n.org_id, n.rule_id);
+    if (!stored) return;
+    const rule = toRule(stored);
+    for (let channel = 0; channel < rule.channels.length; channel++) {
+      await dispatcher.enqueue({
+        org_id: n.org_id,
+        event_id: n.id,
+        rule_id: n.rule_id,
+        channel,
+        delivery_id: deliveryId(n.id, channel),
+        attempt,
+      });
+    }
+  };
+  const sweep = async () => {
+    const recent = await events.since(now() - SWEEP_MS);
+    const latest = await deliveries.latest(recent.map((n) => n.id));
+    for (const n of recent) {
+      const stored = await rules.get(n.org_id, n.rule_id);
+      if (!stored) continue;
+      for (let channel = 0; channel < stored.definition.channels.length; channel++) {
+        const id = deliveryId(n.id, channel);
+        if (dispatcher.pending(id)) continue;
+        const last = latest.get(id);
+        const job = { org_id: n.org_id, event_id: n.id, rule_id: n.rule_id, channel, delivery_id: id };
+        if (!last) await dispatcher.enqueue({ ...job, attempt: 1 });
+        else if (last.status === "failed" && last.next_attempt_at !== null && last.next_attempt_at <= now())
+          await dispatcher.enqueue({ ...job, attempt: last.attempt + 1 });
+      }
+    }
+  };
+
+  const tickOf = (at: number) => Math.floor(at / opts.intervalMs) * opts.intervalMs;
+  if (opts.bullConnection) {
+    const bull = await startBullAlerts({
+      connection: opts.bullConnection,
+      queueName: opts.queueName,
+      intervalMs: opts.intervalMs,
+      deps,
+      logger: opts.logger,
+      evaluate,
+    });
+    dispatcher = bull;
+    return { evaluateNow: (at) => evaluate(tickOf(at ?? now())), close: () => bull.close() };
+  }
+  dispatcher = new InProcessDispatcher(deps, opts.logger);
+  // One evaluation at a time: a slow one delays the next tick, never overlaps it.
+  let running: Promise<unknown> | undefined;
+  const timer = setInterval(() => {
+    running ??= evaluate(tickOf(now()))
+      .catch((err) => opts.logger.error({ err, op: "alert_evaluate" }, "alert evaluation failed"))
+      .finally(() => {
+        running = undefined;
+      });
+  }, opts.intervalMs);
+  timer.unref();
+  return {
+    evaluateNow: (at) => evaluate(tickOf(at ?? now())),
+    async close() {
+      clearInterval(timer);
+      await running;
+      await dispatcher.close();
+    },
+  };
+}
