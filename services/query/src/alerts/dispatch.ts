@@ -5,7 +5,7 @@ import { type AttemptOutcome, attemptDelivery, type DeliveryDeps, type DeliveryJ
 export interface Dispatcher {
   /** Queues one attempt; a delivery already queued or pending a retry is not queued twice. */
   enqueue(job: DeliveryJob, delayMs?: number): Promise<void>;
-  /** Deliveries this process holds (queued or waiting to retry); the sweep leaves them alone. */
+  /** Deliveries this process has taken on (queued, running, retrying or just done); the sweep leaves them alone. */
   pending(delivery_id: string): boolean;
   close(): Promise<void>;
 }
@@ -18,6 +18,8 @@ export interface Dispatcher {
 export class InProcessDispatcher implements Dispatcher {
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly running = new Set<Promise<unknown>>();
+  /** Every delivery this process took on (bounded): the sweep must not queue one whose attempt just finished. */
+  private readonly handled = new Set<string>();
   private closed = false;
 
   constructor(
@@ -26,11 +28,13 @@ export class InProcessDispatcher implements Dispatcher {
   ) {}
 
   pending(delivery_id: string): boolean {
-    return this.timers.has(delivery_id);
+    return this.handled.has(delivery_id);
   }
 
   async enqueue(job: DeliveryJob, delayMs = 0): Promise<void> {
     if (this.closed || this.timers.has(job.delivery_id)) return;
+    if (this.handled.size >= 100_000) this.handled.clear();
+    this.handled.add(job.delivery_id);
     const timer = setTimeout(() => {
       const run = this.run(job).finally(() => this.running.delete(run));
       this.running.add(run);

@@ -23,7 +23,7 @@ export interface AlertJobsOptions {
 }
 
 export interface AlertJobs {
-  /** Evaluates the tick containing `at` now (tests, CLI) and queues what it found. */
+  /** Evaluates now (tests, CLI) and queues what it found: at the instant `at` if given, else the current tick. */
   evaluateNow(at?: number): Promise<EvaluationResult>;
   close(): Promise<void>;
 }
@@ -113,7 +113,7 @@ export async function startAlertJobs(opts: AlertJobsOptions): Promise<AlertJobs>
       evaluate,
     });
     dispatcher = bull;
-    return { evaluateNow: (at) => evaluate(tickOf(at ?? now())), close: () => bull.close() };
+    return { evaluateNow: (at) => evaluate(at ?? tickOf(now())), close: () => bull.close() };
   }
   dispatcher = new InProcessDispatcher(deps, opts.logger);
   // One evaluation at a time: a slow one delays the next tick, never overlaps it.
@@ -127,7 +127,7 @@ export async function startAlertJobs(opts: AlertJobsOptions): Promise<AlertJobs>
   }, opts.intervalMs);
   timer.unref();
   return {
-    evaluateNow: (at) => evaluate(tickOf(at ?? now())),
+    evaluateNow: (at) => evaluate(at ?? tickOf(now())),
     async close() {
       clearInterval(timer);
       await running;

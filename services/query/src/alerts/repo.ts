@@ -23,12 +23,13 @@ const EventRow = z.object({
   rule_id: z.string(),
   group_key: z.string(),
   type: z.enum(NOTIFICATION_TYPES),
-  episode: z.string(),
-  occurred_at: z.string(),
+  episode_s: z.string(),
+  occurred_s: z.string(),
   payload: z.string(),
 });
 
-const SELECT_EVENT = `SELECT org_id, id, rule_id, group_key, type, toString(episode) AS episode, toString(occurred_at) AS occurred_at, payload FROM alert_events FINAL`;
+// Aliases differ from the columns so WHERE and ORDER BY still see the DateTime64 columns.
+const SELECT_EVENT = `SELECT org_id, id, rule_id, group_key, type, toString(episode) AS episode_s, toString(occurred_at) AS occurred_s, payload FROM alert_events FINAL`;
 
 function toNotification(raw: unknown): Notification {
   const r = EventRow.parse(raw);
@@ -38,8 +39,8 @@ function toNotification(raw: unknown): Notification {
     org_id: r.org_id,
     rule_id: r.rule_id,
     group_key: r.group_key,
-    episode: msOf(r.episode),
-    occurred_at: msOf(r.occurred_at),
+    episode: msOf(r.episode_s),
+    occurred_at: msOf(r.occurred_s),
     data: z.record(z.string(), z.unknown()).parse(JSON.parse(r.payload)),
   };
 }
@@ -82,13 +83,13 @@ export class EventRepo {
 
   /** A metric rule's state per group: the last transition written (none: ok). */
   async lastTransitions(org_id: string, rule_id: string): Promise<Map<string, { type: string; episode: number }>> {
-    const rows = await this.store.query<{ group_key: string; type: string; episode: string }>(
-      `SELECT group_key, argMax(type, occurred_at) AS type, toString(argMax(episode, occurred_at)) AS episode
+    const rows = await this.store.query<{ group_key: string; last_type: string; last_episode: string }>(
+      `SELECT group_key, argMax(type, occurred_at) AS last_type, toString(argMax(episode, occurred_at)) AS last_episode
        FROM alert_events WHERE org_id = {org_id:String} AND rule_id = {rule_id:String}
          AND type IN ('alert.triggered', 'alert.resolved') GROUP BY group_key`,
       { org_id, rule_id },
     );
-    return new Map(rows.map((r) => [String(r.group_key), { type: String(r.type), episode: msOf(String(r.episode)) }]));
+    return new Map(rows.map((r) => [String(r.group_key), { type: String(r.last_type), episode: msOf(String(r.last_episode)) }]));
   }
 
   async get(org_id: string, id: string): Promise<Notification | undefined> {
@@ -190,8 +191,8 @@ export class DeliveryRepo {
   ): Promise<Map<string, { attempt: number; status: DeliveryStatus; next_attempt_at: number | null }>> {
     if (event_ids.length === 0) return new Map();
     const rows = await this.store.query<Record<string, unknown>>(
-      `SELECT delivery_id, max(attempt) AS attempt, argMax(status, attempt) AS status,
-              toString(argMax(next_attempt_at, attempt)) AS next_attempt_at
+      `SELECT delivery_id, max(attempt) AS last_attempt, argMax(status, attempt) AS last_status,
+              toString(argMax(next_attempt_at, attempt)) AS next_at
        FROM alert_deliveries WHERE event_id IN {ids:Array(String)} GROUP BY delivery_id`,
       { ids: event_ids },
     );
@@ -199,9 +200,9 @@ export class DeliveryRepo {
       rows.map((r) => [
         String(r.delivery_id),
         {
-          attempt: Number(r.attempt),
-          status: String(r.status) as DeliveryStatus,
-          next_attempt_at: r.next_attempt_at && r.next_attempt_at !== "\\N" ? msOf(String(r.next_attempt_at)) : null,
+          attempt: Number(r.last_attempt),
+          status: String(r.last_status) as DeliveryStatus,
+          next_attempt_at: r.next_at && r.next_at !== "\\N" ? msOf(String(r.next_at)) : null,
         },
       ]),
     );

@@ -18,7 +18,7 @@ export interface BudgetTestApp {
 }
 
 export function makeBudgetApp(opts: { store: Store; now: () => number; reservations?: Reservations; refreshMs?: number }): BudgetTestApp {
-  const logger = pino({ level: "error" });
+  const logger = pino({ level: "silent" });
   const budgets = createBudgetRuntime({
     store: opts.store,
     logger,
