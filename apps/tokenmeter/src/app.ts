@@ -13,7 +13,16 @@ import {
   RedisPricingUpdates,
 } from "@tokenmeter/pricing";
 import { startPricingRefresh } from "@tokenmeter/pricing-refresh";
-import { createPricingRoutes, createQueryApp, MemoryResultCache, RedisResultCache, type ResultCache } from "@tokenmeter/query";
+import {
+  createBudgetRuntime,
+  createPricingRoutes,
+  createQueryApp,
+  deliveryPolicy,
+  MemoryResultCache,
+  RedisReservations,
+  RedisResultCache,
+  type ResultCache,
+} from "@tokenmeter/query";
 import { Hono } from "hono";
 import { Redis } from "ioredis";
 import type { Logger } from "pino";
@@ -90,6 +99,14 @@ export async function startTokenmeter(config: AppConfig, opts: StartOptions): Pr
   const cache: ResultCache = config.TOKENMETER_REDIS_URL
     ? new RedisResultCache({ url: config.TOKENMETER_REDIS_URL, logger })
     : new MemoryResultCache();
+  // Budgets: the pre-call check's snapshot; reservations in Redis when configured (shared by replicas).
+  const budgets = createBudgetRuntime({
+    store,
+    logger,
+    now: opts.now ?? Date.now,
+    refreshMs: config.TOKENMETER_BUDGET_REFRESH_MS,
+    ...(redis ? { reservations: new RedisReservations(redis, `${config.TOKENMETER_REDIS_PREFIX}:budgets`) } : {}),
+  });
   const app = createQueryApp({
     store,
     cache,
@@ -97,6 +114,8 @@ export async function startTokenmeter(config: AppConfig, opts: StartOptions): Pr
     logger,
     registry,
     now: opts.now,
+    budgets,
+    alertPolicy: deliveryPolicy(config),
     readiness: {
       ingest: async () => {
         if (transport.kafka && !transport.kafka.ready()) throw new Error("Kafka consumer has not joined its group");
@@ -132,6 +151,7 @@ export async function startTokenmeter(config: AppConfig, opts: StartOptions): Pr
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await transport.stop();
       await unsubscribe();
+      budgets.stop();
       await pricing.close();
       await cache.close();
       redis?.disconnect();

@@ -3,6 +3,7 @@ import { type ConfigResult, LogLevel, parseEnv } from "@tokenmeter/core";
 import { ApiKeys, JwtSecret } from "@tokenmeter/http";
 import { IngestConfig, KafkaIngestConfig } from "@tokenmeter/ingest";
 import { PricingConfig } from "@tokenmeter/pricing-refresh";
+import { AlertsConfig } from "@tokenmeter/query";
 import { z } from "zod";
 
 const bool = z
@@ -46,6 +47,8 @@ export const AppConfig = z.object({
   }).shape,
   // The pricing job's own settings (source, cron, retries), shared with its standalone worker.
   ...PricingConfig.shape,
+  // Budgets and alerts: the check's refresh, webhook delivery, the evaluation schedule.
+  ...AlertsConfig.shape,
 });
 export type AppConfig = z.output<typeof AppConfig>;
 

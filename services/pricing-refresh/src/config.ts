@@ -1,5 +1,6 @@
 import { StoreEnv } from "@tokenmeter/clickhouse";
 import { type ConfigResult, LogLevel, parseEnv } from "@tokenmeter/core";
+import { AlertsConfig } from "@tokenmeter/query";
 import { CronExpressionParser } from "cron-parser";
 import { z } from "zod";
 import { LITELLM_PRICES_URL } from "./sources/index.js";
@@ -41,8 +42,9 @@ export const PricingConfig = z.object({
 });
 export type PricingConfig = z.output<typeof PricingConfig>;
 
-/** The standalone worker also needs storage and Redis. */
+/** The standalone worker also needs storage and Redis, and runs the alert jobs. */
 export const PricingWorkerConfig = PricingConfig.extend({
+  ...AlertsConfig.shape,
   TOKENMETER_REDIS_URL: z.url({ message: "must be a URL" }).optional(),
   ...StoreEnv.shape,
   TOKENMETER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),

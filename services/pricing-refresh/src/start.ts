@@ -1,5 +1,6 @@
 import type { Store } from "@tokenmeter/clickhouse";
 import { PriceBook, type PricingUpdates } from "@tokenmeter/pricing";
+import { type AlertJobs, AlertsConfig, deliveryPolicy, startAlertJobs } from "@tokenmeter/query";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
@@ -14,7 +15,8 @@ import { sourceFromSpec } from "./sources/index.js";
 
 export interface StartPricingRefreshOptions {
   store: Store;
-  config: PricingConfig;
+  /** Pricing settings, and the alert jobs' (defaults where absent). */
+  config: PricingConfig & Partial<AlertsConfig>;
   /** Where "pricing updated" goes (Redis pub/sub or in-process). */
   updates: PricingUpdates;
   logger: Logger;
@@ -30,6 +32,8 @@ export interface PricingRefresh {
   refreshNow(): Promise<RefreshResult>;
   /** The BullMQ worker in distributed mode. */
   worker?: PricingWorker;
+  /** Alert evaluation and webhook delivery, started beside the pricing job in both modes. */
+  alerts: AlertJobs;
   close(): Promise<void>;
 }
 
@@ -59,6 +63,16 @@ export async function startPricingRefresh(opts: StartPricingRefreshOptions): Pro
     });
   // 1. seed
   await seedBundledPrices(opts.store, logger);
+  // Alerts ride along: BullMQ on the same connection in the worker, in-process timers embedded.
+  const alertsConfig: AlertsConfig = { ...AlertsConfig.parse({}), ...config };
+  const alerts = await startAlertJobs({
+    store: opts.store,
+    logger,
+    policy: deliveryPolicy(alertsConfig),
+    intervalMs: alertsConfig.TOKENMETER_ALERT_EVAL_INTERVAL_MS,
+    queueName: alertsConfig.TOKENMETER_ALERT_QUEUE,
+    ...(opts.bullConnection ? { bullConnection: opts.bullConnection } : {}),
+  });
   // 2. schedule
   if (opts.bullConnection) {
     const worker = await startPricingWorker({
@@ -83,7 +97,15 @@ export async function startPricingRefresh(opts: StartPricingRefreshOptions): Pro
       },
     });
     if (opts.refreshAtStart) await worker.refreshNow();
-    return { refreshNow: refresh, worker, close: () => worker.close() };
+    return {
+      refreshNow: refresh,
+      worker,
+      alerts,
+      close: async () => {
+        await alerts.close();
+        await worker.close();
+      },
+    };
   }
   const schedule: InProcessSchedule = startInProcessSchedule({
     cron: config.TOKENMETER_PRICING_CRON,
@@ -95,8 +117,10 @@ export async function startPricingRefresh(opts: StartPricingRefreshOptions): Pro
   });
   return {
     refreshNow: refresh,
+    alerts,
     async close() {
       schedule.stop();
+      await alerts.close();
     },
   };
 }

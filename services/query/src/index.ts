@@ -1,7 +1,14 @@
+export { DEFAULT_DELIVERY_POLICY } from "./alerts/api.js";
+export type { DeliveryPolicy } from "./alerts/deliver.js";
+export { type AlertJobs, startAlertJobs } from "./alerts/jobs.js";
+export { verifySignature } from "./alerts/notify.js";
 export { createQueryApp, ENDPOINTS, type QueryAppOptions, ttlSeconds } from "./app.js";
 export { bucketStart, bucketStarts, GRANULARITIES, type Granularity } from "./buckets.js";
+export { RedisReservations } from "./budgets/reservations.js";
+export { type BudgetRuntime, createBudgetRuntime } from "./budgets/runtime.js";
 export { MemoryResultCache, RedisResultCache, type ResultCache } from "./cache.js";
 export { cacheKey } from "./cache-aside.js";
+export { AlertsConfig, deliveryPolicy } from "./config.js";
 export { createDashboardRoutes } from "./dashboard/index.js";
 export { buildOpenApi } from "./openapi.js";
 export { type AnalyticsQuery, PARAMS, QUERY_LIMITS } from "./params.js";

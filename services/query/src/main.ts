@@ -8,11 +8,14 @@
 import { serve } from "@hono/node-server";
 import { createStore, storeConfigFromEnv } from "@tokenmeter/clickhouse";
 import { parseApiKeys } from "@tokenmeter/http";
+import { Redis } from "ioredis";
 import { pino } from "pino";
 import { Registry } from "prom-client";
 import { createQueryApp } from "./app.js";
+import { RedisReservations } from "./budgets/reservations.js";
+import { createBudgetRuntime } from "./budgets/runtime.js";
 import { MemoryResultCache, RedisResultCache, type ResultCache } from "./cache.js";
-import { loadQueryConfig } from "./config.js";
+import { deliveryPolicy, loadQueryConfig } from "./config.js";
 
 const result = loadQueryConfig(process.env);
 if (!result.ok) {
@@ -39,24 +42,38 @@ if (config.TOKENMETER_REDIS_URL) {
   cache = new MemoryResultCache({ maxEntries: config.TOKENMETER_CACHE_MAX_ENTRIES });
 }
 
-// 3. Serve.
+// 3. Budgets: reservations shared through Redis across replicas when configured.
+const reservationRedis = config.TOKENMETER_REDIS_URL ? new Redis(config.TOKENMETER_REDIS_URL, { maxRetriesPerRequest: 1 }) : undefined;
+const budgets = createBudgetRuntime({
+  store,
+  logger,
+  now: Date.now,
+  refreshMs: config.TOKENMETER_BUDGET_REFRESH_MS,
+  ...(reservationRedis ? { reservations: new RedisReservations(reservationRedis, `${config.TOKENMETER_REDIS_KEY_PREFIX}budgets`) } : {}),
+});
+
+// 4. Serve.
 const app = createQueryApp({
   store,
   cache,
   auth: { jwtSecret: config.TOKENMETER_JWT_SECRET, apiKeyHashes: parseApiKeys(config.TOKENMETER_API_KEYS) },
   logger,
   registry: new Registry(),
+  budgets,
+  alertPolicy: deliveryPolicy(config),
 });
 const server = serve({ fetch: app.fetch, port: config.TOKENMETER_PORT, hostname: config.TOKENMETER_HOST }, (info) =>
   logger.info({ op: "start", port: info.port, host: config.TOKENMETER_HOST }, "query service listening"),
 );
 
-// 4. Stop cleanly.
+// 5. Stop cleanly.
 let stopping = false;
 process.on("SIGTERM", () => {
   if (stopping) return;
   stopping = true;
   server.close(async () => {
+    budgets.stop();
+    reservationRedis?.disconnect();
     await cache.close();
     await store.close();
     process.exit(0);
