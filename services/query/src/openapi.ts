@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { budgetAlertPaths } from "./budgets/openapi.js";
 import type { EndpointDef } from "./endpoint.js";
 import { PARAMS, REPEATABLE } from "./params.js";
 
@@ -51,6 +52,6 @@ export function buildOpenApi(endpoints: readonly EndpointDef[]): Record<string, 
     openapi: "3.1.0",
     info: { title: "Tokenmeter Query API", version: "1" },
     components: { securitySchemes: { bearer: { type: "http", scheme: "bearer", bearerFormat: "JWT (HS256, org_id claim) or API key" } } },
-    paths,
+    paths: { ...paths, ...budgetAlertPaths() },
   };
 }
