@@ -26,7 +26,8 @@ export const Scope = z
     tags: z.record(z.string().regex(TAG_KEY, "tag keys are 1-64 characters of A-Z a-z 0-9 _ . : -"), values).optional(),
   })
   .describe("Query filters the budget counts: {} is the whole org");
-export type Scope = z.output<typeof Scope>;
+/** Filter name → accepted values (OR), plus tag key → values. */
+export type Scope = { tags?: Record<string, string[]> } & { [filter: string]: string[] | Record<string, string[]> | undefined };
 
 /** A dimension to split by: a group_by of the analytics, or `tag.<key>`. */
 export const Per = z
@@ -84,7 +85,7 @@ export const BudgetInput = z.strictObject({
     .transform((t) => [...new Set(t)].sort((a, b) => a - b)),
   enforcement: z.enum(["soft", "hard"]).default("soft"),
 });
-export type BudgetInput = z.output<typeof BudgetInput>;
+export type BudgetInput = Omit<z.output<typeof BudgetInput>, "scope"> & { scope: Scope };
 
 /** A stored budget as the API returns it. */
 export const Budget = z.object({
