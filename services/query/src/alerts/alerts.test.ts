@@ -11,6 +11,7 @@ import { MemoryResultCache } from "../cache.js";
 import { testEvent } from "../testing/events.js";
 import { insertEvents, JWT_SECRET } from "../testing/fixture.js";
 import { eventually, type Receiver, startReceiver } from "../testing/receiver.js";
+import { dropQueues } from "../testing/redis.js";
 import type { DeliveryPolicy } from "./deliver.js";
 import { type AlertJobs, startAlertJobs } from "./jobs.js";
 import { verifySignature } from "./notify.js";
@@ -59,7 +60,11 @@ async function json<T = Record<string, unknown>>(method: string, path: string, o
   return (await res.json()) as T;
 }
 
-const jobs = (bullConnection?: Redis, queueName = `t-alerts-${randomUUID()}`) =>
+const RUN = `t-alerts-${randomUUID()}`;
+afterAll(async () => {
+  await dropQueues(REDIS_URL, RUN);
+});
+const jobs = (bullConnection?: Redis, queueName = `${RUN}-${randomUUID()}`) =>
   startAlertJobs({ store, logger, policy: POLICY, intervalMs: 3_600_000, queueName, ...(bullConnection ? { bullConnection } : {}) });
 
 type Body = { id: string; type: string; org_id: string; occurred_at: string; data: Record<string, unknown> };
@@ -183,7 +188,7 @@ describe("two worker replicas on BullMQ", () => {
       channels: [{ type: "webhook", url: receiver.url, secret: SECRET }],
     });
     await insertEvents(store, [testEvent(org, Date.now() - 2_000), testEvent(org, Date.now() - 1_000)]);
-    const queue = `t-alerts-${randomUUID()}`;
+    const queue = `${RUN}-${randomUUID()}`;
     const conns = [new Redis(REDIS_URL, { maxRetriesPerRequest: null }), new Redis(REDIS_URL, { maxRetriesPerRequest: null })];
     const [a, b] = await Promise.all(conns.map((c) => jobs(c, queue)));
     const now = Date.now();
