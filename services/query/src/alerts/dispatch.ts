@@ -21,10 +21,14 @@ export class InProcessDispatcher implements Dispatcher {
   /** Every delivery this process took on (bounded): the sweep must not queue one whose attempt just finished. */
   private readonly handled = new Set<string>();
   private closed = false;
+  /** Attempts running now, and those waiting for a slot: a burst of notifications cannot open thousands of sockets. */
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
 
   constructor(
     private readonly deps: DeliveryDeps,
     private readonly logger: Logger,
+    private readonly concurrency = 16,
   ) {}
 
   pending(delivery_id: string): boolean {
@@ -45,11 +49,15 @@ export class InProcessDispatcher implements Dispatcher {
 
   private async run(job: DeliveryJob): Promise<void> {
     let outcome: AttemptOutcome | undefined;
+    if (this.active >= this.concurrency) await new Promise<void>((r) => this.waiting.push(r));
+    this.active++;
     try {
-      outcome = await attemptDelivery(this.deps, job);
+      outcome = this.closed ? undefined : await attemptDelivery(this.deps, job);
     } catch (err) {
       this.logger.error({ err, op: "alert_delivery", delivery_id: job.delivery_id }, "delivery attempt could not run");
     } finally {
+      this.active--;
+      this.waiting.shift()?.();
       this.timers.delete(job.delivery_id);
     }
     if (outcome?.retry_in_ms != null) await this.enqueue({ ...job, attempt: job.attempt + 1 }, outcome.retry_in_ms);
@@ -59,6 +67,7 @@ export class InProcessDispatcher implements Dispatcher {
     this.closed = true;
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
+    for (const w of this.waiting.splice(0)) w();
     await Promise.allSettled([...this.running]);
   }
 }

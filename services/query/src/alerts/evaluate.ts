@@ -23,6 +23,8 @@ export interface EvaluationResult {
   failed: number;
   /** Notifications written by this evaluation (not the ones an earlier one already wrote). */
   notifications: Notification[];
+  /** The enabled rules evaluated, by id. */
+  byId: Map<string, AlertRule>;
 }
 
 const HOUR_MS = 3_600_000;
@@ -35,7 +37,7 @@ const HOUR_MS = 3_600_000;
 export async function evaluateRules(deps: EvaluateDeps, tick: number): Promise<EvaluationResult> {
   const rules = (await deps.rules.list()).map(toRule).filter((r) => r.enabled);
   const budgetsByOrg = new Map<string, Map<string, Budget>>();
-  const out: EvaluationResult = { rules: rules.length, failed: 0, notifications: [] };
+  const out: EvaluationResult = { rules: rules.length, failed: 0, notifications: [], byId: new Map(rules.map((r) => [r.id, r])) };
   for (const rule of rules) {
     try {
       const found =

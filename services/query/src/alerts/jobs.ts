@@ -6,8 +6,9 @@ import { startBullAlerts } from "./bull.js";
 import { type DeliveryDeps, type DeliveryPolicy, deliveryId } from "./deliver.js";
 import { type Dispatcher, InProcessDispatcher } from "./dispatch.js";
 import { type EvaluationResult, evaluateRules } from "./evaluate.js";
+import type { AlertRule } from "./model.js";
 import type { Notification } from "./notify.js";
-import { DeliveryRepo, EventRepo, ruleRepo, toRule } from "./repo.js";
+import { DeliveryRepo, EventRepo, ruleRepo } from "./repo.js";
 
 export interface AlertJobsOptions {
   store: Store;
@@ -53,9 +54,9 @@ export async function startAlertJobs(opts: AlertJobsOptions): Promise<AlertJobs>
     // 1. evaluate
     const result = await evaluateRules(evalDeps, tick);
     // 2. queue
-    for (const n of result.notifications) await queueAll(n, 1);
+    for (const n of result.notifications) await queueAll(n, result.byId);
     // 3. sweep
-    await sweep();
+    await sweep(result.byId);
     opts.logger.info(
       {
         op: "alert_evaluate",
@@ -69,10 +70,9 @@ export async function startAlertJobs(opts: AlertJobsOptions): Promise<AlertJobs>
     );
     return result;
   };
-  const queueAll = async (n: Notification, attempt: number) => {
-    const stored = await rules.get(n.org_id, n.rule_id);
-    if (!stored) return;
-    const rule = toRule(stored);
+  const queueAll = async (n: Notification, byId: Map<string, AlertRule>) => {
+    const rule = byId.get(n.rule_id);
+    if (!rule) return;
     for (let channel = 0; channel < rule.channels.length; channel++) {
       await dispatcher.enqueue({
         org_id: n.org_id,
@@ -80,17 +80,19 @@ export async function startAlertJobs(opts: AlertJobsOptions): Promise<AlertJobs>
         rule_id: n.rule_id,
         channel,
         delivery_id: deliveryId(n.id, channel),
-        attempt,
+        attempt: 1,
       });
     }
   };
-  const sweep = async () => {
-    const recent = await events.since(now() - SWEEP_MS);
+  // Deliveries a crash left unqueued, or a dead process left waiting to retry (this process's own are skipped).
+  const sweep = async (byId: Map<string, AlertRule>) => {
+    const recent = (await events.since(now() - SWEEP_MS)).filter((n) =>
+      (byId.get(n.rule_id)?.channels ?? []).some((_, channel) => !dispatcher.pending(deliveryId(n.id, channel))),
+    );
     const latest = await deliveries.latest(recent.map((n) => n.id));
     for (const n of recent) {
-      const stored = await rules.get(n.org_id, n.rule_id);
-      if (!stored) continue;
-      for (let channel = 0; channel < stored.definition.channels.length; channel++) {
+      const channels = byId.get(n.rule_id)?.channels.length ?? 0;
+      for (let channel = 0; channel < channels; channel++) {
         const id = deliveryId(n.id, channel);
         if (dispatcher.pending(id)) continue;
         const last = latest.get(id);

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type { Store } from "@tokenmeter/clickhouse";
 import { z } from "zod";
 import { Definitions, type Stored } from "../budgets/definitions.js";
@@ -49,26 +50,27 @@ function toNotification(raw: unknown): Notification {
 export class EventRepo {
   constructor(private readonly store: Store) {}
 
-  /** Writes notifications; the id is the dedup token, so a repeat of the same id lands once. */
+  /**
+   * Writes notifications in one insert. A repeat of the same ids is dropped
+   * by the dedup token (the ids joined), and any row written twice collapses
+   * on read (FINAL: the id is in the sorting key).
+   */
   async insert(ns: readonly Notification[]): Promise<void> {
-    for (const n of ns) {
-      await this.store.insert(
-        "alert_events",
-        [
-          {
-            org_id: n.org_id,
-            id: n.id,
-            rule_id: n.rule_id,
-            group_key: n.group_key,
-            type: n.type,
-            episode: chTime(n.episode),
-            occurred_at: chTime(n.occurred_at),
-            payload: JSON.stringify(n.data),
-          },
-        ],
-        { settings: { insert_deduplication_token: n.id } },
-      );
-    }
+    if (ns.length === 0) return;
+    const rows = ns.map((n) => ({
+      org_id: n.org_id,
+      id: n.id,
+      rule_id: n.rule_id,
+      group_key: n.group_key,
+      type: n.type,
+      episode: chTime(n.episode),
+      occurred_at: chTime(n.occurred_at),
+      payload: JSON.stringify(n.data),
+    }));
+    const token = createHash("sha256")
+      .update(ns.map((n) => n.id).join(","))
+      .digest("hex");
+    await this.store.insert("alert_events", rows, { settings: { insert_deduplication_token: token } });
   }
 
   /** Which of these ids already exist (the evaluator skips them). */
