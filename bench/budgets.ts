@@ -229,7 +229,9 @@ figures.push({
 });
 
 // 7. Checks and a usage query while those deliveries hang on the receiver that never answers.
-const busy = await checkLoad(`with ${blackhole.connections()} webhook connections hanging`);
+await new Promise((r) => setTimeout(r, 500));
+const hanging = blackhole.connections();
+const busy = await checkLoad(`with ${hanging} webhook connections hanging (deliveries queued: ${result.notifications.length})`);
 figures.push({ scenario: "budgets", metric: `check p99 at ${rps} rps, webhooks hanging`, value: busy.p99, unit: "ms" });
 const u0 = performance.now();
 await fetch(`${base}/v1/analytics/usage?granularity=day`, { headers: { authorization: `Bearer ${token}` } });

@@ -29,6 +29,8 @@ export interface OrgView {
 interface Entry extends OrgView {
   usedAt: number;
   fullAt: number;
+  /** How long the last full refresh took: the next one waits at least 10 times that (many budgets, fewer full reads). */
+  fullMs: number;
   /** The newest ingested_at (ClickHouse text) seen; the next delta reads from LOOKBACK_MS before it. */
   cursor: string;
   /** Ids counted with ingested_at within LOOKBACK_MS of the cursor (id → ingested_at): a re-read skips them. */
@@ -68,7 +70,15 @@ export class BudgetSnapshot {
   async get(org_id: string): Promise<OrgView> {
     let e = this.orgs.get(org_id);
     if (!e) {
-      e = { budgets: [], spent: new Map(), usedAt: this.opts.now(), fullAt: 0, cursor: "1970-01-01 00:00:00.000", seen: new Map() };
+      e = {
+        budgets: [],
+        spent: new Map(),
+        usedAt: this.opts.now(),
+        fullAt: 0,
+        fullMs: 0,
+        cursor: "1970-01-01 00:00:00.000",
+        seen: new Map(),
+      };
       this.orgs.set(org_id, e);
       e.loading = this.full(org_id, e);
     }
@@ -89,7 +99,7 @@ export class BudgetSnapshot {
     for (const [org, e] of this.orgs) {
       if (now - e.usedAt > this.idleMs) this.orgs.delete(org);
       else if (e.loading) continue;
-      else if (now - e.fullAt >= this.fullRefreshMs) await this.full(org, e);
+      else if (now - e.fullAt >= Math.max(this.fullRefreshMs, 10 * e.fullMs)) await this.full(org, e);
       else await this.delta(org, e);
     }
   }
@@ -128,6 +138,7 @@ export class BudgetSnapshot {
   }
 
   private async full(org_id: string, e: Entry): Promise<void> {
+    const started = performance.now();
     try {
       // 1. Before the sums: the cursor, and the recent ids the sums will count. An event stored
       //    between this read and the sums is counted twice until the next full refresh, never missed.
@@ -156,6 +167,7 @@ export class BudgetSnapshot {
       e.cursor = cursor;
       e.seen = new Map(recent.map((r) => [r.event_id, r.ingested]));
       e.fullAt = this.opts.now();
+      e.fullMs = performance.now() - started;
     } catch (err) {
       this.opts.logger.warn({ err, op: "budget_snapshot", org_id }, "budget list refresh failed");
     } finally {
