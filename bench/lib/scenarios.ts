@@ -54,6 +54,7 @@ export function plan(quick: boolean, topic: TopicArgs): Step[] {
     { result: "rollup-vs-raw", script: "rollup-vs-raw.ts", args: q, timeoutMs: (quick ? 2 : 20) * min },
     { result: "freshness", script: "freshness.ts", args: [...q, `--brokers=${topic.brokers}`], timeoutMs: (quick ? 2 : 8) * min },
     { result: "soak", script: "soak.ts", args: q, timeoutMs: (quick ? 2 : 15) * min },
+    { result: "otlp", script: "otlp.ts", args: q, timeoutMs: (quick ? 2 : 5) * min },
     { result: "profile", script: "profile.ts", args: [...q, `--brokers=${topic.brokers}`], timeoutMs: (quick ? 3 : 10) * min },
     { result: "page-load", script: "page-load.ts", args: q, timeoutMs: (quick ? 2 : 5) * min, optional: true },
   ];

@@ -77,7 +77,7 @@ export async function startTokenmeter(config: AppConfig, opts: StartOptions): Pr
   // BullMQ needs maxRetriesPerRequest: null on its connection.
   const redis = config.TOKENMETER_REDIS_URL ? new Redis(config.TOKENMETER_REDIS_URL, { maxRetriesPerRequest: null }) : undefined;
   const updates: PricingUpdates = redis
-    ? new RedisPricingUpdates({ redis, channel: pricingChannel(config.TOKENMETER_REDIS_PREFIX) })
+    ? new RedisPricingUpdates({ redis, channel: pricingChannel(config.TOKENMETER_REDIS_PREFIX), logger })
     : new InProcessPricingUpdates();
   const pricing = await startPricingRefresh({
     store,

@@ -5,6 +5,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { isDataError } from "./errors.js";
 import { migrate } from "./migrate.js";
 import { type Store, StoreError } from "./store.js";
 
@@ -189,6 +190,15 @@ export function describeStoreConformance(name: string, openStore: OpenStore): vo
       expect(insert).toMatchObject({ code: "bad_request", retryable: false, clickhouseCode: 60 });
       const badParam = await store.query("SELECT {n:UInt8} AS n", { n: "not a number" }).catch((e: unknown) => e);
       expect(badParam).toMatchObject({ code: "bad_request", retryable: false });
+    });
+
+    it("reports a row the engine refuses as a data error, and stores none of that insert", async () => {
+      await store.command("CREATE TABLE refused (id UInt32, s String) ENGINE = MergeTree ORDER BY id");
+      const rows = `${JSON.stringify({ id: 1, s: "ok" })}\n${JSON.stringify({ id: 2, s: "\ud800" })}\n`;
+      const err = await store.insert("refused", rows).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: "data", retryable: false, clickhouseCode: 25 });
+      expect(isDataError(err)).toBe(true);
+      expect(await store.query("SELECT count() AS c FROM refused")).toEqual([{ c: 0 }]);
     });
 
     it("reports TOO_MANY_PARTS as retryable", async () => {

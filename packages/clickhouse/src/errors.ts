@@ -21,6 +21,40 @@ export const CH = {
 } as const;
 
 /**
+ * The engine refused a VALUE of an insert's data: a row it cannot parse or
+ * store (a lone surrogate in a JSON string is 25, a bad date 41, a bad UUID
+ * 376, a number out of range 321…). Another row of the same insert is not at
+ * fault, so a writer splits the insert to set the offending rows aside
+ * instead of failing (or retrying) the whole batch; an insert refused this
+ * way stored nothing (one block per insert: nothing is written before the
+ * whole payload parsed, checked on chDB 26.7 with a bad row at 40,001 of
+ * 50,000). Statement errors (unknown table, syntax, bad parameter) are not
+ * here: every row would fail them alike.
+ */
+const ROW_DATA: ReadonlySet<number> = new Set([
+  6, // CANNOT_PARSE_TEXT
+  19, // SIZE_OF_FIXED_STRING_DOESNT_MATCH
+  25, // CANNOT_PARSE_ESCAPE_SEQUENCE
+  26, // CANNOT_PARSE_QUOTED_STRING
+  27, // CANNOT_PARSE_INPUT_ASSERTION_FAILED
+  38, // CANNOT_PARSE_DATE
+  41, // CANNOT_PARSE_DATETIME
+  53, // TYPE_MISMATCH
+  69, // ARGUMENT_OUT_OF_BOUND
+  70, // CANNOT_CONVERT_TYPE
+  72, // CANNOT_PARSE_NUMBER
+  117, // INCORRECT_DATA
+  131, // TOO_LARGE_STRING_SIZE
+  321, // VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE
+  376, // CANNOT_PARSE_UUID
+  407, // DECIMAL_OVERFLOW
+  441, // CANNOT_PARSE_DOMAIN_VALUE_FROM_STRING
+  675, // CANNOT_PARSE_IPV4
+  676, // CANNOT_PARSE_IPV6
+  691, // UNKNOWN_ELEMENT_OF_ENUM
+]);
+
+/**
  * Errors in the statement or its inputs: parse/type/unknown-name errors (the
  * server's HTTP 400 and 404 classes), auth and "already exists". Sending the
  * same statement again gives the same answer.
@@ -63,11 +97,21 @@ const UNAVAILABLE: ReadonlySet<number> = new Set([
 export function storeErrorFromCode(code: number | undefined, message: string, cause?: unknown): StoreError {
   const opts = code === undefined ? { cause } : { cause, clickhouseCode: code };
   if (code === CH.SYNTAX_ERROR) return new StoreError("syntax", message, false, opts);
+  if (code !== undefined && ROW_DATA.has(code)) return new StoreError("data", message, false, opts);
   if (code !== undefined && PERMANENT.has(code)) return new StoreError("bad_request", message, false, opts);
   if (code !== undefined && TIMEOUTS.has(code)) return new StoreError("timeout", message, true, opts);
   if (code !== undefined && UNAVAILABLE.has(code)) return new StoreError("unavailable", message, true, opts);
   // TOO_MANY_PARTS lands here on purpose: inserts outran merges, waiting helps.
   return new StoreError("engine", message, true, opts);
+}
+
+/**
+ * True when the engine refused a value of an insert's rows ({@link ROW_DATA}):
+ * the one test the writers use to split a batch rather than fail it whole.
+ * An unavailable or timed-out store is never a data error.
+ */
+export function isDataError(err: unknown): err is StoreError {
+  return err instanceof StoreError && err.code === "data";
 }
 
 /** The leading `Code: 62.` of a ClickHouse exception text, if present. */

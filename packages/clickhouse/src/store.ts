@@ -53,7 +53,12 @@ export interface Store {
   close(): Promise<void>;
 }
 
-export type StoreErrorCode = "timeout" | "syntax" | "bad_request" | "unavailable" | "engine";
+/**
+ * `data`: the engine refused a value of the rows (not retryable; splitting the
+ * rows isolates it, see isDataError); `bad_request`/`syntax`: the statement
+ * itself; `timeout`/`unavailable`/`engine`: retry may help.
+ */
+export type StoreErrorCode = "timeout" | "syntax" | "bad_request" | "data" | "unavailable" | "engine";
 
 /** A failed store call; `retryable` says whether trying the same call again can help. */
 export class StoreError extends Error {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { isError, parseEventInputFast, UsageEventInput, validateEvent } from "./event.js";
+import { ILL_FORMED_TEXT, isError, isWellFormedText, parseEventInputFast, UsageEventInput, validateEvent } from "./event.js";
 
 const now = Date.parse("2026-06-01T12:00:00Z");
 const base = {
@@ -58,6 +58,38 @@ describe("validateEvent", () => {
     const tags = Object.fromEntries(Array.from({ length: 21 }, (_, i) => [`k${i}`, "v"]));
     const many = validateEvent({ ...base, tags }, { now });
     expect(many.ok || many.errors[0]?.path).toBe("tags");
+  });
+
+  it("rejects a lone surrogate in every string field, naming the field (the engine cannot store it)", () => {
+    const fields = [
+      "org_id",
+      "project_id",
+      "user_id",
+      "agent_id",
+      "session_id",
+      "turn_id",
+      "message_id",
+      "provider",
+      "model",
+      "error_code",
+    ];
+    for (const field of fields) {
+      for (const bad of ["\ud800", "a\udc00b", "x\ud83d"]) {
+        const r = validateEvent({ ...base, [field]: bad }, { now });
+        expect(r.ok || r.errors).toEqual([{ path: field, message: ILL_FORMED_TEXT }]);
+      }
+    }
+    const value = validateEvent({ ...base, tags: { team: "\ud800" } }, { now });
+    expect(value.ok || value.errors).toEqual([{ path: "tags.team", message: ILL_FORMED_TEXT }]);
+    const key = validateEvent({ ...base, tags: { "team\udc00": "a" } }, { now });
+    expect(key.ok || key.errors).toEqual([{ path: "tags.team\udc00", message: `key ${ILL_FORMED_TEXT}` }]);
+  });
+
+  it("accepts well-formed text beyond the BMP (surrogate pairs) and the replacement character", () => {
+    const r = validateEvent({ ...base, agent_id: "bot-😀", model: "\ufffd", tags: { "𝄞": "𝄞" } }, { now });
+    expect(r.ok && r.event.agent_id).toBe("bot-😀");
+    expect(isWellFormedText("\ud83d\ude00")).toBe(true);
+    expect(isWellFormedText("\ude00\ud83d")).toBe(false);
   });
 
   it("classifies errors by status or error_code", () => {
@@ -118,6 +150,13 @@ describe("parseEventInputFast (the hot path in front of zod)", () => {
     { ...base, tags: { ["k".repeat(129)]: "v" } },
     { ...base, tags: { k: "v".repeat(257) } },
     { ...base, provider: undefined },
+    { ...base, org_id: "acme\ud800" },
+    { ...base, provider: "\udc00" },
+    { ...base, model: "gpt\ud83d" },
+    { ...base, session_id: "\ud800" },
+    { ...base, error_code: "rate\udfff" },
+    { ...base, tags: { "k\ud800": "v" } },
+    { ...base, tags: { k: "\udbff" } },
   ];
 
   it("accepts what zod accepts, with zod's output", () => {

@@ -15,18 +15,41 @@ export const EVENT_LIMITS = {
 export const OPERATIONS = ["chat", "completion", "embedding", "image", "audio", "rerank", "other"] as const;
 export type Operation = (typeof OPERATIONS)[number];
 
-const optionalId = z.string().max(EVENT_LIMITS.maxIdLength, `at most ${EVENT_LIMITS.maxIdLength} characters`).optional();
+/**
+ * A lone UTF-16 surrogate (`"\ud800"` in JSON) has no UTF-8 encoding: the
+ * engine refuses the row ("missing second part of surrogate pair"), or a
+ * UTF-8 encoder silently turns it into U+FFFD. Either way the stored text
+ * would not be what was sent, so such strings are rejected, never replaced:
+ * replacing would also change an id (session_id, tags) behind the
+ * producer's back and break idempotency. Checked with a regex, not
+ * String.prototype.isWellFormed, so SDKs on older runtimes agree.
+ */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+export const ILL_FORMED_TEXT = "must be well-formed Unicode (no lone UTF-16 surrogate such as \\ud800)";
+
+/** True when `s` has no lone UTF-16 surrogate, i.e. it has a UTF-8 encoding the engine stores as sent. */
+export function isWellFormedText(s: string): boolean {
+  return !LONE_SURROGATE.test(s);
+}
+
+/** The one refinement every string field of the event goes through (ids, model, error_code, tag keys and values). */
+const text = () => z.string().refine(isWellFormedText, ILL_FORMED_TEXT);
+
+const optionalId = text().max(EVENT_LIMITS.maxIdLength, `at most ${EVENT_LIMITS.maxIdLength} characters`).optional();
 const count = z.number().int("must be an integer").nonnegative("must be >= 0");
 const latency = count.max(86_400_000, "must be at most 86400000 (24 h)").optional();
 
 /**
  * Usage event v1 as a producer sends it. `event_time` limits relative to "now"
- * are checked by {@link validateEvent}, which knows the clock.
+ * are checked by {@link validateEvent}, which knows the clock. Every string
+ * (ids, provider, model, error_code, tag keys and values) must be well-formed
+ * Unicode: one with a lone UTF-16 surrogate is rejected with a reason naming
+ * the field, never stored altered ({@link isWellFormedText}).
  */
 export const UsageEventInput = z.object({
   event_id: z.uuid("must be a UUID"),
   event_time: z.iso.datetime({ offset: true, message: "must be an ISO-8601 instant with a zone, e.g. 2026-01-02T03:04:05Z" }),
-  org_id: z.string().min(1, "must not be empty").max(EVENT_LIMITS.maxIdLength).optional(),
+  org_id: text().min(1, "must not be empty").max(EVENT_LIMITS.maxIdLength).optional(),
   project_id: optionalId,
   user_id: optionalId,
   agent_id: optionalId,
@@ -34,8 +57,8 @@ export const UsageEventInput = z.object({
   turn_id: optionalId,
   message_id: optionalId,
   call_sequence: count.optional(),
-  provider: z.string().min(1, "must not be empty").max(EVENT_LIMITS.maxIdLength),
-  model: z.string().min(1, "must not be empty").max(EVENT_LIMITS.maxIdLength),
+  provider: text().min(1, "must not be empty").max(EVENT_LIMITS.maxIdLength),
+  model: text().min(1, "must not be empty").max(EVENT_LIMITS.maxIdLength),
   operation: z.enum(OPERATIONS, { message: `must be one of ${OPERATIONS.join(", ")}` }).optional(),
   input_tokens: count,
   output_tokens: count,
@@ -47,12 +70,12 @@ export const UsageEventInput = z.object({
   ttfb_ms: latency,
   proxy_overhead_ms: latency,
   status_code: z.number().int("must be an integer").min(100, "must be 100-599").max(599, "must be 100-599"),
-  error_code: z.string().max(EVENT_LIMITS.maxIdLength).optional(),
+  error_code: text().max(EVENT_LIMITS.maxIdLength).optional(),
   streaming: z.boolean().optional(),
   tags: z
     .record(
-      z.string().max(EVENT_LIMITS.maxTagKeyLength),
-      z.string().max(EVENT_LIMITS.maxTagValueLength, `tag values at most ${EVENT_LIMITS.maxTagValueLength} characters`),
+      text().max(EVENT_LIMITS.maxTagKeyLength),
+      text().max(EVENT_LIMITS.maxTagValueLength, `tag values at most ${EVENT_LIMITS.maxTagValueLength} characters`),
     )
     .refine((t) => Object.keys(t).length <= EVENT_LIMITS.maxTags, `at most ${EVENT_LIMITS.maxTags} tags`)
     .optional(),
@@ -116,7 +139,7 @@ export function validateEvent(raw: unknown, opts: ValidateOptions): EventValidat
     if (!parsed.success) {
       return {
         ok: false,
-        errors: parsed.error.issues.map((i) => ({ path: i.path.join(".") || "(event)", message: i.message })),
+        errors: parsed.error.issues.map((i) => ({ path: i.path.join(".") || "(event)", message: issueMessage(i) })),
       };
     }
     e = parsed.data;
@@ -181,6 +204,12 @@ export function validateEvent(raw: unknown, opts: ValidateOptions): EventValidat
   };
 }
 
+/** zod reports a bad record key as "Invalid key in record"; say what is wrong with it instead. */
+function issueMessage(i: z.core.$ZodIssue): string {
+  if (i.code === "invalid_key" && i.issues[0]) return `key ${i.issues[0].message}`;
+  return i.message;
+}
+
 type ParsedInput = z.output<typeof UsageEventInput>;
 
 const UUID_PATTERN = z.regexes.uuid();
@@ -206,9 +235,10 @@ export function parseEventInputFast(raw: unknown): ParsedInput | null {
   const { event_id, event_time, org_id, provider, model, operation, cost_usd, status_code, streaming, tags } = r;
   if (typeof event_id !== "string" || !UUID_PATTERN.test(event_id)) return null;
   if (typeof event_time !== "string" || !DATETIME_PATTERN.test(event_time)) return null;
-  if (org_id !== undefined && !(typeof org_id === "string" && org_id.length >= 1 && org_id.length <= max)) return null;
-  if (typeof provider !== "string" || provider.length < 1 || provider.length > max) return null;
-  if (typeof model !== "string" || model.length < 1 || model.length > max) return null;
+  if (org_id !== undefined && !(typeof org_id === "string" && org_id.length >= 1 && org_id.length <= max && isWellFormedText(org_id)))
+    return null;
+  if (typeof provider !== "string" || provider.length < 1 || provider.length > max || !isWellFormedText(provider)) return null;
+  if (typeof model !== "string" || model.length < 1 || model.length > max || !isWellFormedText(model)) return null;
   if (operation !== undefined && !OPERATION_SET.has(operation)) return null;
   if (cost_usd !== undefined && !(typeof cost_usd === "number" && cost_usd >= 0 && Number.isFinite(cost_usd))) return null;
   if (!(typeof status_code === "number" && Number.isSafeInteger(status_code) && status_code >= 100 && status_code <= 599)) return null;
@@ -218,7 +248,7 @@ export function parseEventInputFast(raw: unknown): ParsedInput | null {
   for (const k of OPTIONAL_IDS) {
     const v = r[k];
     if (v === undefined) continue;
-    if (typeof v !== "string" || v.length > max) return null;
+    if (typeof v !== "string" || v.length > max || !isWellFormedText(v)) return null;
     out[k] = v;
   }
   for (const k of OPTIONAL_COUNTS) {
@@ -265,8 +295,8 @@ function copyTags(tags: unknown): Record<string, string> | null {
     if (!Object.hasOwn(tags, k)) return null;
     const v = (tags as Record<string, unknown>)[k];
     // "__proto__" would set the copy's prototype instead of a key: zod's business.
-    if (k === "__proto__" || k.length > EVENT_LIMITS.maxTagKeyLength) return null;
-    if (typeof v !== "string" || v.length > EVENT_LIMITS.maxTagValueLength) return null;
+    if (k === "__proto__" || k.length > EVENT_LIMITS.maxTagKeyLength || !isWellFormedText(k)) return null;
+    if (typeof v !== "string" || v.length > EVENT_LIMITS.maxTagValueLength || !isWellFormedText(v)) return null;
     out[k] = v;
     if (++n > EVENT_LIMITS.maxTags) return null;
   }

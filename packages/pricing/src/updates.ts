@@ -1,5 +1,8 @@
 import { EventEmitter } from "node:events";
+import { createOutageLog, type OutageLogger } from "@tokenmeter/core";
 import type { Redis } from "ioredis";
+
+const SILENT: OutageLogger = { warn: () => {}, info: () => {} };
 
 /** Sent after a refresh or an import wrote new price versions. */
 export interface PricingUpdate {
@@ -43,6 +46,8 @@ export interface RedisPricingUpdatesOptions {
   /** Publishing connection; subscribers get their own duplicate (a subscribed connection can do nothing else). */
   redis: Redis;
   channel?: string;
+  /** Where the subscriber connection's outages go (one warn line each); without one they are not logged. */
+  logger?: OutageLogger;
 }
 
 export class RedisPricingUpdates implements PricingUpdates {
@@ -58,6 +63,8 @@ export class RedisPricingUpdates implements PricingUpdates {
 
   async subscribe(listener: (update: PricingUpdate) => void): Promise<Unsubscribe> {
     const sub = this.opts.redis.duplicate();
+    // A duplicate has no listeners: without one, ioredis prints every reconnect failure of an outage with a stack.
+    createOutageLog(this.opts.logger ?? SILENT, "redis (pricing updates subscriber)").watch(sub);
     sub.on("message", (channel: string, message: string) => {
       if (channel !== this.channel) return;
       // A foreign or garbled message on our channel still means "reload".

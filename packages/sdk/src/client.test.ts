@@ -63,4 +63,22 @@ describe("usage client", () => {
     expect(errors).toEqual(["no"]);
     expect(() => client.track(event)).toThrow(/closed/);
   });
+
+  it("refuses ill-formed Unicode client-side, as both ingest paths do (the engine cannot store it)", async () => {
+    const t = fakeTransport();
+    const client = createUsageClient({ transport: t, flushOnExit: false });
+    const bad: Array<Partial<UsageEventInput>> = [{ session_id: "\ud800" }, { tags: { team: "a\udc00" } }, { tags: { "k\ud83d": "v" } }];
+    for (const fields of bad) {
+      let caught: unknown = null;
+      try {
+        client.track({ ...event, ...fields });
+      } catch (err) {
+        caught = err;
+      }
+      expect(caught).toBeInstanceOf(InvalidEventError);
+      expect((caught as InvalidEventError).errors[0]?.message).toMatch(/well-formed Unicode/);
+    }
+    await client.close();
+    expect(t.calls).toHaveLength(0);
+  });
 });

@@ -1,4 +1,5 @@
 import { fromClickHouseTime, type UsageRow } from "@tokenmeter/core";
+import type { RefusedRow } from "./bisect.js";
 import { eventKey } from "./dedup.js";
 import type { WriteResult } from "./sink.js";
 
@@ -7,6 +8,8 @@ export interface Ticket {
   remaining: number;
   accepted: number;
   duplicates: number;
+  /** Rows the engine refused (a data error), by index in the caller's write. */
+  refused: RefusedRow[];
   failed: boolean;
   resolve(r: WriteResult): void;
   reject(err: unknown): void;
@@ -23,10 +26,12 @@ export interface Pending {
   /** When it entered the buffer (ms), for the time trigger. */
   atMs: number;
   ticket: Ticket;
+  /** Position in the caller's write, for a refusal. */
+  index: number;
 }
 
 export function newTicket(rows: number): { ticket: Ticket; promise: Promise<WriteResult> } {
-  const ticket: Ticket = { remaining: rows, accepted: 0, duplicates: 0, failed: false, resolve: () => {}, reject: () => {} };
+  const ticket: Ticket = { remaining: rows, accepted: 0, duplicates: 0, refused: [], failed: false, resolve: () => {}, reject: () => {} };
   const promise = new Promise<WriteResult>((resolve, reject) => {
     ticket.resolve = resolve;
     ticket.reject = reject;
@@ -34,7 +39,7 @@ export function newTicket(rows: number): { ticket: Ticket; promise: Promise<Writ
   return { ticket, promise };
 }
 
-export function toPending(row: UsageRow, ticket: Ticket): Pending {
+export function toPending(row: UsageRow, ticket: Ticket, index: number): Pending {
   const line = `${JSON.stringify(row)}\n`;
   return {
     key: eventKey(row.org_id, row.event_id),
@@ -45,13 +50,27 @@ export function toPending(row: UsageRow, ticket: Ticket): Pending {
     bytes: Buffer.byteLength(line),
     atMs: 0,
     ticket,
+    index,
   };
 }
 
 export function settle(t: Ticket, outcome: "accepted" | "duplicates"): void {
   if (t.failed) return;
   t[outcome]++;
-  if (--t.remaining === 0) t.resolve({ accepted: t.accepted, duplicates: t.duplicates });
+  if (--t.remaining === 0) resolveTicket(t);
+}
+
+/** One row of the caller's write was refused by the engine: it is settled, not stored. */
+export function refuse(p: Pending, reason: string): void {
+  const t = p.ticket;
+  if (t.failed) return;
+  t.refused.push({ index: p.index, reason });
+  if (--t.remaining === 0) resolveTicket(t);
+}
+
+function resolveTicket(t: Ticket): void {
+  if (t.refused.length === 0) t.resolve({ accepted: t.accepted, duplicates: t.duplicates });
+  else t.resolve({ accepted: t.accepted, duplicates: t.duplicates, refused: t.refused.sort((a, b) => a.index - b.index) });
 }
 
 export function fail(t: Ticket, err: unknown): void {

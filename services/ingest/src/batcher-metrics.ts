@@ -73,6 +73,15 @@ export function createWriterMetrics(registry?: Registry) {
     () =>
       new Counter({ name: "tokenmeter_writer_flush_failures_total", help: "Flushes that failed for good (callers rejected)", registers }),
   );
+  const refused = get(
+    "tokenmeter_writer_rows_refused_total",
+    () =>
+      new Counter({
+        name: "tokenmeter_writer_rows_refused_total",
+        help: "Rows the engine refused (data error): set aside by splitting the insert, the rest stored",
+        registers,
+      }),
+  );
   const bufferedBytes = get(
     "tokenmeter_writer_buffered_bytes",
     () => new Gauge({ name: "tokenmeter_writer_buffered_bytes", help: "Bytes buffered or in flight", registers }),
@@ -86,6 +95,7 @@ export function createWriterMetrics(registry?: Registry) {
   return {
     retries,
     failures,
+    refused,
     bufferedBytes,
     batchBytes,
     /** One successful flush. */

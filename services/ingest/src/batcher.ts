@@ -255,7 +255,7 @@ export function createBatchWriter(opts: BatchWriterOptions): BatchWriter {
     if (closing) throw new WriterClosedError("batch writer is closed");
     if (rows.length === 0) return { accepted: 0, duplicates: 0 };
     const { ticket, promise } = newTicket(rows.length);
-    await admit(rows.map((r) => toPending(r, ticket)));
+    await admit(rows.map((r, i) => toPending(r, ticket, i)));
     return promise;
   }
 

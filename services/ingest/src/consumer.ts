@@ -319,7 +319,21 @@ export function createKafkaConsumer(opts: KafkaConsumerOptions): KafkaConsumer {
     retry,
     fenced: () => gen !== generation,
     stopping: () => stopping,
+    now,
+    readOriginals: (partition, offsets) => readOriginals(partition, offsets),
   });
+
+  /** Reads back the messages at some offsets of one partition (rare: rows the engine refused). */
+  async function readOriginals(partition: number, offsets: readonly string[]): Promise<KafkaMessage[]> {
+    const sorted = [...offsets].sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1));
+    const read = await readRanges(opts.kafka, opts.topic, [{ partition, first: sorted[0]!, last: sorted[sorted.length - 1]! }], {
+      groupPrefix: opts.groupId,
+      maxBytesPerPartition: opts.maxBytesPerPartition,
+      timeoutMs: Math.max(30_000, opts.sessionTimeoutMs),
+    });
+    const wanted = new Set(offsets);
+    return (read.get(partition) ?? []).filter((msg) => wanted.has(msg.offset));
+  }
 
   /** The batch's plan and rows; a redo's messages are classified only now, exactly as they were the first time. */
   async function prepare(work: Work, gen: number): Promise<{ result: PreparedPlan | WriteOutcome; bytes: number }> {

@@ -36,6 +36,18 @@ describe("classifyMessage", () => {
     ]);
   });
 
+  it("agrees with HTTP on text: bytes that are not UTF-8 and lone surrogates are dropped, never stored altered", () => {
+    const json = JSON.stringify({ ...event, model: "gpt-4o-X" });
+    const bytes = Buffer.from(json);
+    bytes[json.indexOf("X")] = 0xff;
+    expect(classify(bytes)).toEqual({
+      ok: false,
+      drop: { kind: "undecodable", errors: [{ path: "(message)", message: "not valid UTF-8" }] },
+    });
+    const surrogate = classify(Buffer.from(JSON.stringify({ ...event, session_id: "\ud800" })));
+    expect(surrogate.ok || surrogate.drop.errors.map((e) => e.path)).toEqual(["session_id"]);
+  });
+
   it("reports every wrong field at once", () => {
     const c = classify(Buffer.from(JSON.stringify({ ...event, input_tokens: "10", status_code: 7 })));
     expect(c.ok || c.drop.errors.map((e) => e.path)).toEqual(["input_tokens", "status_code"]);

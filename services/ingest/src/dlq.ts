@@ -1,9 +1,14 @@
+import { isUtf8 } from "node:buffer";
 import { randomUUID } from "node:crypto";
 import { type FieldError, type UsageEvent, validateEvent } from "@tokenmeter/core";
 import type { IHeaders, Kafka, Message, Producer } from "kafkajs";
 
-/** Why a message went to the DLQ. `undecodable`: not JSON; `invalid`: schema v1 says no. */
-export type DropKind = "empty" | "too_large" | "undecodable" | "invalid";
+/**
+ * Why a message went to the DLQ. `undecodable`: not JSON; `invalid`: schema
+ * v1 says no; `refused`: valid, but the engine refused its row (a data error,
+ * defence in depth behind validation: the reason is the engine's message).
+ */
+export type DropKind = "empty" | "too_large" | "undecodable" | "invalid" | "refused";
 
 /** A poison message is a status, not an exception: the consumer records it and moves on. */
 export interface Drop {
@@ -20,6 +25,8 @@ export function classifyMessage(value: Buffer | null, opts: { now: number; maxBy
   if (value.length > opts.maxBytes) {
     return dropped("too_large", "(message)", `message of ${value.length} bytes is over the ${opts.maxBytes}-byte limit`);
   }
+  // Decoding would turn bytes that are not UTF-8 into U+FFFD: text the producer never sent (HTTP refuses them too).
+  if (!isUtf8(value)) return dropped("undecodable", "(message)", "not valid UTF-8");
   let raw: unknown;
   try {
     raw = JSON.parse(value.toString("utf8"));

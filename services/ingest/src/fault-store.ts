@@ -8,6 +8,13 @@ export interface InsertFaults {
   timeoutRate: number;
   /** Random extra delay before an insert, up to this many ms. */
   maxDelayMs: number;
+  /**
+   * Rows holding this text are refused by the real engine: the marker is
+   * rewritten, in the insert's payload, into text the format cannot carry (a
+   * lone-surrogate escape in JSON, a stray tab in TSV), so the engine itself
+   * answers with a data error for that row and that row only.
+   */
+  refuseMarker?: string | undefined;
   random?: () => number;
 }
 
@@ -41,9 +48,18 @@ export class FaultyStore implements Store {
   async insert(table: string, rows: readonly object[] | Buffer | string, opts?: InsertOptions): Promise<void> {
     if (this.faults.maxDelayMs > 0) await sleep(this.random() * this.faults.maxDelayMs);
     if (this.random() < this.faults.failRate) throw new StoreError("unavailable", "injected insert failure (test fault)", true);
-    await this.inner.insert(table, rows, opts);
+    await this.inner.insert(table, this.refuseMarked(rows, opts?.format), opts);
     if (this.random() < this.faults.timeoutRate)
       throw new StoreError("timeout", "injected timeout after a stored insert (test fault)", true);
+  }
+
+  private refuseMarked(rows: readonly object[] | Buffer | string, format: InsertOptions["format"]): readonly object[] | Buffer | string {
+    const marker = this.faults.refuseMarker;
+    if (!marker || !(typeof rows === "string" || Buffer.isBuffer(rows))) return rows;
+    const text = rows.toString();
+    if (!text.includes(marker)) return rows;
+    const unparseable = format === "TabSeparatedWithNames" ? "refused\tby-test" : "\\ud800";
+    return text.replaceAll(marker, unparseable);
   }
 
   command(sql: string, params?: QueryParams, opts?: StatementOptions): Promise<void> {

@@ -1,8 +1,9 @@
 import type { Store } from "@tokenmeter/clickhouse";
 import { type BatchPolicy, type FlushReason, mayRetry, retryDelayMs } from "@tokenmeter/core";
 import type { Logger } from "pino";
-import { fail, newestTime, type Pending, settle, splitRepeats } from "./batch.js";
+import { fail, newestTime, type Pending, refuse, settle, splitRepeats } from "./batch.js";
 import type { WriterMetrics } from "./batcher-metrics.js";
+import { insertLinesSplitting, logSplits, type RefusedRow } from "./bisect.js";
 import { dedupToken, eventKey, findStoredKeys, storedIdQuery } from "./dedup.js";
 import type { FlushJournal, JournaledFlush } from "./flush-journal.js";
 
@@ -96,26 +97,43 @@ export function createFlusher(deps: FlusherDeps) {
       for (const k of await redoUnsettled()) stored.add(k);
       dropKnown(p, stored);
       // 2. One insert, token from content: a retry of the same rows lands once in raw and rollups.
+      //    A row the engine refuses splits the insert (bisect.ts) instead of failing everyone's rows.
+      let refused: RefusedRow[] = [];
       if (p.kept.length > 0) {
         const keys = p.kept.map((r) => r.key);
         flush = { token: dedupToken(keys), payload: Buffer.from(p.kept.map((r) => r.line).join("")), keys: new Set(keys) };
         const { token, payload } = flush;
         await journal.record({ token, payload });
-        await withRetry("insert", () => store.insert(table, payload, insertSettings(token)));
+        refused = await insertSplit(payload, token);
         await journal.forget(token);
         m.batchBytes.observe(payload.length);
         for (const k of keys) stored.add(k);
       }
-      // 3. Settle callers whose rows are now all accounted for.
-      for (const r of p.kept) settle(r.ticket, "accepted");
+      // 3. Settle callers whose rows are now all accounted for; refused rows are reported, never stored.
+      const refusedAt = new Map(refused.map((r) => [r.index, r.reason]));
+      for (const [i, r] of p.kept.entries()) {
+        const reason = refusedAt.get(i);
+        if (reason === undefined) settle(r.ticket, "accepted");
+        else {
+          refuse(r, reason);
+          stored.delete(r.key);
+        }
+      }
+      if (refused.length > 0) {
+        m.refused.inc(refused.length);
+        log.warn(
+          { op: "flush", refused: refused.length, rows: p.kept.length, reason: refused[0]!.reason },
+          "engine refused rows; stored the rest",
+        );
+      }
       for (const r of p.dropped) settle(r.ticket, "duplicates");
       const ms = performance.now() - p.started;
-      m.record(p.reason, p.kept.length, p.dropped.length, ms, newestTime(p.kept));
+      m.record(p.reason, p.kept.length - refused.length, p.dropped.length, ms, newestTime(p.kept));
       log.info(
         {
           op: "flush",
           reason: p.reason,
-          rows: p.kept.length,
+          rows: p.kept.length - refused.length,
           duplicates: p.dropped.length,
           bytes: p.bytes,
           ms: Math.round(ms),
@@ -141,7 +159,9 @@ export function createFlusher(deps: FlusherDeps) {
   async function redoUnsettled(): Promise<Set<string>> {
     const keys = new Set<string>();
     for (const [token, u] of unsettled) {
-      await withRetry("redo", () => store.insert(table, u.payload, insertSettings(token)));
+      const refused = await insertSplit(u.payload, token, "redo");
+      if (refused.length > 0)
+        log.warn({ op: "redo", token, refused: refused.length, reason: refused[0]!.reason }, "engine refused rows of a redone flush");
       // recover() and a flush may both have redone it; the token made the second a no-op.
       unsettled.delete(token);
       await journal.forget(token);
@@ -149,6 +169,17 @@ export function createFlusher(deps: FlusherDeps) {
       log.info({ op: "redo", token, bytes: u.payload.length }, "redid an unsettled flush");
     }
     return keys;
+  }
+
+  /** One flush's insert, each part retried while the store is unavailable, split on a refused row. */
+  function insertSplit(payload: Buffer, token: string, op = "insert"): Promise<RefusedRow[]> {
+    return insertLinesSplitting(
+      payload,
+      token,
+      0,
+      (part, tok) => withRetry(op, () => store.insert(table, part, insertSettings(tok))),
+      logSplits(log, op),
+    );
   }
 
   function failBatch(batch: Pending[], bytes: number, reason: FlushReason, err: unknown): void {

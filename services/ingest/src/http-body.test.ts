@@ -1,6 +1,6 @@
 import { ApiError } from "@tokenmeter/http";
 import { describe, expect, it } from "vitest";
-import { parseEventsBody } from "./http-body.js";
+import { invalidUtf8Lines, parseEventsBody } from "./http-body.js";
 import { jsonErrorPosition } from "./json-position.js";
 
 describe("jsonErrorPosition", () => {
@@ -50,6 +50,20 @@ describe("parseEventsBody", () => {
       ok: false,
       error: { path: "(line)", message: expect.stringMatching(/^line 3: malformed JSON at column 6:/) },
     });
+  });
+
+  it("rejects an NDJSON line that is not UTF-8, and a JSON document with such bytes, never decoding them to U+FFFD", () => {
+    const body = Buffer.concat([Buffer.from('{"a":1}\n{"a":"'), Buffer.from([0xc3, 0x28]), Buffer.from('"}\n{"a":"é😀"}\n')]);
+    expect([...invalidUtf8Lines(body)]).toEqual([1]);
+    const items = parseEventsBody(body.toString("utf8"), "application/x-ndjson", invalidUtf8Lines(body));
+    expect(items).toEqual([
+      { ok: true, value: { a: 1 } },
+      { ok: false, error: { path: "(line)", message: "line 2: not valid UTF-8" } },
+      { ok: true, value: { a: "é😀" } },
+    ]);
+    const doc = Buffer.concat([Buffer.from('[{"a":"'), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from('"}]')]);
+    expect(() => parseEventsBody(doc.toString("utf8"), "application/json", invalidUtf8Lines(doc))).toThrow(/not valid UTF-8/);
+    expect(invalidUtf8Lines(Buffer.from("plain\n€\n")).size).toBe(0);
   });
 
   it("refuses a malformed document with where it broke", () => {

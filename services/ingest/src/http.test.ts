@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { Store } from "@tokenmeter/clickhouse";
+import { type Store, StoreError, storeErrorFromCode } from "@tokenmeter/clickhouse";
 import { reportedOrUnpriced } from "@tokenmeter/core";
 import { issueToken } from "@tokenmeter/http";
 import { sign } from "hono/jwt";
@@ -234,5 +234,24 @@ describe("POST /v1/events — auth and storage failures", () => {
     const res = await post(newOrg(), JSON.stringify([event()]), {}, failingApp);
     expect(res.status).toBe(503);
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe("unavailable");
+  });
+
+  it("answers 503 retryable only when retrying can help; a store error that repeats is a 500, not retryable", async () => {
+    const cases: Array<[Error, number, boolean]> = [
+      [storeErrorFromCode(210, "network"), 503, true],
+      [new StoreError("unavailable", "closed", false), 503, true],
+      [storeErrorFromCode(60, "unknown table"), 500, false],
+    ];
+    for (const [err, status, retryable] of cases) {
+      const failingApp = createIngestRoutes({
+        sink: { write: () => Promise.reject(err) },
+        auth: { jwtSecret: secret },
+        logger,
+        now: () => T,
+      });
+      const res = await post(newOrg(), JSON.stringify([event()]), {}, failingApp);
+      expect(res.status).toBe(status);
+      expect(((await res.json()) as { error: { details: { retryable: boolean } } }).error.details.retryable).toBe(retryable);
+    }
   });
 });

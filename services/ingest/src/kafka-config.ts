@@ -39,11 +39,15 @@ export const KafkaIngestConfig = z.object({
    * - INSERT_DELAY_MS: extra random delay up to this before each insert.
    * - EXTRA_MEMBER_SIGNAL: SIGUSR2 toggles a second consumer member in this
    *   process (join / leave), to force rebalances against the same store.
+   * - INSERT_REFUSE_MARKER: rows holding this text are refused by the engine
+   *   (a real data error: the marker is rewritten into text it cannot parse),
+   *   to exercise the split of a batch around a refused row.
    */
   TOKENMETER_FAULT_INSERT_FAIL_RATE: rate.default(0),
   TOKENMETER_FAULT_INSERT_TIMEOUT_RATE: rate.default(0),
   TOKENMETER_FAULT_INSERT_DELAY_MS: z.coerce.number().int().min(0).default(0),
   TOKENMETER_FAULT_EXTRA_MEMBER_SIGNAL: flag.default(false),
+  TOKENMETER_FAULT_INSERT_REFUSE_MARKER: z.string().min(4, "at least 4 characters").optional(),
 });
 export type KafkaIngestConfig = z.output<typeof KafkaIngestConfig>;
 
@@ -60,7 +64,8 @@ export function faultsEnabled(c: KafkaIngestConfig): boolean {
     c.TOKENMETER_FAULT_INSERT_FAIL_RATE > 0 ||
     c.TOKENMETER_FAULT_INSERT_TIMEOUT_RATE > 0 ||
     c.TOKENMETER_FAULT_INSERT_DELAY_MS > 0 ||
-    c.TOKENMETER_FAULT_EXTRA_MEMBER_SIGNAL
+    c.TOKENMETER_FAULT_EXTRA_MEMBER_SIGNAL ||
+    c.TOKENMETER_FAULT_INSERT_REFUSE_MARKER !== undefined
   );
 }
 

@@ -1,5 +1,6 @@
 import type { Store } from "@tokenmeter/clickhouse";
 import { toClickHouseTime, USAGE_TSV_HEADER } from "@tokenmeter/core";
+import { insertLinesSplitting, payloadLines, type RefusedRow, type SplitListener } from "./bisect.js";
 import { DEDUP_WINDOW_MS, eventKey, type IdFilter, idFilters, storedIdQuery } from "./dedup.js";
 import { type BatchPlan, planToken } from "./intent.js";
 import { joinLines, type LineRef } from "./line-arena.js";
@@ -200,10 +201,44 @@ const HEADER = Buffer.from(USAGE_TSV_HEADER);
  * de-duplicate on their own: a retry after the raw part landed but a rollup
  * part did not still fills the rollup.
  */
-export async function insertPlan(store: Store, plan: BatchPlan, payload: Buffer, token = planToken(plan)): Promise<void> {
-  if (payload.length === 0) return;
-  await store.insert("llm_usage", payload, {
-    format: "TabSeparatedWithNames",
-    settings: { insert_deduplication_token: token, deduplicate_blocks_in_dependent_materialized_views: 1 },
-  });
+export async function insertPlan(
+  store: Store,
+  plan: BatchPlan,
+  payload: Buffer,
+  token = planToken(plan),
+  onSplit?: SplitListener,
+): Promise<RefusedRow[]> {
+  if (payload.length === 0) return [];
+  // A row the engine refuses splits the insert (bisect.ts); the halves' tokens derive from this one.
+  return insertLinesSplitting(
+    payload,
+    token,
+    1,
+    (part, tok) =>
+      store.insert("llm_usage", part, {
+        format: "TabSeparatedWithNames",
+        settings: { insert_deduplication_token: tok, deduplicate_blocks_in_dependent_materialized_views: 1 },
+      }),
+    onSplit,
+  );
+}
+
+/** A refused row of a plan's payload: where it came from (its `source` column, the last one) and its TSV line. */
+export interface RefusedMessage {
+  partition: number;
+  offset: string;
+  line: Buffer;
+  reason: string;
+}
+
+export function refusedMessages(payload: Buffer, refused: readonly RefusedRow[]): RefusedMessage[] {
+  if (refused.length === 0) return [];
+  const { lines } = payloadLines(payload, 1);
+  const out: RefusedMessage[] = [];
+  for (const r of refused) {
+    const line = lines[r.index]!;
+    const m = /:(\d+):(\d+)\n?$/.exec(line.toString("utf8"));
+    if (m) out.push({ partition: Number(m[1]), offset: m[2]!, line, reason: r.reason });
+  }
+  return out;
 }

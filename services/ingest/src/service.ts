@@ -23,7 +23,7 @@ export interface IngestService {
 }
 
 /**
- * The ingest service. Embedded (no TOKENMETER_KAFKA_BROKERS): POST /v1/events
+ * The ingest service. Embedded (no TOKENMETER_KAFKA_BROKERS): POST /v1/events (and /v1/traces, OTLP)
  * → batching writer → store. Distributed: POST /v1/events → Kafka
  * (broker-acked), and a consumer-group member reads the topic into the store
  * with an exactly-once effect (docs/exactly-once.md). Either way /healthz,
@@ -42,6 +42,7 @@ export async function startIngestService(config: IngestConfig, kc: KafkaIngestCo
       failRate: kc.TOKENMETER_FAULT_INSERT_FAIL_RATE,
       timeoutRate: kc.TOKENMETER_FAULT_INSERT_TIMEOUT_RATE,
       maxDelayMs: kc.TOKENMETER_FAULT_INSERT_DELAY_MS,
+      refuseMarker: kc.TOKENMETER_FAULT_INSERT_REFUSE_MARKER,
     });
   }
   const pricer = await PriceBook.load(store);

@@ -1,9 +1,15 @@
 import type { UsageEvent } from "@tokenmeter/core";
+import type { RefusedRow } from "./bisect.js";
 
-/** What one write did: rows stored now, and rows dropped as already stored or repeated. */
+/**
+ * What one write did: rows stored now, rows dropped as already stored or
+ * repeated, and (only when there are some) rows the engine refused, by index
+ * in the write, with its reason: the rest of the write is stored regardless.
+ */
 export interface WriteResult {
   accepted: number;
   duplicates: number;
+  refused?: RefusedRow[];
 }
 
 /**

@@ -1,10 +1,20 @@
 import type { Store } from "@tokenmeter/clickhouse";
-import type { Consumer, Message, Producer } from "kafkajs";
+import type { Consumer, KafkaMessage, Message, Producer } from "kafkajs";
 import type { Logger } from "pino";
-import { publishToDlq } from "./dlq.js";
+import { logSplits, type RefusedRow, refusalError } from "./bisect.js";
+import { publishToDlq, toDlqMessage } from "./dlq.js";
 import { type BatchPlan, encodeIntent, planToken } from "./intent.js";
 import type { KafkaMetrics } from "./kafka-metrics.js";
-import { insertPlan, payloadOf, type Selection, type StagedEvent, type StoredLookup, selectEvents } from "./plan-writer.js";
+import {
+  insertPlan,
+  payloadOf,
+  type RefusedMessage,
+  refusedMessages,
+  type Selection,
+  type StagedEvent,
+  type StoredLookup,
+  selectEvents,
+} from "./plan-writer.js";
 import type { StagedRange } from "./staging.js";
 
 /** How writing a plan ended; anything but "done" leaves its offsets uncommitted for the next attempt. */
@@ -22,6 +32,9 @@ export interface WriteDeps {
   /** The member rejoined since this write began: another generation owns the partitions now. */
   fenced(): boolean;
   stopping(): boolean;
+  /** The original messages at these offsets of a partition (for the DLQ of rows the engine refused). */
+  readOriginals(partition: number, offsets: readonly string[]): Promise<KafkaMessage[]>;
+  now(): number;
 }
 
 export interface WriteFlags {
@@ -123,8 +136,22 @@ export async function writePlan(d: WriteDeps, p: PreparedPlan): Promise<WriteOut
   // 3. Insert under the plan token.
   const dlqAt = performance.now();
   const token = flags.exact ? planToken(plan) : `${planToken(plan)}:partial`;
-  const stored = await untilDone(d, "insert", () => insertPlan(d.store, plan, p.payload, token));
+  let refused: RefusedRow[] = [];
+  const stored = await untilDone(d, "insert", async () => {
+    refused = await insertPlan(d.store, plan, p.payload, token, logSplits(d.logger, "insert"));
+  });
   if (stored !== "done") return stored;
+  // 3b. Rows the engine refused (the rest is stored): their messages to the DLQ with its reason, acked.
+  const rejects = refusedMessages(p.payload, refused);
+  if (rejects.length > 0) {
+    const sent = await untilDone(d, "dlq", async () => publishToDlq(d.producer, d.dlqTopic, await refusedToDlq(d, topic, rejects)));
+    if (sent !== "done") return sent;
+    m.rejected.inc({ kind: "refused" }, rejects.length);
+    d.logger.warn(
+      { op: "flush", refused: rejects.length, reason: rejects[0]!.reason },
+      "engine refused rows; sent them to the DLQ, stored the rest",
+    );
+  }
   const storedAt = performance.now();
   // 4. Commit past the ranges; this also clears the intent.
   const owned = new Set(flags.commit);
@@ -133,9 +160,9 @@ export async function writePlan(d: WriteDeps, p: PreparedPlan): Promise<WriteOut
     .map((r) => ({ topic, partition: r.partition, offset: (BigInt(r.last) + 1n).toString(), metadata: null }));
   const committed = await untilDone(d, "commit", () => (ends.length > 0 ? d.consumer.commitOffsets(ends) : Promise.resolve()));
   if (committed !== "done") return committed;
-  m.inserted.inc(p.kept);
+  m.inserted.inc(p.kept - rejects.length);
   m.duplicates.inc(p.duplicates);
-  m.batchRows.observe(p.kept);
+  m.batchRows.observe(p.kept - rejects.length);
   if (p.payload.length > 0) m.batchBytes.observe(p.payload.length);
   if (p.newestMs > 0) m.observeEventTime(p.newestMs);
   const ms = performance.now() - started;
@@ -144,10 +171,10 @@ export async function writePlan(d: WriteDeps, p: PreparedPlan): Promise<WriteOut
     {
       op: "flush",
       partitions: plan.ranges.length,
-      rows: p.kept,
+      rows: p.kept - rejects.length,
       messages: p.messages,
       duplicates: p.duplicates,
-      dlq: p.poison.length,
+      dlq: p.poison.length + rejects.length,
       redo: flags.redo,
       stage_ms: Math.round(flags.stageMs),
       dedup_ms: Math.round(p.dedupMs),
@@ -160,6 +187,33 @@ export async function writePlan(d: WriteDeps, p: PreparedPlan): Promise<WriteOut
     "batch stored",
   );
   return "done";
+}
+
+/**
+ * DLQ messages of refused rows: the original bytes read back from the topic
+ * (staging keeps only the serialized row); a message the log no longer
+ * holds goes with its stored-row line instead, so it is never lost.
+ */
+async function refusedToDlq(d: WriteDeps, topic: string, rejects: readonly RefusedMessage[]): Promise<Message[]> {
+  const byPartition = new Map<number, RefusedMessage[]>();
+  for (const r of rejects) byPartition.set(r.partition, [...(byPartition.get(r.partition) ?? []), r]);
+  const out: Message[] = [];
+  for (const [partition, list] of byPartition) {
+    const originals = new Map(
+      (
+        await d.readOriginals(
+          partition,
+          list.map((r) => r.offset),
+        )
+      ).map((msg) => [msg.offset, msg]),
+    );
+    for (const r of list) {
+      const original = originals.get(r.offset) ?? { key: null, value: r.line };
+      const drop = { kind: "refused" as const, errors: [refusalError(r.reason)] };
+      out.push(toDlqMessage({ topic, partition, offset: r.offset }, original, drop, d.now()));
+    }
+  }
+  return out;
 }
 
 /**

@@ -1,3 +1,4 @@
+import { createOutageLog } from "@tokenmeter/core";
 import { type Job, Queue, Worker } from "bullmq";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
@@ -55,6 +56,8 @@ const REPRICE_JOB_OPTIONS = {
 /** Queues a re-pricing run for the pricing workers (`tokenmeter reprice --enqueue`). */
 export async function enqueueReprice(opts: PricingQueueOptions, data: RepriceJobData): Promise<string> {
   const queue = new Queue(opts.queueName, { connection: opts.connection });
+  // The add below fails on its own if Redis is down; the error events in between need no line each.
+  queue.on("error", () => {});
   try {
     const job = await queue.add(REPRICE_JOB, data, REPRICE_JOB_OPTIONS);
     return job.id ?? "";
@@ -81,7 +84,12 @@ function jobOptions(o: { attempts: number; backoffMs: number }) {
  */
 export async function startPricingWorker(opts: PricingWorkerOptions): Promise<PricingWorker> {
   const log = opts.logger.child({ op: "pricing_worker", queue: opts.queueName });
+  // Connection errors of the queue and the worker (and its blocking duplicate) are one outage of their Redis:
+  // one warn line when it starts, one info line when the shared connection is ready again, no stacks.
+  const outage = createOutageLog(log, "redis (pricing queue)");
+  outage.watch(opts.connection);
   const queue = new Queue(opts.queueName, { connection: opts.connection });
+  queue.on("error", (err) => outage.failed(err));
   await queue.upsertJobScheduler(REFRESH_SCHEDULER_ID, { pattern: opts.cron, tz: "UTC" }, { name: REFRESH_JOB, opts: jobOptions(opts) });
   const worker = new Worker(
     opts.queueName,
@@ -98,7 +106,7 @@ export async function startPricingWorker(opts: PricingWorkerOptions): Promise<Pr
       "pricing job attempt failed",
     );
   });
-  worker.on("error", (err) => log.error({ err }, "pricing worker error"));
+  worker.on("error", (err) => outage.failed(err));
   await worker.waitUntilReady();
   return {
     queue,

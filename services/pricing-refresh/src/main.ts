@@ -3,6 +3,7 @@
 // The all-in-one process does not use this file; it calls startPricingRefresh().
 import { createServer } from "node:http";
 import { createStore, storeConfigFromEnv } from "@tokenmeter/clickhouse";
+import { createOutageLog } from "@tokenmeter/core";
 import { pricingChannel, RedisPricingUpdates } from "@tokenmeter/pricing";
 import { Redis } from "ioredis";
 import { pino } from "pino";
@@ -36,7 +37,9 @@ const store = await createStore(storeConfigFromEnv(config));
 // BullMQ blocks on its connection, so it must never give up a command (maxRetriesPerRequest: null).
 const bullConnection = new Redis(config.TOKENMETER_REDIS_URL, { maxRetriesPerRequest: null });
 const publisher = new Redis(config.TOKENMETER_REDIS_URL);
-const updates = new RedisPricingUpdates({ redis: publisher, channel: pricingChannel(config.TOKENMETER_REDIS_PREFIX) });
+// The BullMQ connection's outages are logged by the worker (job.ts); the publisher's here, one line each.
+createOutageLog(logger, "redis (pricing publisher)").watch(publisher);
+const updates = new RedisPricingUpdates({ redis: publisher, channel: pricingChannel(config.TOKENMETER_REDIS_PREFIX), logger });
 
 // 3. the job
 const pricing = await startPricingRefresh({ store, config, updates, logger, registry, bullConnection });

@@ -60,6 +60,22 @@ describe("400 for every documented bad parameter", () => {
     ["org_id as a parameter", "/v1/analytics/usage?org_id=org-b", "org_id", {}],
     ["a single parameter twice", "/v1/analytics/usage?granularity=day&granularity=hour", "granularity", {}],
     ["group_by where it does not apply", "/v1/analytics/models?group_by=model", "group_by", {}],
+    ["__proto__ like any unknown parameter", "/v1/analytics/usage?__proto__=x", "__proto__", {}],
+    ["constructor like any unknown parameter", "/v1/analytics/summary?constructor=x", "constructor", {}],
+    [
+      "a summary in year 0 (its previous period too)",
+      "/v1/analytics/summary?start=0000-01-01T00:00:00Z&end=0000-01-02T00:00:00Z",
+      "start",
+      { min: "1970-01-01T00:00:00.000Z", max: "2100-01-01T00:00:00.000Z" },
+    ],
+    [
+      "a summary whose previous period starts before 1970",
+      "/v1/analytics/summary?start=1970-01-01T00:00:00Z&end=1970-01-02T00:00:00Z",
+      "start",
+      {},
+    ],
+    ["a range in year 0", "/v1/analytics/usage?start=0000-01-01T00:00:00Z&end=0000-01-02T00:00:00Z", "start", {}],
+    ["a range past 2100", "/v1/analytics/agents?start=2200-01-01T00:00:00Z&end=2200-01-02T00:00:00Z", "end", {}],
   ])("%s", async (_name, path, parameter, extra) => {
     const e = await error(path);
     expect(e.status).toBe(400);
@@ -67,6 +83,20 @@ describe("400 for every documented bad parameter", () => {
     expect(e.details.parameter).toBe(parameter);
     expect(e.message).toContain(parameter);
     expect(e.details).toMatchObject(extra);
+  });
+});
+
+describe("ranges at the edge of what the engine holds", () => {
+  it("answers every endpoint for the first day of 1970, and the summary once its previous period fits", async () => {
+    // An app of its own, so the metrics test below counts only its own requests.
+    const edge = makeApp({ store, now: NOW });
+    for (const name of ["usage", "latency", "models", "errors", "agents", "users"]) {
+      const res = await edge.get(`/v1/analytics/${name}?start=1970-01-01T00:00:00Z&end=1970-01-02T00:00:00Z`, "org-a");
+      expect({ name, status: res.status }).toEqual({ name, status: 200 });
+    }
+    const summary = await edge.get("/v1/analytics/summary?start=1970-01-02T00:00:00Z&end=1970-01-03T00:00:00Z", "org-a");
+    expect(summary.status).toBe(200);
+    expect(((await summary.json()) as { requests: number }).requests).toBe(0);
   });
 });
 
@@ -120,6 +150,7 @@ describe("formats and operations", () => {
     expect(Object.keys(doc.paths)).toEqual(
       expect.arrayContaining(["/v1/budgets", "/v1/budgets/check", "/v1/alerts/rules", "/v1/alerts/deliveries/{id}/resend"]),
     );
+    expect(Object.keys(doc.paths)).toContain("/v1/traces");
     const gran = doc.paths["/v1/analytics/usage"]?.get.parameters.find((p) => p.name === "granularity");
     expect(gran?.schema).toMatchObject({ enum: ["hour", "day", "week", "month"] });
   });

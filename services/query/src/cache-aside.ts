@@ -47,7 +47,8 @@ export function createCacheAside(opts: CacheAsideOptions) {
       return await opts.cache.get(key);
     } catch (err) {
       opts.metrics.cacheErrors.inc({ op: "get" });
-      opts.logger.warn({ op: "cache_get", err: (err as Error).message }, "result cache unavailable, answering from the store");
+      // Per request at debug: the outage itself is one warn line of the cache's client (cache.ts), and counted here.
+      opts.logger.debug({ op: "cache_get", err: (err as Error).message }, "result cache unavailable, answering from the store");
       return null;
     }
   }
@@ -57,7 +58,7 @@ export function createCacheAside(opts: CacheAsideOptions) {
       await opts.cache.set(key, body, ttlSeconds);
     } catch (err) {
       opts.metrics.cacheErrors.inc({ op: "set" });
-      opts.logger.warn({ op: "cache_set", err: (err as Error).message }, "result cache unavailable, result not cached");
+      opts.logger.debug({ op: "cache_set", err: (err as Error).message }, "result cache unavailable, result not cached");
     }
   }
 

@@ -1,3 +1,4 @@
+import { createOutageLog } from "@tokenmeter/core";
 import { Redis } from "ioredis";
 import { LRUCache } from "lru-cache";
 import type { Logger } from "pino";
@@ -88,14 +89,8 @@ export class RedisResultCache implements ResultCache {
       retryStrategy: (times) => Math.min(times * 200, 2_000),
       lazyConnect: false,
     });
-    let lastLog = 0;
-    // Without a listener ioredis would crash the process on a connection error.
-    this.redis.on("error", (err: Error) => {
-      const now = Date.now();
-      if (now - lastLog < 10_000) return;
-      lastLog = now;
-      opts.logger.warn({ op: "cache", err: err.message }, "redis result cache unreachable");
-    });
+    // Without an error listener ioredis prints every reconnect failure with a stack; one warn line per outage instead.
+    createOutageLog(opts.logger, "redis (result cache)").watch(this.redis);
   }
 
   /** Resolves once connected, or after `ms` (the service still starts with Redis down). */

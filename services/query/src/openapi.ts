@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { budgetAlertPaths } from "./budgets/openapi.js";
 import type { EndpointDef } from "./endpoint.js";
+import { TRACES_PATHS } from "./openapi-traces.js";
 import { PARAMS, REPEATABLE } from "./params.js";
 
 const ErrorBody = z.object({
@@ -48,6 +49,7 @@ export function buildOpenApi(endpoints: readonly EndpointDef[]): Record<string, 
       },
     };
   }
+  Object.assign(paths, TRACES_PATHS);
   return {
     openapi: "3.1.0",
     info: { title: "Tokenmeter Query API", version: "1" },

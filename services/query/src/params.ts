@@ -94,9 +94,13 @@ export interface AnalyticsQuery {
   hourly_from: number;
 }
 
-/** Collapses `?a=1&a=2` into arrays for repeatable parameters and single values otherwise. */
+/**
+ * Collapses `?a=1&a=2` into arrays for repeatable parameters and single values
+ * otherwise. Into an object without a prototype: on a plain one `__proto__=x`
+ * would set the prototype instead of a key and slip past the unknown-parameter check.
+ */
 export function collectParams(queries: Record<string, string[]>): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
+  const out: Record<string, string | string[]> = Object.create(null);
   for (const [k, vs] of Object.entries(queries)) {
     if (REPEATABLE.has(k)) out[k] = vs;
     else if (vs.length > 1) throw invalid(k, `${k} must be given at most once`, { received: vs });
@@ -126,6 +130,7 @@ export function parseQuery(endpoint: Endpoint, raw: Record<string, string | stri
       received_days: (end - start) / DAY_MS,
     });
   }
+  checkInstantRange(endpoint, start, end, p.start !== undefined ? "start" : "end");
   const granularity = (p.granularity as Granularity | undefined) ?? "day";
   const buckets = SERIES_ENDPOINTS.has(endpoint) ? bucketStarts(granularity, tz, start, end, QUERY_LIMITS.maxBuckets) : [];
   if (buckets.length > QUERY_LIMITS.maxBuckets) {
@@ -164,6 +169,26 @@ export function parseQuery(endpoint: Endpoint, raw: Record<string, string | stri
     buckets,
     hourly_from: hourlyRetentionStart(now),
   };
+}
+
+/**
+ * Instants every table's time type can hold (Date and DateTime: 1970 to
+ * 2106), so the engine never refuses a bound parameter (a 500 before): [start,
+ * end) must lie in [1970-01-01, 2100-01-01), and for the summary the previous
+ * period (the equal span before start) as well. No event can be stored
+ * outside it (13-month TTL, at most 5 minutes ahead).
+ */
+export const INSTANT_RANGE = { min: Date.UTC(1970, 0, 1), max: Date.UTC(2100, 0, 1) } as const;
+
+function checkInstantRange(endpoint: Endpoint, start: number, end: number, parameter: string): void {
+  const from = endpoint === "summary" ? start - (end - start) : start;
+  if (from >= INSTANT_RANGE.min && end <= INSTANT_RANGE.max) return;
+  const what = endpoint === "summary" ? "the range and the previous period of equal span" : "the range";
+  const name = from < INSTANT_RANGE.min ? parameter : "end";
+  throw invalid(name, `${name} is out of range: ${what} must lie between ${iso(INSTANT_RANGE.min)} and ${iso(INSTANT_RANGE.max)}`, {
+    min: iso(INSTANT_RANGE.min),
+    max: iso(INSTANT_RANGE.max),
+  });
 }
 
 /** The parameters that decide the answer (not its format): what the cache key is made of. */

@@ -1,3 +1,4 @@
+import { createOutageLog } from "@tokenmeter/core";
 import {
   InProcessPricingUpdates,
   latestByModel,
@@ -48,6 +49,7 @@ export async function refreshJob({ store, logger }: JobContext, args: RefreshArg
     retries: c.TOKENMETER_PRICING_FETCH_RETRIES,
   });
   const redis = c.TOKENMETER_REDIS_URL ? new Redis(c.TOKENMETER_REDIS_URL, { maxRetriesPerRequest: 3 }) : undefined;
+  if (redis) createOutageLog(logger, "redis").watch(redis);
   const updates: PricingUpdates = redis
     ? new RedisPricingUpdates({ redis, channel: pricingChannel(c.TOKENMETER_REDIS_PREFIX) })
     : new InProcessPricingUpdates();

@@ -1,3 +1,4 @@
+import { createOutageLog } from "@tokenmeter/core";
 import { PriceBook } from "@tokenmeter/pricing";
 import {
   enqueueReprice,
@@ -110,6 +111,7 @@ async function enqueueJob({ logger }: JobContext, args: RepriceArgs): Promise<Ex
   const url = loaded.config.TOKENMETER_REDIS_URL;
   if (!url) throw new UsageError("--enqueue needs TOKENMETER_REDIS_URL (the pricing workers' Redis)");
   const redis = new Redis(url, { maxRetriesPerRequest: null });
+  createOutageLog(logger, "redis").watch(redis);
   try {
     const id = await enqueueReprice(
       { connection: redis, queueName: loaded.config.TOKENMETER_PRICING_QUEUE },
