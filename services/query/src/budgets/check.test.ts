@@ -107,6 +107,31 @@ describe("POST /v1/budgets/check", () => {
     t.stop();
   });
 
+  it("a rolling window's spent follows newly stored events", async () => {
+    const t = makeBudgetApp({ store, now: Date.now, refreshMs: 200 });
+    await t.json("POST", "/v1/budgets", "org-roll", {
+      name: "probe",
+      metric: "requests",
+      limit: 1e9,
+      window: { rolling_hours: 1 },
+      scope: { agent_id: "probe" },
+    });
+    const spent = async () =>
+      (await t.json<{ budgets: { spent: number }[] }>("POST", "/v1/budgets/check", "org-roll", { agent_id: "probe" })).budgets[0]?.spent;
+    expect(await spent()).toBe(0);
+    for (let i = 1; i <= 3; i++) {
+      await insertEvents(store, [event("org-roll", Date.now(), { agent_id: "probe" })]);
+      const stored = Date.now();
+      let seen = 0;
+      while (seen < i && Date.now() - stored < 5_000) {
+        seen = (await spent()) ?? 0;
+        if (seen < i) await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(seen).toBe(i);
+    }
+    t.stop();
+  });
+
   it("50 concurrent reservations against room for 10 let exactly 10 through; a released hold frees its room", async () => {
     const t = makeBudgetApp({ store, now: Date.now });
     await t.json("POST", "/v1/budgets", "org-r", {

@@ -38,6 +38,9 @@ interface Entry extends OrgView {
   loading?: Promise<void>;
 }
 
+/** How soon a full refresh is retried when a budget's figure is missing (its read failed). */
+const RETRY_MISSING_MS = 5_000;
+
 /** Late events (event_time older than this when stored) wait for the next full refresh. */
 const DELTA_RECENT_MS = 3_600_000;
 
@@ -100,6 +103,8 @@ export class BudgetSnapshot {
       if (now - e.usedAt > this.idleMs) this.orgs.delete(org);
       else if (e.loading) continue;
       else if (now - e.fullAt >= Math.max(this.fullRefreshMs, 10 * e.fullMs)) await this.full(org, e);
+      // A budget whose read failed has no figure to add events to: read everything again soon, not in 30 s.
+      else if (now - e.fullAt >= RETRY_MISSING_MS && e.budgets.some((b) => !e.spent.has(b.id))) await this.full(org, e);
       else await this.delta(org, e);
     }
   }
