@@ -187,7 +187,7 @@ figures.push({ scenario: "budgets", metric: "check p99 in process (no socket)", 
 const lags: number[] = [];
 for (let p = 0; p < probes; p++) {
   const before = (await post("/v1/budgets/check", { agent_id: "lag-probe" })).budgets.find((b) => b.name === "lag probe")?.spent ?? 0;
-  const e = event("probe", Date.now(), "lag-probe");
+  const e = { ...event("probe", Date.now(), "lag-probe"), org_id: CHECK_ORG };
   await store.insert("llm_usage", [toUsageRow(e, { cost_usd: 0, cost_source: "reported", pricing_version: "" }, "bench")]);
   const stored = performance.now();
   for (;;) {
