@@ -51,18 +51,16 @@ const now = Date.now();
 const monthStart = Date.UTC(new Date(now).getUTCFullYear(), new Date(now).getUTCMonth(), 1);
 const span = Math.max(60_000, now - monthStart - 5_000);
 const rows = [];
-for (let g = 0; g < groups; g++) {
-  for (let i = 0; i < eventsPerGroup; i++)
-    rows.push(
-      toUsageRow(
-        event(`u${g}`, monthStart + Math.floor(Math.random() * span)),
-        { cost_usd: 0.01, cost_source: "reported", pricing_version: "" },
-        "bench",
-      ),
-    );
+for (const org of [ORG, CHECK_ORG]) {
+  for (let g = 0; g < groups; g++) {
+    for (let i = 0; i < eventsPerGroup; i++) {
+      const e = { ...event(`u${g}`, monthStart + Math.floor(Math.random() * span)), org_id: org };
+      rows.push(toUsageRow(e, { cost_usd: 0.01, cost_source: "reported", pricing_version: "" }, "bench"));
+    }
+  }
 }
 for (let i = 0; i < rows.length; i += 20_000) await store.insert("llm_usage", rows.slice(i, i + 20_000));
-say(`loaded ${rows.length} events for ${groups} users`);
+say(`loaded ${rows.length} events for ${groups} users in each of two orgs`);
 
 // 2. Budgets: `budgetCount` per-user cost budgets on the org (what the evaluation reads), plus a probe budget.
 const budgets = budgetRepo(store);
@@ -96,8 +94,25 @@ for (let i = 0; i < budgetCount; i++) {
     now,
   );
 }
+// The check org: four budgets every call matches (org-wide and per user, hard and soft), and the lag probe.
+for (const [i, per] of [null, "user_id", null, "user_id"].entries()) {
+  await budgets.create(
+    CHECK_ORG,
+    {
+      name: `check ${i}`,
+      metric: i % 2 ? "requests" : "cost_usd",
+      limit: 1e6,
+      window: i < 2 ? { period: "month", tz: "Europe/Berlin" } : { rolling_hours: 24 },
+      scope: {},
+      per,
+      thresholds: [80, 100],
+      enforcement: i < 2 ? "hard" : "soft",
+    },
+    now,
+  );
+}
 await budgets.create(
-  ORG,
+  CHECK_ORG,
   {
     name: "lag probe",
     metric: "requests",
