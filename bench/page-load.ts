@@ -15,7 +15,7 @@
  * the server's share). Each cold load also starts on an idle server (1.5 s
  * after the previous view), not queued behind that view's filter-choice queries.
  * Console errors are counted on every load. `--screenshots` also writes
- * docs/screenshots/*.png (30 days, light and dark).
+ * docs/screenshots/*.png (30 days, light and dark, and a 390 px phone).
  *
  *   tsx bench/page-load.ts [--quick] [--events=250000] [--reloads=10] [--screenshots]
  */
@@ -103,6 +103,11 @@ try {
       await page.screenshot({ path: join(dir, scheme === "light" ? "dashboard-30d.png" : "dashboard-30d-dark.png"), fullPage: true });
       await page.context().close();
     }
+    // A phone (390 × 844): range and filters folded behind the Filters button.
+    const { page: phone } = await newPage(browser, "light", { width: 390, height: 844 });
+    await timedLoad(phone, `${tm.url}/?range=30d#token=${token}`);
+    await phone.screenshot({ path: join(dir, "dashboard-30d-phone.png"), fullPage: true });
+    await phone.context().close();
     process.stderr.write(`[page-load] screenshots in ${dir}\n`);
   }
 
@@ -130,8 +135,12 @@ try {
   rmSync(dataDir, { recursive: true, force: true });
 }
 
-async function newPage(b: Browser, colorScheme: "light" | "dark"): Promise<{ page: Page; errors: string[] }> {
-  const context = await b.newContext({ viewport: { width: 1440, height: 900 }, locale: "en-US", timezoneId: TZ, colorScheme });
+async function newPage(
+  b: Browser,
+  colorScheme: "light" | "dark",
+  viewport = { width: 1440, height: 900 },
+): Promise<{ page: Page; errors: string[] }> {
+  const context = await b.newContext({ viewport, locale: "en-US", timezoneId: TZ, colorScheme });
   const page = await context.newPage();
   const errors: string[] = [];
   page.on("console", (m) => {

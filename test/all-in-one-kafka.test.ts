@@ -6,7 +6,7 @@ import { loadConfig } from "../apps/tokenmeter/src/config.js";
 import { testBrokers } from "./support/kafka.js";
 import { TEST_DATA_DIR, testDatabaseName } from "./support/store.js";
 
-// DESIGN "Two ways to run, one code path": setting TOKENMETER_KAFKA_BROKERS is
+// "Two ways to run, one code path" (README, docs/adr): setting TOKENMETER_KAFKA_BROKERS is
 // the only change, and HTTP ingest then goes through a real broker (produce,
 // consume, insert) before the same query API answers.
 describe("all-in-one with TOKENMETER_KAFKA_BROKERS", () => {

@@ -132,12 +132,15 @@ it("closes after a 413 for a Content-Length over the limit too", async () => {
 
 it("logs a client that hangs up mid-body as one info line, with no error and no stack", async () => {
   const before = logLines.length;
+  // Hang up only once the server has the request (headers parsed), or there is nothing to log yet.
+  const received = new Promise<void>((r) => server.once("request", () => r()));
   const socket = connect(port, "127.0.0.1");
   await new Promise<void>((r) => socket.once("connect", () => r()));
   socket.write(
     `POST /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n[{"event_id":`,
   );
-  await new Promise((r) => setTimeout(r, 100));
+  await received;
+  await new Promise((r) => setTimeout(r, 50));
   socket.destroy();
   const deadline = Date.now() + 5_000;
   while (!logLines.slice(before).some((l) => l.msg === "client closed the connection mid-body") && Date.now() < deadline) {

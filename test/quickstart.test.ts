@@ -14,7 +14,7 @@ describe("quick start (pnpm start)", () => {
   let output = "";
 
   beforeAll(async () => {
-    child = spawn("node_modules/.bin/tsx", ["apps/tokenmeter/src/main.ts"], {
+    child = spawn(process.execPath, ["--import", "tsx", "apps/tokenmeter/src/main.ts"], {
       env: {
         ...process.env,
         TOKENMETER_DATA_DIR: dataDir,

@@ -52,6 +52,8 @@ export interface StartOptions {
   mount?: Hono[];
   /** TOKENMETER_PRICING_SOURCE was set explicitly: refresh from it at start. */
   pricingSourceChosen?: boolean;
+  /** Demo load progress (events written, about how many in all): main draws one progress line from it. */
+  onDemoProgress?: (written: number, total: number) => void;
 }
 
 /**
@@ -92,7 +94,9 @@ export async function startTokenmeter(config: AppConfig, opts: StartOptions): Pr
   const prices = await PriceBook.load(store);
   const unsubscribe = await followPricingUpdates({ book: prices, updates, logger });
   // 4. Transport: Kafka (produce, then a consumer drains the topic) or the batching writer.
-  const transport = await startIngestTransport({ config, store, pricer: prices, logger, registry, now: opts.now });
+  // The writer logs every flush; while the demo loads (~50 flushes) only its warnings are wanted.
+  const ingestLogger = logger.child({});
+  const transport = await startIngestTransport({ config, store, pricer: prices, logger: ingestLogger, registry, now: opts.now });
   const sink = transport.sink;
 
   // 5. Query API with its cache; ingest and extra routes mounted on the same server.
@@ -130,7 +134,14 @@ export async function startTokenmeter(config: AppConfig, opts: StartOptions): Pr
   });
 
   // 6. Demo data before the URL is printed, so the first page has something to show.
-  if (config.TOKENMETER_DEMO) await loadDemoData(store, transport, config.TOKENMETER_DEMO_EVENTS, logger, opts.now ?? Date.now);
+  if (config.TOKENMETER_DEMO) {
+    ingestLogger.level = "warn";
+    try {
+      await loadDemoData(store, transport, config.TOKENMETER_DEMO_EVENTS, logger, opts.now ?? Date.now, opts.onDemoProgress);
+    } finally {
+      ingestLogger.level = logger.level;
+    }
+  }
 
   // 7. Serve.
   const server = serve({ fetch: app.fetch, port: config.TOKENMETER_PORT, hostname: config.TOKENMETER_HOST });
@@ -164,7 +175,14 @@ export async function startTokenmeter(config: AppConfig, opts: StartOptions): Pr
  * Loads the demo data set through the real ingest path (validated, priced,
  * deduplicated; through Kafka when configured) on an empty store.
  */
-async function loadDemoData(store: Store, transport: IngestTransport, events: number, logger: Logger, now: () => number): Promise<void> {
+async function loadDemoData(
+  store: Store,
+  transport: IngestTransport,
+  events: number,
+  logger: Logger,
+  now: () => number,
+  onProgress?: (written: number, total: number) => void,
+): Promise<void> {
   const [row] = await store.query<{ n: number }>("SELECT count() AS n FROM llm_usage");
   if (Number(row?.n ?? 0) > 0 || events === 0) return;
   const started = now();
@@ -179,6 +197,7 @@ async function loadDemoData(store: Store, transport: IngestTransport, events: nu
     const done = transport.sink.write(valid, "demo");
     await transport.writer?.flush();
     written += (await done).accepted;
+    onProgress?.(written, events);
   }
   logger.info({ op: "demo", events: written, ms: Date.now() - started }, "demo data loaded");
 }

@@ -2,7 +2,7 @@
  * Cost math: USD for one call from its token counts and a model's per-token
  * prices. Pure, so ingest, re-pricing and tests all share one definition.
  *
- * Token convention (DESIGN.md): `input_tokens` includes `cached_input_tokens`
+ * Token convention (docs/api.md, event schema v1): `input_tokens` includes `cached_input_tokens`
  * and `cache_write_tokens`; `output_tokens` includes `reasoning_tokens`.
  */
 

@@ -11,7 +11,24 @@ export function parseEnv<T extends z.ZodType>(schema: T, env: Record<string, str
   const relevant = Object.fromEntries(Object.entries(env).filter(([k, v]) => k.startsWith("TOKENMETER_") && v !== ""));
   const parsed = schema.safeParse(relevant);
   if (parsed.success) return { ok: true, config: parsed.data };
-  return { ok: false, errors: parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`) };
+  return { ok: false, errors: parsed.error.issues.map((i) => describeIssue(i, relevant)) };
+}
+
+/** Secrets are never echoed back: only their length is. */
+const SECRET = /SECRET|PASSWORD|API_KEYS/;
+
+/**
+ * `NAME: required` for a missing setting, else `NAME=<value as given>: why`,
+ * so the operator sees what was read (a typo, quoting, an unexpanded $VAR).
+ */
+function describeIssue(issue: z.core.$ZodIssue, env: Record<string, string | undefined>): string {
+  const name = issue.path.join(".");
+  const value = env[String(issue.path[0])];
+  if (value === undefined) return `${name}: required`;
+  const shown = SECRET.test(name) ? `(${value.length} characters, not shown)` : JSON.stringify(value);
+  // zod says "expected number, received NaN" for `abc`: say what was wanted instead.
+  const message = /expected number, received NaN/.test(issue.message) ? "must be a number" : issue.message;
+  return `${name}=${shown}: ${message}`;
 }
 
 /** TOKENMETER_LOG_LEVEL, the same in every process. */

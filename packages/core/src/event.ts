@@ -1,6 +1,6 @@
 import { z } from "zod";
 
-/** Limits of event schema v1 (DESIGN.md "Event schema v1"). */
+/** Limits of event schema v1 (docs/api.md "Event schema v1"). */
 export const EVENT_LIMITS = {
   maxIdLength: 256,
   maxTags: 20,
@@ -316,7 +316,7 @@ export function oldestAcceptedMs(now: number): number {
 }
 let lastOldest = { now: Number.NaN, ms: 0 };
 
-/** DESIGN.md: an error is status_code >= 400 or a non-empty error_code. */
+/** An error (docs/api.md) is status_code >= 400 or a non-empty error_code. */
 export function isError(e: Pick<UsageEvent, "status_code" | "error_code">): boolean {
   return e.status_code >= 400 || e.error_code !== "";
 }

@@ -3,7 +3,7 @@ import type { PricedCost } from "./row.js";
 
 /**
  * The port ingest prices every event through, at the event's own time
- * (DESIGN "Costs are captured at call time"). Synchronous on purpose: a real
+ * (cost at call time: docs/adr). Synchronous on purpose: a real
  * pricer keeps the price table in memory and refreshes it out of band, so the
  * hot path never waits on storage.
  */

@@ -52,13 +52,15 @@ export class PermanentSendError extends Error {
 /** POST /v1/events with a bearer token (JWT or API key); org_id comes from the credential. */
 export class HttpTransport implements Transport {
   readonly requiresOrgId = false;
-  constructor(private readonly opts: { url: string; token: string; fetch?: typeof fetch }) {}
+  /** `timeoutMs`: longest one POST may take before it counts as failed and is retried (default 10 000). */
+  constructor(private readonly opts: { url: string; token: string; fetch?: typeof fetch; timeoutMs?: number }) {}
 
   async send(events: UsageEventInput[]): Promise<Rejected[]> {
     const res = await (this.opts.fetch ?? fetch)(new URL("/v1/events", this.opts.url), {
       method: "POST",
       headers: { authorization: `Bearer ${this.opts.token}`, "content-type": "application/json" },
       body: JSON.stringify(events),
+      signal: AbortSignal.timeout(this.opts.timeoutMs ?? 10_000),
     });
     const body = (await res.json().catch(() => ({}))) as {
       rejected?: Array<{ index: number; errors: FieldError[] }>;

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Store } from "@tokenmeter/clickhouse";
+import { type Store, StoreError } from "@tokenmeter/clickhouse";
 import { type BatchPolicy, reportedOrUnpriced, type UsageEvent, validateEvent } from "@tokenmeter/core";
 import { pino } from "pino";
 import { afterEach, expect, it } from "vitest";
@@ -140,4 +140,39 @@ it.each([1, 3, 6])("holds exactly-once when the process dies after %i inserts of
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+it("refuses the rows again when a split interrupted by an outage is redone and the client retries", async () => {
+  const inner = await openTestStore();
+  stores.push(inner);
+  // The third insert (inside the split) fails once as unavailable; one attempt per insert, so the flush is held for a redo.
+  let n = 0;
+  const flaky: Store = {
+    database: inner.database,
+    query: (sql, params, opts) => inner.query(sql, params, opts),
+    command: (sql, params, opts) => inner.command(sql, params, opts),
+    close: () => inner.close(),
+    async insert(table, rows, opts) {
+      if (++n === 3) throw new StoreError("unavailable", "injected outage", true);
+      await inner.insert(table, rows, opts);
+    },
+  };
+  const writer = createBatchWriter({
+    store: new FaultyStore(flaky, { failRate: 0, timeoutRate: 0, maxDelayMs: 0, refuseMarker: MARKER }),
+    logger,
+    pricer: reportedOrUnpriced,
+    policy: { ...idle, maxAttempts: 1 },
+  });
+  const batch = events(50, [9]);
+  const first = writer.write(batch);
+  await expect(writer.flush()).rejects.toThrow(/injected outage/);
+  await expect(first).rejects.toThrow(/injected outage/);
+  // The client retries; the held flush is redone first (same split), then the retry finds 49 stored, 1 refused.
+  const retry = writer.write(batch);
+  await writer.flush();
+  const r = await retry;
+  expect(r).toMatchObject({ accepted: 0, duplicates: 49 });
+  expect(r.refused?.map((x) => x.index)).toEqual([9]);
+  expect(await counts(inner)).toEqual({ raw: 49, ids: 49, daily: 49, hourly: 49 });
+  await writer.close();
 });

@@ -28,7 +28,7 @@ describe("loadIngestConfig", () => {
     const r = loadIngestConfig({ TOKENMETER_JWT_SECRET: "short", TOKENMETER_BATCH_MAX_ROWS: "-1", TOKENMETER_CLICKHOUSE_URL: "nope" });
     expect(r.ok).toBe(false);
     if (r.ok) return;
-    expect(r.errors.map((e) => e.split(":")[0]).sort()).toEqual([
+    expect(r.errors.map((e) => e.split(/[=:]/)[0]).sort()).toEqual([
       "TOKENMETER_BATCH_MAX_ROWS",
       "TOKENMETER_CLICKHOUSE_URL",
       "TOKENMETER_JWT_SECRET",

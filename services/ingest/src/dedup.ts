@@ -3,7 +3,7 @@ import { DEFAULT_MAX_PARAM_BYTES, type Store } from "@tokenmeter/clickhouse";
 import { toClickHouseTime } from "@tokenmeter/core";
 
 /**
- * DESIGN: a producer re-sending an event_id "within 24 h" must count once, so
+ * The contract (docs/exactly-once.md): a producer re-sending an event_id "within 24 h" must count once, so
  * by default the stored-id lookup searches the batch's event_time range
  * widened by a day each side: a re-send carries the same event_time, the
  * widening covers producers that re-stamp it on retry.

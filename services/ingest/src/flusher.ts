@@ -3,7 +3,7 @@ import { type BatchPolicy, type FlushReason, mayRetry, retryDelayMs } from "@tok
 import type { Logger } from "pino";
 import { fail, newestTime, type Pending, refuse, settle, splitRepeats } from "./batch.js";
 import type { WriterMetrics } from "./batcher-metrics.js";
-import { insertLinesSplitting, logSplits, type RefusedRow } from "./bisect.js";
+import { insertLinesSplitting, logSplits, payloadLines, type RefusedRow } from "./bisect.js";
 import { dedupToken, eventKey, findStoredKeys, storedIdQuery } from "./dedup.js";
 import type { FlushJournal, JournaledFlush } from "./flush-journal.js";
 
@@ -165,7 +165,9 @@ export function createFlusher(deps: FlusherDeps) {
       // recover() and a flush may both have redone it; the token made the second a no-op.
       unsettled.delete(token);
       await journal.forget(token);
-      for (const k of u.keys) keys.add(k);
+      // Refused rows are not stored: a retry of their request must be refused again, not dropped as a duplicate.
+      const notStored = refusedKeys(u.payload, refused);
+      for (const k of u.keys) if (!notStored.has(k)) keys.add(k);
       log.info({ op: "redo", token, bytes: u.payload.length }, "redid an unsettled flush");
     }
     return keys;
@@ -225,6 +227,22 @@ export function dropKnown(p: Prepared, keys: Set<string>): void {
   const kept: Pending[] = [];
   for (const row of p.kept) (keys.has(row.key) ? p.dropped : kept).push(row);
   p.kept = kept;
+}
+
+/** Event keys of the refused rows of a JSONEachRow payload. */
+function refusedKeys(payload: Buffer, refused: readonly RefusedRow[]): Set<string> {
+  if (refused.length === 0) return new Set();
+  const { lines } = payloadLines(payload);
+  const keys = new Set<string>();
+  for (const r of refused) {
+    try {
+      const row = JSON.parse(lines[r.index]!.toString("utf8")) as { org_id: string; event_id: string };
+      keys.add(eventKey(row.org_id, row.event_id));
+    } catch {
+      // Our own JSON.stringify output; unreadable only if the journal file was damaged: nothing to exempt then.
+    }
+  }
+  return keys;
 }
 
 /** Event keys of a journaled JSONEachRow payload. */

@@ -9,7 +9,7 @@ import { BodyAbortedError, invalidUtf8Lines, parseEventsBody, readBodyBytes } fr
 import type { EventSink, WriteResult } from "./sink.js";
 import { createTraceRoutes } from "./traces.js";
 
-/** DESIGN "Ingest over HTTP": at most 1,000 events / 5 MB a request. */
+/** docs/api.md "POST /v1/events": at most 1,000 events / 5 MB a request. */
 export const HTTP_INGEST_LIMITS = { maxEvents: 1_000, maxBytes: 5 * 1024 * 1024 } as const;
 
 export interface IngestRoutesOptions {
@@ -65,7 +65,7 @@ export function createIngestRoutes(opts: IngestRoutesOptions): Hono<AuthEnv> {
       } else rejected.push({ index, errors: v.errors });
     }
     events.inc({ outcome: "rejected" }, rejected.length);
-    // Nothing to store: the request as a whole is bad input (DESIGN: 400 with per-item reasons).
+    // Nothing to store: the request as a whole is bad input (docs/api.md: 400 with per-item reasons).
     // With at least one valid item it is a 200 that lists the rejected ones.
     if (valid.length === 0) {
       throw new ApiError("invalid_events", "no valid events in the request", { accepted: 0, duplicates: 0, rejected });

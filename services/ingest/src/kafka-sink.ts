@@ -40,7 +40,7 @@ export function toEventMessage(e: UsageEvent): Message {
 /**
  * HTTP ingest in distributed mode: events go to the usage topic and the call
  * resolves only once the broker acked all of them (acks=all, idempotent
- * producer), so a 200 means durable (DESIGN guarantee 1). Duplicates are
+ * producer), so a 200 means durable (no acknowledged event is lost: docs/exactly-once.md). Duplicates are
  * dropped later by the consumer, so `duplicates` is always 0 here.
  */
 export class KafkaEventSink implements EventSink {

@@ -143,6 +143,10 @@ export async function writePlan(d: WriteDeps, p: PreparedPlan): Promise<WriteOut
   if (stored !== "done") return stored;
   // 3b. Rows the engine refused (the rest is stored): their messages to the DLQ with its reason, acked.
   const rejects = refusedMessages(p.payload, refused);
+  if (rejects.length < refused.length) {
+    // Every row staged from Kafka names its message in `source`; one that does not cannot be sent to the DLQ.
+    d.logger.error({ op: "flush", refused: refused.length, located: rejects.length }, "refused rows without a source message");
+  }
   if (rejects.length > 0) {
     const sent = await untilDone(d, "dlq", async () => publishToDlq(d.producer, d.dlqTopic, await refusedToDlq(d, topic, rejects)));
     if (sent !== "done") return sent;

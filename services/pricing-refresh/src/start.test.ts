@@ -27,8 +27,14 @@ afterAll(async () => {
 describe("startPricingRefresh", () => {
   it("embedded: seeds the bundled snapshot and prices offline, no refresh at start for the bundled source", async () => {
     const config = PricingConfig.parse({ TOKENMETER_PRICING_SOURCE: "bundled" });
-    const pricing = await startPricingRefresh({ store, config, updates: new InProcessPricingUpdates(), logger, registry: new Registry() });
+    const registry = new Registry();
+    const before = Date.now() / 1000 - 1;
+    const pricing = await startPricingRefresh({ store, config, updates: new InProcessPricingUpdates(), logger, registry });
     await pricing.close();
+    // The gauges report the seeded prices at once (not 0 until the first scheduled refresh).
+    const gauge = async (name: string) => Number((await registry.getSingleMetric(name)?.get())?.values[0]?.value ?? 0);
+    expect(await gauge("tokenmeter_pricing_models")).toBeGreaterThan(50);
+    expect(await gauge("tokenmeter_pricing_last_success_timestamp_seconds")).toBeGreaterThan(before);
     const book = await PriceBook.load(store);
     const e = usageEvent({ provider: "openai", model: "gpt-4o-2024-11-20", input_tokens: 1_000_000, output_tokens: 1_000_000 });
     expect(book.price(e)).toMatchObject({ cost_source: "computed" });

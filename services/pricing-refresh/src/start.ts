@@ -10,7 +10,7 @@ import { createPricingMetrics } from "./metrics.js";
 import { type RefreshResult, runPricingRefresh } from "./refresh.js";
 import { reprice } from "./reprice.js";
 import { type InProcessSchedule, startInProcessSchedule } from "./schedule.js";
-import { seedBundledPrices } from "./seed.js";
+import { reportStoredPrices, seedBundledPrices } from "./seed.js";
 import { sourceFromSpec } from "./sources/index.js";
 
 export interface StartPricingRefreshOptions {
@@ -63,6 +63,7 @@ export async function startPricingRefresh(opts: StartPricingRefreshOptions): Pro
     });
   // 1. seed
   await seedBundledPrices(opts.store, logger);
+  await reportStoredPrices(opts.store, metrics);
   // Alerts ride along: BullMQ on the same connection in the worker, in-process timers embedded.
   const alertsConfig: AlertsConfig = { ...AlertsConfig.parse({}), ...config };
   const alerts = await startAlertJobs({

@@ -86,6 +86,38 @@ describe("400 for every documented bad parameter", () => {
   });
 });
 
+describe("400 lists every problem of a request", () => {
+  it("a bad tz, a bad granularity and an unknown parameter together", async () => {
+    const e = await error("/v1/analytics/usage?tz=Mars/Olympus_Mons&granularity=minute&colour=red");
+    expect(e.status).toBe(400);
+    const issues = e.details.issues as { parameter: string }[];
+    expect(issues.map((i) => i.parameter).sort()).toEqual(["colour", "granularity", "tz"]);
+    for (const p of ["tz", "granularity", "colour"]) expect(e.message).toContain(p);
+  });
+
+  it("too many buckets offers only the granularities that fit", async () => {
+    const e = await error("/v1/analytics/usage?start=2025-12-01T00:00:00Z&end=2026-03-01T00:00:00Z&granularity=hour");
+    expect(e.details.allowed).toEqual(["day", "week", "month"]);
+  });
+});
+
+describe("date-only start and end", () => {
+  it("are local midnight in tz", async () => {
+    const res = await t.get("/v1/analytics/usage?start=2026-03-09&end=2026-03-11&tz=America/New_York", "org-a");
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { start: string; end: string; series: { bucket: string }[] };
+    expect(body.start).toBe("2026-03-09T04:00:00.000Z");
+    expect(body.end).toBe("2026-03-11T04:00:00.000Z");
+    expect(body.series.map((s) => s.bucket)).toEqual(["2026-03-09T04:00:00.000Z", "2026-03-10T04:00:00.000Z"]);
+  });
+
+  it("a date that is not one is a 400 naming the parameter", async () => {
+    const e = await error("/v1/analytics/usage?start=2026-02-30");
+    expect(e.status).toBe(400);
+    expect(e.details.parameter).toBe("start");
+  });
+});
+
 describe("ranges at the edge of what the engine holds", () => {
   it("answers every endpoint for the first day of 1970, and the summary once its previous period fits", async () => {
     // An app of its own, so the metrics test below counts only its own requests.

@@ -58,7 +58,7 @@ async function runQuery(e: EndpointDef, ctx: QueryContext): Promise<unknown> {
 
 export const ENDPOINTS: readonly EndpointDef[] = [usage, latency, models, errors, agents, users, summary] as EndpointDef[];
 
-/** Cache TTL by granularity (DESIGN.md): fine buckets change faster. */
+/** Cache TTL by granularity (docs/api.md): fine buckets change faster. */
 export function ttlSeconds(granularity: string): number {
   return granularity === "week" || granularity === "month" ? 300 : 60;
 }

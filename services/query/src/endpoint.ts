@@ -24,6 +24,6 @@ export interface EndpointDef<R = unknown> {
   csv(result: R): CsvTable;
 }
 
-/** USD with 6 decimals (DESIGN.md): float sums carry noise past that. */
+/** USD with 6 decimals (docs/api.md "Numbers"): float sums carry noise past that. */
 export const usd = (x: number) => Math.round(x * 1e6) / 1e6;
 export const ratio = (num: number, den: number) => (den > 0 ? Math.round((num / den) * 1e6) / 1e6 : 0);

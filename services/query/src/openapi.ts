@@ -1,17 +1,9 @@
-import { z } from "zod";
+import type { z } from "zod";
 import { budgetAlertPaths } from "./budgets/openapi.js";
 import type { EndpointDef } from "./endpoint.js";
+import { ErrorBody, jsonSchema, otherPaths } from "./openapi-routes.js";
 import { TRACES_PATHS } from "./openapi-traces.js";
 import { PARAMS, REPEATABLE } from "./params.js";
-
-const ErrorBody = z.object({
-  error: z.object({ code: z.string(), message: z.string(), details: z.unknown() }),
-});
-
-const jsonSchema = (schema: z.ZodType, io: "input" | "output") => {
-  const { $schema: _drop, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: "any" }) as Record<string, unknown>;
-  return rest;
-};
 
 /**
  * OpenAPI 3.1 for the analytics endpoints, generated from the same zod schemas
@@ -54,6 +46,6 @@ export function buildOpenApi(endpoints: readonly EndpointDef[]): Record<string, 
     openapi: "3.1.0",
     info: { title: "Tokenmeter Query API", version: "1" },
     components: { securitySchemes: { bearer: { type: "http", scheme: "bearer", bearerFormat: "JWT (HS256, org_id claim) or API key" } } },
-    paths: { ...paths, ...budgetAlertPaths() },
+    paths: { ...paths, ...otherPaths(), ...budgetAlertPaths() },
   };
 }

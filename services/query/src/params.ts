@@ -1,9 +1,9 @@
 import { ApiError } from "@tokenmeter/http";
 import { z } from "zod";
-import { bucketStarts, canonicalTimeZone, GRANULARITIES, type Granularity } from "./buckets.js";
+import { bucketStarts, canonicalTimeZone, GRANULARITIES, type Granularity, startOfLocalDay } from "./buckets.js";
 import { hourlyRetentionStart } from "./plan.js";
 
-/** Limits of the query API (DESIGN.md "Query API v1"). */
+/** Limits of the query API (docs/api.md "Common parameters"). */
 export const QUERY_LIMITS = {
   maxSpanDays: 400,
   maxBuckets: 2_000,
@@ -24,14 +24,17 @@ export const FORMATS = ["json", "csv"] as const;
 /** Parameters that may be given several times (`?model=a&model=b`). */
 export const REPEATABLE = new Set<string>([...FILTERS, "percentile", "error_code"]);
 
-const instant = z.iso.datetime({ offset: true, message: "must be an ISO-8601 instant with a zone, e.g. 2026-03-01T00:00:00Z" });
+/** An instant with a zone, or a date (local midnight in `tz`), like the CLI's --from/--to. */
+const instant = z.union([z.iso.datetime({ offset: true }), z.iso.date()], {
+  message: "must be an ISO-8601 instant with a zone (2026-03-01T00:00:00Z) or a date (2026-03-01 = midnight in tz)",
+});
 const filterValues = z
   .array(z.string().min(1, "must not be empty").max(256, "at most 256 characters"))
   .max(QUERY_LIMITS.maxFilterValues, `at most ${QUERY_LIMITS.maxFilterValues} values`);
 
 const common = {
-  start: instant.optional().describe("Inclusive start; default end - 7 days"),
-  end: instant.optional().describe("Exclusive end; default now snapped down to the minute"),
+  start: instant.optional().describe("Inclusive start (instant, or a date = local midnight in tz); default end - 7 days"),
+  end: instant.optional().describe("Exclusive end (instant, or a date = local midnight in tz); default now snapped down to the minute"),
   tz: z.string().max(64).optional().describe("IANA zone for bucket boundaries; default UTC"),
   format: z.enum(FORMATS).optional().describe("csv returns the series/table as CSV (or send Accept: text/csv)"),
   ...Object.fromEntries(FILTERS.map((f) => [f, filterValues.optional().describe(`Only events with this ${f} (repeatable)`)])),
@@ -114,39 +117,62 @@ export function collectParams(queries: Record<string, string[]>): Record<string,
  * naming the parameter and what is allowed. `now` is epoch ms.
  */
 export function parseQuery(endpoint: Endpoint, raw: Record<string, string | string[]>, now: number, accept?: string): AnalyticsQuery {
+  // Every problem is reported at once: the schema's, then the checks between parameters.
+  const problems: Issue[] = [];
   const parsed = PARAMS[endpoint].safeParse(raw);
-  if (!parsed.success) throw fromZod(parsed.error, Object.keys(PARAMS[endpoint].shape));
-  const p = parsed.data as Record<string, unknown>;
+  if (!parsed.success) problems.push(...fromZod(parsed.error, Object.keys(PARAMS[endpoint].shape)));
+  const bad = (name: string) => problems.some((i) => i.parameter === name);
+  // Values the schema refused are left out of the checks below (their problem is already listed).
+  const p = (parsed.success ? parsed.data : validPart(endpoint, raw)) as Record<string, unknown>;
 
-  const tz = canonicalTimeZone((p.tz as string | undefined) ?? "UTC");
-  if (!tz) throw invalid("tz", "tz must be an IANA time zone such as UTC or America/New_York", { received: p.tz });
-  const end = p.end !== undefined ? Date.parse(p.end as string) : Math.floor(now / 60_000) * 60_000;
-  const start = p.start !== undefined ? Date.parse(p.start as string) : end - QUERY_LIMITS.defaultSpanDays * DAY_MS;
-  if (start >= end)
-    throw invalid(p.start !== undefined ? "start" : "end", "start must be before end", { start: iso(start), end: iso(end) });
-  if (end - start > QUERY_LIMITS.maxSpanDays * DAY_MS) {
-    throw invalid("start", `the span from start to end must be at most ${QUERY_LIMITS.maxSpanDays} days`, {
+  const tzRaw = typeof raw.tz === "string" ? raw.tz : "UTC";
+  const tz = bad("tz") ? "UTC" : canonicalTimeZone(tzRaw);
+  if (!tz) problems.push({ parameter: "tz", message: "tz must be an IANA time zone such as UTC or America/New_York", received: tzRaw });
+  const zone = tz ?? "UTC";
+  const end = p.end !== undefined ? resolveInstant(p.end as string, zone) : defaultEnd(now);
+  const start = p.start !== undefined ? resolveInstant(p.start as string, zone) : end - QUERY_LIMITS.defaultSpanDays * DAY_MS;
+  const rangeKnown = !bad("start") && !bad("end");
+  if (rangeKnown && start >= end)
+    problems.push({
+      parameter: p.start !== undefined ? "start" : "end",
+      message: "start must be before end",
+      start: iso(start),
+      end: iso(end),
+    });
+  else if (rangeKnown && end - start > QUERY_LIMITS.maxSpanDays * DAY_MS) {
+    problems.push({
+      parameter: "start",
+      message: `the span from start to end must be at most ${QUERY_LIMITS.maxSpanDays} days`,
       max_days: QUERY_LIMITS.maxSpanDays,
       received_days: (end - start) / DAY_MS,
     });
   }
-  checkInstantRange(endpoint, start, end, p.start !== undefined ? "start" : "end");
+  const outside = rangeKnown ? checkInstantRange(endpoint, start, end, p.start !== undefined ? "start" : "end") : null;
+  if (outside) problems.push(outside);
   const granularity = (p.granularity as Granularity | undefined) ?? "day";
-  const buckets = SERIES_ENDPOINTS.has(endpoint) ? bucketStarts(granularity, tz, start, end, QUERY_LIMITS.maxBuckets) : [];
+  const countable = rangeKnown && !outside && start < end && end - start <= QUERY_LIMITS.maxSpanDays * DAY_MS && !bad("granularity");
+  const buckets = countable && SERIES_ENDPOINTS.has(endpoint) ? bucketStarts(granularity, zone, start, end, QUERY_LIMITS.maxBuckets) : [];
   if (buckets.length > QUERY_LIMITS.maxBuckets) {
-    throw invalid("granularity", `the range holds more than ${QUERY_LIMITS.maxBuckets} ${granularity} buckets; use a coarser granularity`, {
+    // Only the granularities this range fits in are offered.
+    const fit = GRANULARITIES.filter((g) => bucketStarts(g, zone, start, end, QUERY_LIMITS.maxBuckets).length <= QUERY_LIMITS.maxBuckets);
+    problems.push({
+      parameter: "granularity",
+      message: `the range holds more than ${QUERY_LIMITS.maxBuckets} ${granularity} buckets; use granularity=${fit.join(" or ")}`,
       max_buckets: QUERY_LIMITS.maxBuckets,
-      allowed: GRANULARITIES,
+      allowed: fit,
     });
   }
   const limit = p.limit !== undefined ? (/^\d{1,7}$/.test(p.limit as string) ? Number(p.limit) : Number.NaN) : QUERY_LIMITS.defaultLimit;
   if (!(limit >= 1 && limit <= QUERY_LIMITS.maxLimit)) {
-    throw invalid("limit", `limit must be an integer from 1 to ${QUERY_LIMITS.maxLimit}`, {
+    problems.push({
+      parameter: "limit",
+      message: `limit must be an integer from 1 to ${QUERY_LIMITS.maxLimit}`,
       min: 1,
       max: QUERY_LIMITS.maxLimit,
       received: p.limit,
     });
   }
+  if (problems.length > 0) throw invalidAll(problems);
   const filters: AnalyticsQuery["filters"] = {};
   for (const f of FILTERS) {
     const v = p[f] as string[] | undefined;
@@ -158,7 +184,7 @@ export function parseQuery(endpoint: Endpoint, raw: Record<string, string | stri
   return {
     start,
     end,
-    tz,
+    tz: zone,
     granularity,
     filters,
     ...(p.group_by ? { group_by: p.group_by as GroupBy } : {}),
@@ -180,15 +206,17 @@ export function parseQuery(endpoint: Endpoint, raw: Record<string, string | stri
  */
 export const INSTANT_RANGE = { min: Date.UTC(1970, 0, 1), max: Date.UTC(2100, 0, 1) } as const;
 
-function checkInstantRange(endpoint: Endpoint, start: number, end: number, parameter: string): void {
+function checkInstantRange(endpoint: Endpoint, start: number, end: number, parameter: string): Issue | null {
   const from = endpoint === "summary" ? start - (end - start) : start;
-  if (from >= INSTANT_RANGE.min && end <= INSTANT_RANGE.max) return;
+  if (from >= INSTANT_RANGE.min && end <= INSTANT_RANGE.max) return null;
   const what = endpoint === "summary" ? "the range and the previous period of equal span" : "the range";
   const name = from < INSTANT_RANGE.min ? parameter : "end";
-  throw invalid(name, `${name} is out of range: ${what} must lie between ${iso(INSTANT_RANGE.min)} and ${iso(INSTANT_RANGE.max)}`, {
+  return {
+    parameter: name,
+    message: `${name} is out of range: ${what} must lie between ${iso(INSTANT_RANGE.min)} and ${iso(INSTANT_RANGE.max)}`,
     min: iso(INSTANT_RANGE.min),
     max: iso(INSTANT_RANGE.max),
-  });
+  };
 }
 
 /** The parameters that decide the answer (not its format): what the cache key is made of. */
@@ -212,8 +240,49 @@ function invalid(parameter: string, message: string, extra: Record<string, unkno
   return new ApiError("invalid_parameter", message, { parameter, ...extra });
 }
 
-function fromZod(error: z.ZodError, known: string[]): ApiError {
-  const issues = error.issues.map((i) => {
+/** One problem with one parameter: its name, why, and what is allowed. */
+interface Issue {
+  parameter: string;
+  message: string;
+  [detail: string]: unknown;
+}
+
+/** One 400 for every problem found; the first one's details are also at the top level (older clients read those). */
+function invalidAll(issues: Issue[]): ApiError {
+  const first = issues[0] as Issue;
+  return new ApiError("invalid_parameter", issues.map((i) => i.message).join("; "), { ...first, issues });
+}
+
+/** The parameters whose own values pass the schema (the others already have a problem listed). */
+function validPart(endpoint: Endpoint, raw: Record<string, string | string[]>): Record<string, unknown> {
+  const shape = PARAMS[endpoint].shape as Record<string, z.ZodType>;
+  // No prototype, and only the schema's own keys: `__proto__=x` must stay an unknown parameter.
+  const out: Record<string, unknown> = Object.create(null);
+  for (const [k, v] of Object.entries(raw)) {
+    const r = Object.hasOwn(shape, k) ? shape[k]?.safeParse(v) : undefined;
+    if (r?.success) out[k] = r.data;
+  }
+  return out;
+}
+
+/** A date (`2026-12-01`) is local midnight in `tz`; anything else is an instant with its zone. */
+export function resolveInstant(value: string, tz: string): number {
+  const d = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value);
+  return d ? startOfLocalDay(tz, Number(d[1]), Number(d[2]), Number(d[3])) : Date.parse(value);
+}
+
+/**
+ * The default `end`: now snapped down to the minute (the contract), so every
+ * default request within one minute has the same `end` and cache key. Events
+ * of the current minute are in a query that passes `end` (the dashboard asks
+ * for the next minute boundary).
+ */
+export function defaultEnd(now: number): number {
+  return Math.floor(now / 60_000) * 60_000;
+}
+
+function fromZod(error: z.ZodError, known: string[]): Issue[] {
+  return error.issues.map((i) => {
     const issue = i as z.core.$ZodIssue & { values?: unknown[]; keys?: string[]; minimum?: unknown; maximum?: unknown };
     const unknown = issue.code === "unrecognized_keys";
     const parameter = unknown ? (issue.keys ?? []).join(", ") : String(i.path[0] ?? "(query)");
@@ -230,6 +299,4 @@ function fromZod(error: z.ZodError, known: string[]): ApiError {
       ...(issue.maximum !== undefined ? { max: Number(issue.maximum) } : {}),
     };
   });
-  const first = issues[0] ?? { parameter: "(query)", message: "invalid query" };
-  return new ApiError("invalid_parameter", issues.map((i) => i.message).join("; "), { ...first, issues });
 }

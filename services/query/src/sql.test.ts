@@ -134,7 +134,11 @@ describe("buildAggregateQuery", () => {
   it("reads latency percentiles from one org- and range-bound raw scan, filters bound", () => {
     const q = buildLatencyQuery("o", t("2026-03-01T00:00:00Z"), t("2026-03-02T00:00:00Z"), "hour", "Asia/Kolkata", { model: ["m"] });
     expect(q.sql).toBe(
-      "SELECT toUnixTimestamp(toStartOfHour(event_time, {tz:String})) AS bucket, count() AS requests, quantilesTDigest(0.5, 0.95, 0.99)(ttfb_ms) AS ttfb_ms_q, quantilesTDigest(0.5, 0.95, 0.99)(proxy_overhead_ms) AS proxy_overhead_ms_q, quantilesTDigest(0.5, 0.95, 0.99)(duration_ms) AS duration_ms_q FROM llm_usage WHERE org_id = {org_id:String} AND event_time >= {from:DateTime64(3, 'UTC')} AND event_time < {to:DateTime64(3, 'UTC')} AND model IN {model:Array(String)} GROUP BY bucket ORDER BY bucket",
+      "SELECT toUnixTimestamp(toStartOfHour(event_time, {tz:String})) AS bucket, count() AS requests, " +
+        "if(count(ttfb_ms) > 0, arrayMap(v -> toFloat64(v), quantilesExact(0.5, 0.95, 0.99)(ttfb_ms)), [nan, nan, nan]) AS ttfb_ms_q, " +
+        "if(count(proxy_overhead_ms) > 0, arrayMap(v -> toFloat64(v), quantilesExact(0.5, 0.95, 0.99)(proxy_overhead_ms)), [nan, nan, nan]) AS proxy_overhead_ms_q, " +
+        "if(count(duration_ms) > 0, arrayMap(v -> toFloat64(v), quantilesExact(0.5, 0.95, 0.99)(duration_ms)), [nan, nan, nan]) AS duration_ms_q " +
+        "FROM llm_usage WHERE org_id = {org_id:String} AND event_time >= {from:DateTime64(3, 'UTC')} AND event_time < {to:DateTime64(3, 'UTC')} AND model IN {model:Array(String)} GROUP BY bucket ORDER BY bucket",
     );
     expect(q.params).toEqual({
       org_id: "o",

@@ -22,7 +22,7 @@ export function register(program: Command): void {
     .option("--brokers <list>", "bootstrap brokers (default TOKENMETER_KAFKA_BROKERS)")
     .option("--topic <name>", "DLQ topic (default TOKENMETER_KAFKA_DLQ_TOPIC or llm.usage.v1.dlq)")
     .option("--limit <n>", "at most this many entries", "100")
-    .option("--kind <kind>", "only entries of this kind: empty, too_large, undecodable, invalid")
+    .option("--kind <kind>", "only entries of this kind: empty, too_large, undecodable, invalid, refused")
     .option("--json", "one JSON object per line, value in base64")
     .action(async (opts: CommonOpts & { kind?: string; json?: boolean }) => {
       const { kafka, config } = connect(opts);

@@ -8,6 +8,7 @@ import { register as registerPricing } from "./pricing.js";
 import { register as registerRebuildRollups } from "./rebuild-rollups.js";
 import { register as registerReprice } from "./reprice.js";
 import { register as registerSchema } from "./schema.js";
+import { register as registerToken } from "./token.js";
 
 /** One line per command file; keep alphabetical to avoid merge conflicts. */
 export function registerCommands(program: Command): void {
@@ -21,4 +22,5 @@ export function registerCommands(program: Command): void {
   registerRebuildRollups(program);
   registerReprice(program);
   registerSchema(program);
+  registerToken(program);
 }

@@ -1,5 +1,6 @@
 import { StoreEnv } from "@tokenmeter/clickhouse";
 import { type ConfigResult, LogLevel, parseEnv } from "@tokenmeter/core";
+import { JwtSecret } from "@tokenmeter/http";
 import { z } from "zod";
 
 /**
@@ -23,4 +24,18 @@ export type JobConfigResult = ConfigResult<JobConfig>;
 /** Parses the environment (default: this process's), reporting every problem at once. */
 export function loadJobConfig(env: Record<string, string | undefined> = process.env): JobConfigResult {
   return parseEnv(JobConfig, env);
+}
+
+/**
+ * What `tokenmeter token` reads: the configured JWT secret, or the data dir
+ * where the all-in-one keeps the one it generated.
+ */
+export const TokenConfig = z.object({
+  TOKENMETER_JWT_SECRET: JwtSecret.optional(),
+  TOKENMETER_DATA_DIR: StoreEnv.shape.TOKENMETER_DATA_DIR,
+});
+export type TokenConfig = z.output<typeof TokenConfig>;
+
+export function loadTokenConfig(env: Record<string, string | undefined> = process.env): ConfigResult<TokenConfig> {
+  return parseEnv(TokenConfig, env);
 }

@@ -1,6 +1,7 @@
 import { createStore, type Store, storeConfigFromEnv } from "@tokenmeter/clickhouse";
 import type { Command } from "commander";
 import { type Logger, pino } from "pino";
+import { dataDirHolder, dataDirInUseMessage } from "../data-dir.js";
 import { type JobConfig, loadJobConfig } from "./config.js";
 
 /** Exit codes every job uses, so a k8s Job or a script can tell them apart. */
@@ -36,6 +37,12 @@ export async function runJob(name: string, job: (ctx: JobContext) => Promise<Exi
   if (!loaded.ok) {
     for (const e of loaded.errors) process.stderr.write(`tokenmeter ${name}: ${e}\n`);
     return process.exit(EXIT.usage);
+  }
+  // A running all-in-one holds the embedded data dir: say so in one line instead of the engine's lock dump.
+  const holder = loaded.config.TOKENMETER_CLICKHOUSE_URL ? null : dataDirHolder(loaded.config.TOKENMETER_DATA_DIR);
+  if (holder !== null) {
+    process.stderr.write(`${dataDirInUseMessage(`tokenmeter ${name}`, loaded.config.TOKENMETER_DATA_DIR, holder)}\n`);
+    return process.exit(EXIT.failed);
   }
   // 2. logger
   const logger = pino({

@@ -42,8 +42,8 @@ export function pick(sketch: Sketch, p: number): number | null {
  * faster than merging the hourly rollup's sketch states (≈ 3 states per
  * hourly row, and the rollup holds ~1 row per 3.7 calls there), needs no
  * raw-edge union, and answers any bucket grid (half-hour zones) the same way.
- * t-digest rather than exact quantiles keeps memory bounded per bucket
- * (exact was another ~25 % faster but holds every value of the range).
+ * Exact quantiles rather than t-digests: ~25 % faster (measured there) and
+ * deterministic, at the price of holding every value of the range in memory.
  * Raw and the hourly rollup share the 13-month TTL, so the range covered is unchanged.
  */
 export function buildLatencyQuery(
@@ -64,7 +64,11 @@ export function buildLatencyQuery(
   const cols = [
     `${bucketDim(granularity).expr("raw")} AS bucket`,
     "count() AS requests",
-    ...METRICS.map((m) => `quantilesTDigest(0.5, 0.95, 0.99)(${m}) AS ${m}_q`),
+    // Exact: the same rows always give the same figures (a t-digest built by parallel threads did not: p95 moved by
+    // ~0.1 % between identical calls). Costs 4 bytes per value in the range per metric; NaN (→ null) when no value.
+    ...METRICS.map(
+      (m) => `if(count(${m}) > 0, arrayMap(v -> toFloat64(v), quantilesExact(0.5, 0.95, 0.99)(${m})), [nan, nan, nan]) AS ${m}_q`,
+    ),
   ];
   return { sql: `SELECT ${cols.join(", ")} FROM llm_usage WHERE ${where} GROUP BY bucket ORDER BY bucket`, params };
 }

@@ -85,8 +85,9 @@ export function buildSummaryQuery(
     "sum(cost_usd) AS cost_usd",
     // Exact; on the LowCardinality column a value set is ~3x cheaper than uniqExactIf (measured, docs/benchmarks.md §3).
     "length(arrayFilter(a -> a != '', groupUniqArray(agent_id))) AS active_agents",
-    // Bounded memory (exact quantiles would hold every duration of both periods); NaN when no duration.
-    "quantileTDigest(0.95)(duration_ms) AS p95_duration_ms",
+    // Exact, so identical calls on the same rows agree (a t-digest merged across threads moved by ~0.1 %);
+    // holds 4 bytes per duration of both periods; NULL when no duration.
+    "quantileExact(0.95)(duration_ms) AS p95_duration_ms",
     "toUnixTimestamp64Milli(max(event_time)) AS latest_ms",
   ];
   const sql =

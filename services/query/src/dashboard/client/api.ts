@@ -1,4 +1,4 @@
-// Types of Query API v1 (DESIGN.md) and a small fetch client for it.
+// Types of Query API v1 (docs/api.md) and a small fetch client for it.
 
 export type Granularity = "hour" | "day" | "week" | "month";
 export type GroupBy = "provider" | "model" | "agent_id" | "project_id" | "user_id";
@@ -43,6 +43,8 @@ export interface ModelRow {
   total_tokens: number;
   cost_usd: number;
   cost_share_pct: number;
+  /** Contract v1.1; absent from a v1 server. */
+  unpriced_requests?: number;
 }
 export interface ModelsResponse {
   models: ModelRow[];

@@ -1,6 +1,7 @@
 import uPlot from "uplot";
 import type { Granularity } from "./api.js";
 import { append, h } from "./dom.js";
+import { niceAxis } from "./format.js";
 import { wallTime } from "./time.js";
 
 export interface SeriesSpec {
@@ -16,12 +17,17 @@ export interface TimeChartSpec {
   /** For "stacked", bottom first (the largest group sits on the axis). */
   series: SeriesSpec[];
   format: (v: number) => string;
-  axisFormat: (v: number) => string;
+  /** A y tick label; `top` and `step` of the axis let one unit serve every tick. */
+  axisFormat: (v: number, top: number, step: number) => string;
   tz: string;
   granularity: Granularity;
   height: number;
   /** Charts with the same key share the hover position. */
   syncKey?: string;
+  /** Values are whole numbers (counts): axis steps are too. */
+  integer?: boolean;
+  /** Buckets only partly inside the range (today, a week cut by the range): the tooltip says so. */
+  partial?: boolean[];
 }
 
 /** Draws a time chart into `host`; returns its disposer. */
@@ -38,12 +44,22 @@ export function timeChart(host: HTMLElement, spec: TimeChartSpec): () => void {
   const drawn = stacked ? cumulative(spec.series).reverse() : spec.series;
   const data: uPlot.AlignedData = [xs, ...drawn.map((s) => s.values)];
   const bars = uPlot.paths.bars!({ size: [0.72, 56], gap: 1 });
-  const axis = (values: (v: number) => string): uPlot.Axis => ({
+  const axis = (values: (v: number, top: number, step: number) => string): uPlot.Axis => ({
     stroke: axisColor,
     grid: { stroke: gridColor, width: 1 },
     ticks: { show: false },
     font: "12px system-ui, sans-serif",
-    values: (_u, splits) => splits.map((v) => values(v)),
+    values: (u, splits) => {
+      const top = u.scales.y?.max ?? 1;
+      const { step } = niceAxis(top, 4, spec.integer);
+      return splits.map((v) => values(v, top, step));
+    },
+    // Ticks on the nice steps the y range was built from: distinct labels, the top one above the data.
+    splits: (u) => {
+      const top = u.scales.y?.max ?? 1;
+      const { step } = niceAxis(top, 4, spec.integer);
+      return Array.from({ length: Math.round(top / step) + 1 }, (_, i) => i * step);
+    },
     size: (_u, values) => (values ? Math.max(...values.map((v) => String(v).length)) * 7 + 20 : 48),
   });
 
@@ -56,7 +72,7 @@ export function timeChart(host: HTMLElement, spec: TimeChartSpec): () => void {
     tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), spec.tz),
     scales: {
       x: { time: true, range: (_u, min, max) => (stacked ? [min - step / 2, max + step / 2] : [min, max]) },
-      y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.08 : 1] },
+      y: { range: (_u, _min, max) => [0, niceAxis(max, 4, spec.integer).max] },
     },
     cursor: {
       points: { show: !stacked, size: 7 },
@@ -83,7 +99,8 @@ export function timeChart(host: HTMLElement, spec: TimeChartSpec): () => void {
           width: stacked ? 0 : 2,
           fill: stacked ? s.color : undefined,
           paths: stacked ? bars : undefined,
-          points: { show: false },
+          // One or two buckets draw no visible line: mark the points.
+          points: { show: !stacked && spec.xs.length <= 2, size: 8 },
           spanGaps: false,
         }),
       ),
@@ -172,7 +189,7 @@ function tooltip(spec: TimeChartSpec): uPlot.Plugin {
           return;
         }
         const t = spec.xs[idx] as number;
-        const head = spec.granularity === "week" ? `Week of ${fmt.format(t)}` : fmt.format(t);
+        const head = `${spec.granularity === "week" ? `Week of ${fmt.format(t)}` : fmt.format(t)}${spec.partial?.[idx] ? " · partial" : ""}`;
         const rows = spec.series
           .map((s) => ({ s, v: s.values[idx] ?? null }))
           .filter((r) => spec.kind === "lines" || (r.v ?? 0) !== 0)

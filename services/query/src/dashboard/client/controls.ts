@@ -26,6 +26,7 @@ export class Controls {
   private readonly tz: HTMLSelectElement;
   private readonly filters = new Map<FilterKey, HTMLSelectElement>();
   private readonly clear: HTMLButtonElement;
+  private readonly filtersToggle: HTMLButtonElement;
   readonly status: HTMLElement;
   private options: FilterOptions = { project_id: [], agent_id: [], provider: [], model: [] };
   private state: ViewState | undefined;
@@ -103,6 +104,23 @@ export class Controls {
       "Clear filters",
     );
 
+    // Phones: range and filters fold behind this button (CSS shows it under 760 px only).
+    this.filtersToggle = h(
+      "button",
+      {
+        type: "button",
+        class: "btn btn-ghost filters-toggle",
+        "data-control": "filters-toggle",
+        "aria-expanded": "false",
+        onclick: () => {
+          const open = this.el.dataset.open !== "1";
+          if (open) this.el.dataset.open = "1";
+          else delete this.el.dataset.open;
+          this.filtersToggle.setAttribute("aria-expanded", String(open));
+        },
+      },
+      "Filters",
+    );
     this.el = h(
       "div",
       { class: "topbar" },
@@ -123,6 +141,7 @@ export class Controls {
           this.gran,
           this.tz,
         ),
+        this.filtersToggle,
         h(
           "div",
           { class: "header-actions" },
@@ -162,6 +181,8 @@ export class Controls {
     this.fillZones(s.tz);
     this.fillFilters();
     this.clear.hidden = FILTERS.every((k) => !s.filters[k]);
+    const active = FILTERS.filter((k) => s.filters[k]).length;
+    this.filtersToggle.textContent = active > 0 ? `Filters · ${active}` : "Filters";
   }
 
   setOptions(o: FilterOptions): void {

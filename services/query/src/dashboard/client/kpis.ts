@@ -4,6 +4,11 @@ import * as f from "./format.js";
 
 type Polarity = "up-bad" | "neutral";
 
+/** Below this many calls in the previous period, changes show "new" / "—" instead of a percentage. */
+const MIN_BASELINE_REQUESTS = 10;
+/** …or when the current period has more than 20× the previous period's calls. */
+const MIN_BASELINE_SHARE = 20;
+
 interface KpiDef {
   id: string;
   label: string;
@@ -43,7 +48,7 @@ export const KPIS: KpiDef[] = [
     format: f.ratio,
     polarity: "up-bad",
     points: true,
-    sub: (s) => `${f.count(s.errors)} errors`,
+    sub: (s) => f.plural(s.errors, "error"),
   },
   { id: "p95", label: "p95 latency", value: (s) => s.p95_duration_ms, format: f.ms, polarity: "up-bad", sub: () => "end-to-end duration" },
   { id: "agents", label: "Active agents", value: (s) => s.active_agents, format: f.count, polarity: "neutral" },
@@ -92,6 +97,8 @@ export class KpiRow {
   }
 
   render(s: SummaryResponse): void {
+    // A previous period with a handful of calls (the first days of data) makes any change meaningless (▲ 300,000 %).
+    const comparable = s.previous.requests >= MIN_BASELINE_REQUESTS && s.previous.requests * MIN_BASELINE_SHARE >= s.requests;
     for (const k of KPIS) {
       const tile = this.tiles.get(k.id) as HTMLElement;
       const cur = k.value(s);
@@ -100,17 +107,21 @@ export class KpiRow {
       valueEl.textContent = cur === null ? "—" : k.format(cur);
       valueEl.title = cur === null ? "no calls with a duration" : (k.exact ?? k.format)(cur);
       tile.dataset.value = cur === null ? "" : String(cur);
-      this.delta(tile, k, cur, prev);
-      (tile.querySelector(".kpi-sub") as HTMLElement).textContent = k.sub ? k.sub(s) : "";
+      this.delta(tile, k, cur, comparable ? prev : null, prev);
+      const sub = tile.querySelector(".kpi-sub") as HTMLElement;
+      sub.textContent = k.sub ? k.sub(s) : "";
+      if (k.id === "unpriced" && s.unpriced_requests > 0) sub.append(" · ", unpricedLink());
       tile.dataset.state = "ready";
     }
   }
 
-  private delta(tile: HTMLElement, k: KpiDef, cur: number | null, prev: number | null): void {
+  /** `prev` null: no comparable baseline; `shown` is still printed ("vs 13") so the reason is visible. */
+  private delta(tile: HTMLElement, k: KpiDef, cur: number | null, prev: number | null, shown: number | null): void {
     const el = tile.querySelector(".kpi-delta") as HTMLElement;
     const prevEl = tile.querySelector(".kpi-prev") as HTMLElement;
-    prevEl.textContent = prev === null ? "no previous data" : `vs ${k.format(prev)}`;
-    let text = "";
+    prevEl.textContent = shown === null ? "no previous data" : `vs ${k.format(shown)}`;
+    let text = cur !== null && cur !== 0 && prev === null ? "new" : prev === null ? "—" : "";
+    tile.dataset.baseline = prev === null ? "too-small" : "ok";
     let dir: "up" | "down" | "flat" = "flat";
     if (cur !== null && prev !== null) {
       if (k.points) {
@@ -119,10 +130,10 @@ export class KpiRow {
         text = `${pp > 0 ? "+" : pp < 0 ? "−" : "±"}${Math.abs(pp).toFixed(2)} pp`;
       } else {
         const c = f.change(cur, prev);
-        if (c === null) text = cur === 0 ? "±0 %" : "new";
+        if (c === null) text = cur === 0 ? "±0%" : "new";
         else {
           dir = Math.abs(c) < 0.0005 ? "flat" : c > 0 ? "up" : "down";
-          text = `${c > 0 ? "▲" : c < 0 ? "▼" : ""} ${Math.abs(c * 100).toFixed(1)} %`;
+          text = `${c > 0 ? "▲" : c < 0 ? "▼" : ""} ${f.share(Math.abs(c * 100))}`;
         }
       }
     }
@@ -161,4 +172,24 @@ export class KpiRow {
     s.append(svg("path", { d, class: "spark-line" }));
     host.replaceChildren(s);
   }
+}
+
+/** From the Unpriced tile to the models table, where the unpriced models are tagged. */
+function unpricedLink(): HTMLElement {
+  return h(
+    "a",
+    {
+      href: "#models",
+      class: "kpi-link",
+      "data-control": "unpriced-link",
+      onclick: (e: Event) => {
+        // The fragment carries the token on first load: scroll instead of navigating.
+        e.preventDefault();
+        const card = document.querySelector('[data-card="models"]');
+        card?.scrollIntoView({ behavior: "smooth", block: "start" });
+        card?.querySelector<HTMLElement>("[data-unpriced]")?.closest("tr")?.classList.add("flash");
+      },
+    },
+    "which models?",
+  );
 }

@@ -51,7 +51,7 @@ export function renderLatency(card: Card, data: LatencyResponse, ctx: ViewContex
         xs,
         series,
         format: f.ms,
-        axisFormat: f.ms,
+        axisFormat: f.msAxis,
         tz: ctx.state.tz,
         granularity: ctx.range.granularity,
         height: 200,

@@ -8,6 +8,14 @@ import { type Column, meter, parseSort, sortableTable } from "./table.js";
 
 const BARS = 10;
 
+/**
+ * A model the pricing did not know: counted unpriced by the API (v1.1 rows
+ * carry unpriced_requests), or, from a v1 server, tokens with a cost of 0.
+ */
+export function isUnpriced(m: ModelRow): boolean {
+  return m.unpriced_requests !== undefined ? m.unpriced_requests > 0 : m.cost_usd === 0 && m.total_tokens > 0;
+}
+
 /** Cost per model as bars, and every model in a sortable table with its share of cost. */
 export function renderModels(card: Card, data: ModelsResponse, ctx: ViewContext): () => void {
   const models = data.models;
@@ -25,7 +33,7 @@ export function renderModels(card: Card, data: ModelsResponse, ctx: ViewContext)
         { class: "bar", title: `${m.provider} / ${m.model}: ${f.usd(m.cost_usd)} (${f.share(m.cost_share_pct)})` },
         h("span", { class: "bar-label" }, m.model),
         h("span", { class: "bar-track" }, fill),
-        h("span", { class: "bar-value" }, f.usdShort(m.cost_usd)),
+        h("span", { class: "bar-value" }, isUnpriced(m) && m.cost_usd === 0 ? "unpriced" : f.usdShort(m.cost_usd)),
       );
     }),
   );
@@ -34,13 +42,37 @@ export function renderModels(card: Card, data: ModelsResponse, ctx: ViewContext)
       key: "model",
       label: "Model",
       value: (m) => m.model,
-      cell: (m) => h("span", { class: "model-cell" }, swatch(color(m)), h("span", {}, m.model), h("span", { class: "tag" }, m.provider)),
+      cell: (m) =>
+        h(
+          "span",
+          { class: "model-cell" },
+          swatch(color(m)),
+          h("span", {}, m.model),
+          h("span", { class: "tag" }, m.provider),
+          isUnpriced(m)
+            ? h(
+                "span",
+                {
+                  class: "tag tag-warn",
+                  "data-unpriced": "1",
+                  title: "No price known for this model: its cost counts as $0 until re-priced",
+                },
+                "unpriced",
+              )
+            : null,
+        ),
     },
     { key: "requests", label: "Requests", num: true, value: (m) => m.requests, cell: (m) => f.count(m.requests) },
     { key: "input_tokens", label: "Input", num: true, value: (m) => m.input_tokens, cell: (m) => f.countShort(m.input_tokens) },
     { key: "output_tokens", label: "Output", num: true, value: (m) => m.output_tokens, cell: (m) => f.countShort(m.output_tokens) },
     { key: "total_tokens", label: "Tokens", num: true, value: (m) => m.total_tokens, cell: (m) => f.countShort(m.total_tokens) },
-    { key: "cost_usd", label: "Cost", num: true, value: (m) => m.cost_usd, cell: (m) => f.usd(m.cost_usd) },
+    {
+      key: "cost_usd",
+      label: "Cost",
+      num: true,
+      value: (m) => m.cost_usd,
+      cell: (m) => (isUnpriced(m) && m.cost_usd === 0 ? h("span", { class: "muted" }, "unpriced") : f.usd(m.cost_usd)),
+    },
     {
       key: "cost_share_pct",
       label: "Share of cost",

@@ -2,7 +2,7 @@
 // only), so the page puts range boundaries exactly where the API buckets them.
 import { bucketStart, canonicalTimeZone, nextBucket, startOfLocalDay, wallTime } from "../../buckets.js";
 
-export { type Wall, wallTime } from "../../buckets.js";
+export { nextBucket, type Wall, wallTime } from "../../buckets.js";
 
 /** A calendar date (month 1-12); days may overflow (Jan 32 = Feb 1). */
 export interface LocalDate {

@@ -4,7 +4,8 @@ import { type SeriesSpec, timeChart } from "./charts.js";
 import { OTHER_COLOR } from "./colors.js";
 import { colorFor, type ViewContext } from "./context.js";
 import * as f from "./format.js";
-import { GROUPS } from "./state.js";
+import { GROUPS, type ResolvedRange } from "./state.js";
+import { nextBucket } from "./time.js";
 
 /** More groups than this are folded into "Other" so the stack stays readable. */
 const MAX_GROUPS = 7;
@@ -57,11 +58,19 @@ function renderStack(
     granularity: ctx.range.granularity,
     height: 260,
     syncKey: "trend",
+    integer: metric === "total_tokens",
+    partial: partialBuckets(
+      data.series.map((p) => Date.parse(p.bucket)),
+      ctx.range,
+      ctx.state.tz,
+      Date.now(),
+    ),
   });
 }
 
 function groupSeries(data: UsageResponse, ctx: ViewContext, metric: Metric): SeriesSpec[] {
-  const groups = [...(data.groups ?? [])].sort((a, b) => b.totals[metric] - a.totals[metric] || a.key.localeCompare(b.key));
+  // One order (and so one stacking and one "Other") for every chart: by cost, then key, whatever the metric drawn.
+  const groups = [...(data.groups ?? [])].sort((a, b) => b.totals.cost_usd - a.totals.cost_usd || a.key.localeCompare(b.key));
   const shown = groups.slice(0, MAX_GROUPS);
   const rest = groups.slice(MAX_GROUPS);
   const out: SeriesSpec[] = shown.map((g) => ({
@@ -96,4 +105,16 @@ function legendOf(series: SeriesSpec[], group: string): HTMLElement {
 
 export function isUsageEmpty(d: UsageResponse | { totals: UsageTotals }): boolean {
   return d.totals.requests === 0;
+}
+
+/**
+ * Buckets not wholly inside the range, or still running: the first one when
+ * the range starts inside it, the last one when the range or the clock ends
+ * inside it (today, the current week).
+ */
+export function partialBuckets(starts: number[], range: ResolvedRange, tz: string, now: number): boolean[] {
+  return starts.map((b, i) => {
+    const end = starts[i + 1] ?? nextBucket(range.granularity, tz, b);
+    return b < range.start || end > range.end || end > now;
+  });
 }

@@ -197,16 +197,26 @@ export class View {
     this.banner.hidden = s.requests > 0;
     if (s.requests > 0) return;
     this.banner.replaceChildren();
+    // With filters, the summary only knows about matching events: say that, not "no events at all".
+    const [title, text] = filtered
+      ? ["No usage matches these filters", " in this range. Clear them to see all of the organization's usage."]
+      : s.latest_event_at
+        ? ["No usage in this range", ` — the latest event was ${f.ago(s.latest_event_at, Date.now())}.`]
+        : [
+            "No usage data yet",
+            " — this organization has not sent any events. Send usage events to POST /v1/events (or through Kafka) and they appear here within seconds.",
+          ];
+    this.banner.dataset.kind = filtered ? "filtered" : "empty";
     append(this.banner, [
-      h("strong", {}, s.latest_event_at ? "No usage in this range" : "No usage data yet"),
-      h(
-        "span",
-        {},
-        s.latest_event_at
-          ? ` — nothing matched ${filtered ? "these filters in " : ""}this range; the latest event was ${f.ago(s.latest_event_at, Date.now())}.`
-          : " — this organization has not sent any events. Send usage events to POST /v1/events (or through Kafka) and they appear here within seconds.",
-      ),
-      filtered ? h("button", { type: "button", class: "btn btn-sm", onclick: () => this.change({ filters: {} }) }, "Clear filters") : null,
+      h("strong", {}, title),
+      h("span", {}, text),
+      filtered
+        ? h(
+            "button",
+            { type: "button", class: "btn btn-sm", "data-control": "banner-clear-filters", onclick: () => this.change({ filters: {} }) },
+            "Clear filters",
+          )
+        : null,
     ]);
   }
 
