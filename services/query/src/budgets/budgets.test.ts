@@ -154,6 +154,17 @@ describe("budget API", () => {
     });
     expect(rolling.status).toBe(400);
     expect(await rolling.text()).toContain("window.rolling_hours");
+    // A scope the analytics cannot answer (here a tag filter, if this build's planner has none) is refused up front.
+    const tagged = await t.call("POST", "/v1/budgets", "org-a", {
+      name: "t",
+      metric: "requests",
+      limit: 1,
+      window: { rolling_hours: 1 },
+      scope: { tags: { team: "x" } },
+    });
+    expect([201, 400]).toContain(tagged.status);
+    if (tagged.status === 201)
+      expect((await t.call("GET", `/v1/budgets/${((await tagged.json()) as { id: string }).id}/status`, "org-a")).status).toBe(200);
     const notJson = await t.call("POST", "/v1/budgets", "org-a", "{nope");
     expect(notJson.status).toBe(400);
   });
