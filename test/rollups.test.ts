@@ -6,7 +6,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { ChdbStore } from "@tokenmeter/clickhouse";
-import { toClickHouseTime, type UsageRow } from "@tokenmeter/core";
+import { toClickHouseTime, type UsageRow, usdText } from "@tokenmeter/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dropTestStore, openTestStore } from "./support/store.js";
 
@@ -254,10 +254,13 @@ function expectedOrgTotals(events: UsageRow[]): Array<Record<string, unknown>> {
     t.cached_input_tokens! += e.cached_input_tokens;
     t.cache_write_tokens! += e.cache_write_tokens;
     t.reasoning_tokens! += e.reasoning_tokens;
-    t.cost_usd! += e.cost_usd;
+    t.cost_usd! += Number(e.cost_usd);
     byOrg.set(e.org_id, t);
   }
-  return [...byOrg.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([org_id, t]) => ({ org_id, ...t }));
+  // Costs are whole micro-dollars: the float sum rounded to them is exact, as the Decimal sum is.
+  return [...byOrg.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([org_id, t]) => ({ org_id, ...t, cost_usd: Math.round((t.cost_usd as number) * 1e6) / 1e6 }));
 }
 
 /**
@@ -315,7 +318,18 @@ function generateEvents(n: number, seed: number): UsageRow[] {
       cached_input_tokens: cached,
       cache_write_tokens: 0,
       reasoning_tokens: model === "claude-sonnet-4" ? Math.floor(output * rand() * 0.5) : 0,
-      cost_usd: unpriced ? 0 : Math.floor(rand() * 2 ** 14) / 2 ** 20,
+      units: {},
+      service_tier: "standard",
+      image_size: "",
+      image_quality: "",
+      // Whole micro-dollars: exact in Decimal(38, 12) and in the float sums this test compares with.
+      cost_usd: usdText(unpriced ? 0 : Math.floor(rand() * 2 ** 14) / 1e6),
+      cost_input_usd: "0",
+      cost_cached_input_usd: "0",
+      cost_cache_write_usd: "0",
+      cost_output_usd: "0",
+      cost_reasoning_usd: "0",
+      cost_units_usd: "0",
       cost_source: unpriced ? "unpriced" : "computed",
       pricing_version: unpriced ? "" : "v1",
       duration_ms: rand() < 0.1 ? null : duration,

@@ -53,7 +53,17 @@ describe("llm_usage rows: TSV lines and JSON rows store the same values", () => 
       cost_usd: i % 3 === 0 ? undefined : 1e-7 * (i + 1),
       duration_ms: i % 4 === 0 ? undefined : i * 13,
       streaming: i % 2 === 0,
-      tags: s === "" ? {} : { [s]: s, "team'x": `v\\${i}`, plain: "p" },
+      // Keys are [A-Za-z0-9_.:-] since v1.1; the hostile text rides in the values.
+      tags: s === "" ? {} : { [`k.${i}:x-y_z`]: s, team: `v\\${i}'x`, plain: "p" },
+      // v1.1 columns through both formats (units as Map(String, Float64)).
+      ...(i % 2 === 0
+        ? {
+            units: { images: i, audio_input_seconds: 0.5 * i },
+            service_tier: "batch",
+            image_size: `${s.slice(0, 10)}x`,
+            image_quality: "hd",
+          }
+        : {}),
     }));
     return [...base, ...tricky].map((e) => {
       const v = validateEvent(e, { now });

@@ -1,7 +1,7 @@
 import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
-import { createStore, migrate, type Store, storeConfigFromEnv } from "@tokenmeter/clickhouse";
-import { type UsageEvent, validateEvent } from "@tokenmeter/core";
+import { createStore, migrate, type Store, storeConfigFromEnv, syncTagRollupKeys } from "@tokenmeter/clickhouse";
+import { oldestAcceptedMs, type UsageEvent, validateEvent } from "@tokenmeter/core";
 import { type AuthOptions, issueToken, parseApiKeys } from "@tokenmeter/http";
 import { createIngestRoutes, type IngestTransport, startIngestTransport } from "@tokenmeter/ingest";
 import {
@@ -12,7 +12,7 @@ import {
   pricingChannel,
   RedisPricingUpdates,
 } from "@tokenmeter/pricing";
-import { startPricingRefresh } from "@tokenmeter/pricing-refresh";
+import { reprice, startPricingRefresh } from "@tokenmeter/pricing-refresh";
 import {
   createBudgetRuntime,
   createPricingRoutes,
@@ -68,6 +68,8 @@ export async function startTokenmeter(config: AppConfig, opts: StartOptions): Pr
   const store = await createStore(storeConfigFromEnv(config));
   const applied = await migrate(store);
   if (applied.length > 0) logger.info({ op: "migrate", applied }, "schema migrated");
+  // Promoted tag keys (TOKENMETER_ROLLUP_TAG_KEYS): idempotent, a no-op when unchanged.
+  await syncTagRollupKeys(store, config.TOKENMETER_ROLLUP_TAG_KEYS, { logger });
 
   // 2. Credentials.
   const jwtSecret = config.TOKENMETER_JWT_SECRET ?? loadOrCreateSecret(config.TOKENMETER_DATA_DIR);
@@ -128,7 +130,28 @@ export async function startTokenmeter(config: AppConfig, opts: StartOptions): Pr
     // route() re-roots the ingest app (typed with its auth variables) as a plain one.
     mount: [
       new Hono().route("/", createIngestRoutes({ sink, auth, logger, registry, now: opts.now })),
-      createPricingRoutes({ store, auth, now: opts.now }),
+      createPricingRoutes({
+        store,
+        auth,
+        now: opts.now,
+        // An org's new override: this process prices with it at once, and the model's history is re-priced.
+        onOverride: async (o) => {
+          await prices.reload();
+          const nowMs = (opts.now ?? Date.now)();
+          // History older than raw's retention has no raw rows to re-price.
+          const from = new Date(Math.max(o.from, oldestAcceptedMs(nowMs)));
+          const report = await reprice({
+            store,
+            book: prices,
+            model: o.model,
+            from,
+            to: new Date(nowMs + 60_000),
+            logger,
+            now: () => nowMs,
+          });
+          return { rows_changed: report.rows_changed, months: report.months.map((m) => m.month) };
+        },
+      }),
       ...(opts.mount ?? []),
     ],
   });

@@ -3,7 +3,7 @@ import { type ConfigResult, LogLevel, parseEnv } from "@tokenmeter/core";
 import { ApiKeys, JwtSecret } from "@tokenmeter/http";
 import { IngestConfig, KafkaIngestConfig } from "@tokenmeter/ingest";
 import { PricingConfig } from "@tokenmeter/pricing-refresh";
-import { AlertsConfig } from "@tokenmeter/query";
+import { AlertsConfig, RollupTagKeys } from "@tokenmeter/query";
 import { z } from "zod";
 
 const bool = z
@@ -26,6 +26,7 @@ export const AppConfig = z.object({
   ...StoreEnv.shape,
   TOKENMETER_REDIS_URL: optionalUrl,
   TOKENMETER_LOG_LEVEL: LogLevel,
+  TOKENMETER_ROLLUP_TAG_KEYS: RollupTagKeys,
   // Transport and batching settings, the same as the standalone ingest service's.
   ...IngestConfig.pick({
     TOKENMETER_KAFKA_BROKERS: true,

@@ -137,6 +137,8 @@ function demoEvent(
     status_code: error?.status ?? 200,
     error_code: error?.code ?? "",
     streaming,
+    // Tags for the tag filters / group_by (v1.1), derived from values already drawn so the stream stays the same.
+    tags: { team: agentNo % 3 === 0 ? "growth" : agentNo % 3 === 1 ? "core" : "platform", feature: `${project}.f${(agentNo % 4) + 1}` },
     // One org's gateway reports its own cost; the others are priced at ingest.
     ...(org.org_id === "globex" && !failed ? { cost_usd: Number(((input + output) * 2.1e-6).toFixed(6)) } : {}),
   };

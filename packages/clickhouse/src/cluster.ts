@@ -198,7 +198,9 @@ function renderAlter(sql: string, ctx: Context, file: string): string[] {
   const onCluster = `ON CLUSTER '${ctx.cluster}'`;
   if (!ctx.sharded.has(table)) return [`ALTER TABLE ${table} ${onCluster} ${action}`];
   const out = [`ALTER TABLE ${table}${LOCAL_SUFFIX} ${onCluster} ${action}`];
-  if (splitTopLevel(action).every((a) => COLUMN_ALTER_RE.test(a))) out.push(`ALTER TABLE ${table} ${onCluster} ${action}`);
+  // The Distributed table takes the column changes of a mixed ALTER (ADD COLUMN + MODIFY ORDER BY) too.
+  const columnActions = splitTopLevel(action).filter((a) => COLUMN_ALTER_RE.test(a));
+  if (columnActions.length > 0) out.push(`ALTER TABLE ${table} ${onCluster} ${columnActions.join(", ")}`);
   return out;
 }
 

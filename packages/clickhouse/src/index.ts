@@ -7,3 +7,4 @@ export * from "./migrate.js";
 export * from "./rollups.js";
 export * from "./store.js";
 export * from "./store-config.js";
+export * from "./tag-rollup.js";

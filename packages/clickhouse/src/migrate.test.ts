@@ -111,7 +111,8 @@ describe("0005 backfills the model rollup on a store that already holds events",
          FROM numbers(20000)`,
       );
       const hourly = await store.query(byKey("llm_usage_hourly"));
-      expect(await migrate(store, all)).toEqual(all.filter((m) => m.version >= 5).map((m) => m.version));
+      const upTo5 = all.filter((m) => m.version <= 5);
+      expect(await migrate(store, upTo5)).toEqual([5]);
       expect(hourly.length).toBeGreaterThan(1000);
       expect(await store.query(byKey("llm_usage_model_hourly"))).toEqual(hourly);
       // A process that died after the copy but before the ledger row, or two migrating at once, copies again: dropped.

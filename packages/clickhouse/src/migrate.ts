@@ -3,6 +3,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { isLostCreateRace } from "./errors.js";
+import { monthKey, rebuildRollups } from "./rollups.js";
 import type { Store } from "./store.js";
 
 /** The repository's `clickhouse/schema` directory. */
@@ -12,18 +13,30 @@ export interface Migration {
   version: number;
   name: string;
   statements: string[];
+  /**
+   * The file carries `-- @rebuild-rollups`: it changed what the rollups hold
+   * (a new dimension or type), so once it is applied migrate() rebuilds every
+   * month raw still holds from raw rows (rebuildRollups).
+   */
+  rebuildRollups?: boolean;
 }
+
+const REBUILD_DIRECTIVE = /^--\s*@rebuild-rollups\b/m;
 
 /** Reads `NNNN_name.sql` files in version order, split into statements. */
 export function loadMigrations(dir: string = SCHEMA_DIR): Migration[] {
   return readdirSync(dir)
     .filter((f) => /^\d{4}_.+\.sql$/.test(f))
     .sort()
-    .map((file) => ({
-      version: Number(file.slice(0, 4)),
-      name: file.replace(/\.sql$/, ""),
-      statements: splitStatements(readFileSync(join(dir, file), "utf8")),
-    }));
+    .map((file) => {
+      const text = readFileSync(join(dir, file), "utf8");
+      return {
+        version: Number(file.slice(0, 4)),
+        name: file.replace(/\.sql$/, ""),
+        statements: splitStatements(text),
+        ...(REBUILD_DIRECTIVE.test(text) ? { rebuildRollups: true } : {}),
+      };
+    });
 }
 
 /** Splits a file on `;` at end of line, dropping comment-only chunks. */
@@ -86,11 +99,13 @@ export async function migrate(store: Store, migrations: Migration[] = loadMigrat
   await idempotent(store, LEDGER_CHECKSUM);
   // 2. What ran before, and whether its files still say the same.
   const applied = await appliedMigrations(store, migrations);
-  // 3. The rest, in order, each recorded once all its statements succeeded.
+  // 3. The rest, in order, each recorded once all its statements succeeded
+  //    (and, for a file that changed the rollups, once they are rebuilt from raw).
   const done: number[] = [];
   for (const m of migrations) {
     if (applied.has(m.version)) continue;
     for (const stmt of m.statements) await idempotent(store, stmt);
+    if (m.rebuildRollups) await rebuildFromRaw(store, m.name);
     const checksum = migrationChecksum(m);
     await store.insert("schema_migrations", [{ version: m.version, name: m.name, checksum }], {
       settings: { insert_deduplication_token: `migration-${m.version}-${checksum}` },
@@ -98,6 +113,22 @@ export async function migrate(store: Store, migrations: Migration[] = loadMigrat
     done.push(m.version);
   }
   return done;
+}
+
+/**
+ * Rebuilds the rollups of every month raw holds (within raw's retention: older
+ * months keep their rollup rows). Nothing to do on an empty store. A month
+ * whose rollups still differ from raw fails the migration, so it is retried.
+ */
+async function rebuildFromRaw(store: Store, migration: string): Promise<void> {
+  const [span] = await store.query<{ rows: number; first: string; last: string }>(
+    "SELECT count() AS rows, toString(min(event_time)) AS first, toString(max(event_time)) AS last FROM llm_usage",
+  );
+  if (!span || Number(span.rows) === 0) return;
+  const month = (text: string) => monthKey(new Date(`${text.replace(" ", "T")}Z`));
+  const results = await rebuildRollups(store, { fromMonth: month(span.first), toMonth: month(span.last) });
+  const bad = results.filter((r) => r.status === "mismatch");
+  if (bad.length > 0) throw new Error(`${migration}: rollups differ from raw after the rebuild in ${bad.map((r) => r.month).join(", ")}`);
 }
 
 /**

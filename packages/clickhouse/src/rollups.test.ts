@@ -85,7 +85,12 @@ describe("rebuildRollups on the real engine", () => {
       [m2, "rebuilt", 1],
     ]);
     expect(first[0]?.raw_requests).toBe(150);
-    expect(Object.keys(first[0]?.rollups ?? {}).sort()).toEqual(["llm_usage_daily", "llm_usage_hourly", "llm_usage_model_hourly"]);
+    expect(Object.keys(first[0]?.rollups ?? {}).sort()).toEqual([
+      "llm_usage_daily",
+      "llm_usage_hourly",
+      "llm_usage_model_hourly",
+      "llm_usage_tag_hourly",
+    ]);
     expect(await totals()).toEqual(before);
 
     await rebuildRollups(store, { fromMonth: m1, toMonth: m2 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { computeCost, effectivePrices, type ModelPrices } from "./cost.js";
+import { computeCost, effectivePrices, type ModelPrices, usdText } from "./cost.js";
 
 const plain: ModelPrices = { input: 3e-6, output: 15e-6, cache_read: 0.3e-6, cache_write: 3.75e-6, reasoning: null, tiers: [] };
 const usage = { input_tokens: 0, output_tokens: 0, cached_input_tokens: 0, cache_write_tokens: 0, reasoning_tokens: 0 };
@@ -49,5 +49,17 @@ describe("computeCost", () => {
       10 * 0.3e-6 + 1 * 15e-6,
       12,
     );
+  });
+});
+
+describe("usdText", () => {
+  it("writes the 12-decimal rounding of the double, without trailing zeros or an exponent", () => {
+    expect(usdText(0)).toBe("0");
+    expect(usdText(0.0030849999999999996)).toBe("0.003085");
+    expect(usdText(1e-7)).toBe("0.0000001");
+    expect(usdText(2)).toBe("2");
+    expect(usdText(1234.5)).toBe("1234.5");
+    expect(usdText(1.23456789012345)).toBe("1.234567890123");
+    expect(() => usdText(-1)).toThrow(RangeError);
   });
 });

@@ -6,6 +6,9 @@
  * and `cache_write_tokens`; `output_tokens` includes `reasoning_tokens`.
  */
 
+import type { ServiceTier, UnitKey, Units } from "./event.js";
+import { computeUnitCost, type ServiceTierPrices, tierPrices, type UnitPrices } from "./unit-cost.js";
+
 /** USD per token for one price level. A null cache/reasoning price falls back (see {@link computeCost}). */
 export interface TokenPrices {
   input: number;
@@ -34,6 +37,10 @@ export interface PriceTier {
 export interface ModelPrices extends TokenPrices {
   /** Any order; the highest threshold the prompt exceeds wins. */
   tiers: readonly PriceTier[];
+  /** v1.1: non-token unit prices (unit-cost.ts); absent = none. */
+  units?: UnitPrices;
+  /** v1.1: batch / flex / priority token prices; absent = standard prices for every tier. */
+  service_tiers?: ServiceTierPrices;
 }
 
 export interface TokenUsage {
@@ -70,18 +77,80 @@ export function effectivePrices(p: ModelPrices, inputTokens: number): TokenPrice
  * billed at its full rate, never for free.
  */
 export function computeCost(p: ModelPrices, u: TokenUsage): number {
-  const level = effectivePrices(p, u.input_tokens);
+  const b = computeCostBreakdown(p, u);
+  return b.input + b.cached_input + b.cache_write + b.output + b.reasoning;
+}
+
+/**
+ * What a call's cost is made of (USD), stored per event so a user can see why
+ * it cost what it did: the parts of {@link computeCost}, plus non-token units.
+ */
+export interface CostBreakdown {
+  input: number;
+  cached_input: number;
+  cache_write: number;
+  output: number;
+  reasoning: number;
+  units: number;
+}
+
+/**
+ * The parts of {@link computeCost} (units 0: token prices only). With a
+ * service tier, the tier's own prices replace the standard ones where the
+ * price list has them (on the context tier's level: LiteLLM's few combined
+ * `_above_<N>_tokens_priority` keys are not read).
+ */
+export function computeCostBreakdown(p: ModelPrices, u: TokenUsage, tier?: ServiceTier): CostBreakdown {
+  const level = tierPrices(effectivePrices(p, u.input_tokens), p.service_tiers, tier);
   // Clamp so inconsistent counts can never bill a token twice or go negative.
   const cached = Math.min(u.cached_input_tokens, u.input_tokens);
   const cacheWrite = Math.min(u.cache_write_tokens, u.input_tokens - cached);
   const plainInput = u.input_tokens - cached - cacheWrite;
   const reasoning = Math.min(u.reasoning_tokens, u.output_tokens);
   const plainOutput = u.output_tokens - reasoning;
-  return (
-    plainInput * level.input +
-    cached * (level.cache_read ?? level.input) +
-    cacheWrite * (level.cache_write ?? level.input) +
-    plainOutput * level.output +
-    reasoning * (level.reasoning ?? level.output)
-  );
+  return {
+    input: plainInput * level.input,
+    cached_input: cached * (level.cache_read ?? level.input),
+    cache_write: cacheWrite * (level.cache_write ?? level.input),
+    output: plainOutput * level.output,
+    reasoning: reasoning * (level.reasoning ?? level.output),
+    units: 0,
+  };
+}
+
+/** What pricing one event gives: its parts, their total, and the units nothing prices. */
+export interface EventCost {
+  breakdown: CostBreakdown;
+  total: number;
+  /** Non-empty: the call must be stored unpriced (DESIGN.md: never a silent $0). */
+  unpriced_units: UnitKey[];
+}
+
+/** An event's cost from its tokens, service tier and units (v1.1). */
+export function computeEventCost(
+  p: ModelPrices,
+  e: TokenUsage & { service_tier?: ServiceTier | undefined; units?: Units | undefined; image_size?: string | undefined },
+): EventCost {
+  const breakdown = computeCostBreakdown(p, e, e.service_tier);
+  const units = computeUnitCost(p.units, e.units, e.image_size);
+  breakdown.units = units.usd;
+  const total = breakdown.input + breakdown.cached_input + breakdown.cache_write + breakdown.output + breakdown.reasoning + breakdown.units;
+  return { breakdown, total, unpriced_units: units.unpriced };
+}
+
+/**
+ * A USD amount as the text of a Decimal(38, 12) (llm_usage.cost_usd): rounded
+ * to 12 decimals from the double's exact value, never in exponent form. The
+ * engine would truncate extra digits (0.0030849999999999996 → …4999999), so
+ * every writer formats money here.
+ */
+export function usdText(usd: number): string {
+  if (!Number.isFinite(usd) || usd < 0) throw new RangeError(`not a cost: ${usd}`);
+  if (usd === 0) return "0";
+  // Trailing zeros dropped: fewer bytes for the engine to parse per money field (same value).
+  const t = usd.toFixed(12);
+  let end = t.length;
+  while (t.charCodeAt(end - 1) === 48) end--;
+  if (t.charCodeAt(end - 1) === 46) end--;
+  return end === t.length ? t : t.slice(0, end);
 }

@@ -86,7 +86,15 @@ describe("validateEvent", () => {
   });
 
   it("accepts well-formed text beyond the BMP (surrogate pairs) and the replacement character", () => {
-    const r = validateEvent({ ...base, agent_id: "bot-😀", model: "\ufffd", tags: { "𝄞": "𝄞" } }, { now });
+    const r = validateEvent(
+      {
+        ...base,
+        agent_id: "bot-😀",
+        model: "\ufffd",
+        tags: { music: "𝄞" } /* v1.1: keys are [A-Za-z0-9_.:-], values any well-formed text */,
+      },
+      { now },
+    );
     expect(r.ok && r.event.agent_id).toBe("bot-😀");
     expect(isWellFormedText("\ud83d\ude00")).toBe(true);
     expect(isWellFormedText("\ude00\ud83d")).toBe(false);

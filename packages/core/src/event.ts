@@ -4,8 +4,10 @@ import { z } from "zod";
 export const EVENT_LIMITS = {
   maxIdLength: 256,
   maxTags: 20,
-  maxTagKeyLength: 128,
+  maxTagKeyLength: 64,
   maxTagValueLength: 256,
+  /** image_size / image_quality: a variant name ("1024x1024", "hd"), never free text. */
+  maxVariantLength: 64,
   /** Clock skew tolerated for producers whose clocks run ahead. */
   maxFutureSkewMs: 5 * 60 * 1000,
   /** Raw table TTL: an older event would be dropped by the TTL on arrival. */
@@ -14,6 +16,26 @@ export const EVENT_LIMITS = {
 
 export const OPERATIONS = ["chat", "completion", "embedding", "image", "audio", "rerank", "other"] as const;
 export type Operation = (typeof OPERATIONS)[number];
+
+/** Non-token quantities an event may carry (DESIGN.md "Event schema v1.1"), each a number >= 0. */
+export const UNIT_KEYS = [
+  "images",
+  "audio_input_seconds",
+  "audio_output_seconds",
+  "characters",
+  "queries",
+  "web_searches",
+  "video_seconds",
+  "pages",
+] as const;
+export type UnitKey = (typeof UNIT_KEYS)[number];
+export type Units = Partial<Record<UnitKey, number>>;
+
+export const SERVICE_TIERS = ["standard", "batch", "flex", "priority"] as const;
+export type ServiceTier = (typeof SERVICE_TIERS)[number];
+
+/** Tag keys: 1-64 characters of A-Z a-z 0-9 _ . : - (so `tag.<key>` query parameters stay unambiguous). */
+export const TAG_KEY_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/;
 
 /**
  * A lone UTF-16 surrogate (`"\ud800"` in JSON) has no UTF-8 encoding: the
@@ -73,12 +95,37 @@ export const UsageEventInput = z.object({
   error_code: text().max(EVENT_LIMITS.maxIdLength).optional(),
   streaming: z.boolean().optional(),
   tags: z
-    .record(
-      text().max(EVENT_LIMITS.maxTagKeyLength),
-      text().max(EVENT_LIMITS.maxTagValueLength, `tag values at most ${EVENT_LIMITS.maxTagValueLength} characters`),
-    )
-    .refine((t) => Object.keys(t).length <= EVENT_LIMITS.maxTags, `at most ${EVENT_LIMITS.maxTags} tags`)
+    .record(text(), text().max(EVENT_LIMITS.maxTagValueLength, `tag values at most ${EVENT_LIMITS.maxTagValueLength} characters`))
+    .superRefine((t, ctx) => {
+      // A key's own path and reason (zod's record key check only says "Invalid key in record").
+      for (const k of Object.keys(t)) {
+        if (!TAG_KEY_PATTERN.test(k)) {
+          ctx.addIssue({
+            code: "custom",
+            path: [k],
+            message: `tag keys are 1-${EVENT_LIMITS.maxTagKeyLength} characters of A-Z a-z 0-9 _ . : -`,
+          });
+        }
+      }
+      if (Object.keys(t).length > EVENT_LIMITS.maxTags) ctx.addIssue({ code: "custom", message: `at most ${EVENT_LIMITS.maxTags} tags` });
+    })
     .optional(),
+  // v1.1: non-token units, the service tier and the image variant that select a price.
+  units: z
+    .strictObject(
+      Object.fromEntries(UNIT_KEYS.map((k) => [k, z.number("must be a number").nonnegative("must be >= 0").finite().optional()])) as Record<
+        UnitKey,
+        z.ZodOptional<z.ZodNumber>
+      >,
+      {
+        error: (i) =>
+          i.code === "unrecognized_keys" ? `unknown unit key(s) ${i.keys.join(", ")}; allowed: ${UNIT_KEYS.join(", ")}` : undefined,
+      },
+    )
+    .optional(),
+  service_tier: z.enum(SERVICE_TIERS, { message: `must be one of ${SERVICE_TIERS.join(", ")}` }).optional(),
+  image_size: text().min(1, "must not be empty").max(EVENT_LIMITS.maxVariantLength).optional(),
+  image_quality: text().min(1, "must not be empty").max(EVENT_LIMITS.maxVariantLength).optional(),
 });
 export type UsageEventInput = z.input<typeof UsageEventInput>;
 
@@ -111,6 +158,14 @@ export interface UsageEvent {
   error_code: string;
   streaming: boolean;
   tags: Record<string, string>;
+  // v1.1, optional so events built in code before v1.1 stay valid; validateEvent always sets them.
+  /** Non-token quantities; absent or {} when none. */
+  units?: Units;
+  /** Absent means "standard". */
+  service_tier?: ServiceTier;
+  /** Image price variant; absent or "" when not given. */
+  image_size?: string;
+  image_quality?: string;
 }
 
 /** One problem with one field: `path` is dotted (`tags.team`, `input_tokens`). */
@@ -200,6 +255,10 @@ export function validateEvent(raw: unknown, opts: ValidateOptions): EventValidat
       error_code: e.error_code ?? "",
       streaming: e.streaming ?? false,
       tags: e.tags ?? {},
+      units: (e.units ?? {}) as Units,
+      service_tier: e.service_tier ?? "standard",
+      image_size: e.image_size ?? "",
+      image_quality: e.image_quality ?? "",
     },
   };
 }
@@ -243,6 +302,8 @@ export function parseEventInputFast(raw: unknown): ParsedInput | null {
   if (cost_usd !== undefined && !(typeof cost_usd === "number" && cost_usd >= 0 && Number.isFinite(cost_usd))) return null;
   if (!(typeof status_code === "number" && Number.isSafeInteger(status_code) && status_code >= 100 && status_code <= 599)) return null;
   if (streaming !== undefined && typeof streaming !== "boolean") return null;
+  // v1.1 fields are rare next to plain chat calls: zod checks them (and their per-key messages).
+  if (r.units !== undefined || r.service_tier !== undefined || r.image_size !== undefined || r.image_quality !== undefined) return null;
   const out: Record<string, unknown> = { event_id, event_time };
   if (org_id !== undefined) out.org_id = org_id;
   for (const k of OPTIONAL_IDS) {
@@ -295,7 +356,7 @@ function copyTags(tags: unknown): Record<string, string> | null {
     if (!Object.hasOwn(tags, k)) return null;
     const v = (tags as Record<string, unknown>)[k];
     // "__proto__" would set the copy's prototype instead of a key: zod's business.
-    if (k === "__proto__" || k.length > EVENT_LIMITS.maxTagKeyLength || !isWellFormedText(k)) return null;
+    if (k === "__proto__" || !TAG_KEY_PATTERN.test(k)) return null;
     if (typeof v !== "string" || v.length > EVENT_LIMITS.maxTagValueLength || !isWellFormedText(v)) return null;
     out[k] = v;
     if (++n > EVENT_LIMITS.maxTags) return null;

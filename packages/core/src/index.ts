@@ -6,3 +6,4 @@ export * from "./outage-log.js";
 export * from "./pricer.js";
 export * from "./row.js";
 export * from "./row-tsv.js";
+export * from "./unit-cost.js";

@@ -1,3 +1,4 @@
+import { usdText } from "./cost.js";
 import type { UsageEvent } from "./event.js";
 import { type PricedCost, toClickHouseTime, type UsageRow } from "./row.js";
 
@@ -28,7 +29,17 @@ export const USAGE_TSV_COLUMNS = [
   "cached_input_tokens",
   "cache_write_tokens",
   "reasoning_tokens",
+  "units",
+  "service_tier",
+  "image_size",
+  "image_quality",
   "cost_usd",
+  "cost_input_usd",
+  "cost_cached_input_usd",
+  "cost_cache_write_usd",
+  "cost_output_usd",
+  "cost_reasoning_usd",
+  "cost_units_usd",
   "cost_source",
   "pricing_version",
   "duration_ms",
@@ -66,6 +77,20 @@ function mapField(tags: Record<string, string>): string {
   return `{${out}}`;
 }
 
+/** A Map(LowCardinality(String), Float64) field; unit keys are a fixed identifier set, values finite numbers. */
+function unitsField(units: Record<string, number> | undefined): string {
+  let out = "";
+  if (units) for (const k in units) out += `${out === "" ? "" : ","}'${k}':${units[k]}`;
+  return `{${out}}`;
+}
+
+/** The six breakdown fields, tab-separated; "0" each when the cost has none (reported, unpriced). */
+function breakdownFields(cost: PricedCost): string {
+  const b = cost.breakdown;
+  if (!b) return "0\t0\t0\t0\t0\t0";
+  return `${usdText(b.input)}\t${usdText(b.cached_input)}\t${usdText(b.cache_write)}\t${usdText(b.output)}\t${usdText(b.reasoning)}\t${usdText(b.units)}`;
+}
+
 const QUOTED_ESCAPES: Record<string, string> = { ...ESCAPES, "'": "\\'" };
 const quoted = (s: string): string => `'${s.replace(/[\t\n\r\\\0']/g, (c) => QUOTED_ESCAPES[c]!)}'`;
 
@@ -75,5 +100,5 @@ const quoted = (s: string): string => `'${s.replace(/[\t\n\r\\\0']/g, (c) => QUO
  * the row object first (this runs once per ingested event).
  */
 export function usageTsvLine(e: UsageEvent, cost: PricedCost, source: string): string {
-  return `${e.event_id}\t${toClickHouseTime(e.event_time_ms)}\t${tsvField(e.org_id)}\t${tsvField(e.project_id)}\t${tsvField(e.user_id)}\t${tsvField(e.agent_id)}\t${tsvField(e.session_id)}\t${tsvField(e.turn_id)}\t${tsvField(e.message_id)}\t${nullable(e.call_sequence)}\t${tsvField(e.provider)}\t${tsvField(e.model)}\t${e.operation}\t${e.input_tokens}\t${e.output_tokens}\t${e.cached_input_tokens}\t${e.cache_write_tokens}\t${e.reasoning_tokens}\t${cost.cost_usd}\t${cost.cost_source}\t${tsvField(cost.pricing_version)}\t${nullable(e.duration_ms)}\t${nullable(e.ttfb_ms)}\t${nullable(e.proxy_overhead_ms)}\t${e.status_code}\t${tsvField(e.error_code)}\t${e.streaming ? 1 : 0}\t${mapField(e.tags)}\t${tsvField(source)}\n`;
+  return `${e.event_id}\t${toClickHouseTime(e.event_time_ms)}\t${tsvField(e.org_id)}\t${tsvField(e.project_id)}\t${tsvField(e.user_id)}\t${tsvField(e.agent_id)}\t${tsvField(e.session_id)}\t${tsvField(e.turn_id)}\t${tsvField(e.message_id)}\t${nullable(e.call_sequence)}\t${tsvField(e.provider)}\t${tsvField(e.model)}\t${e.operation}\t${e.input_tokens}\t${e.output_tokens}\t${e.cached_input_tokens}\t${e.cache_write_tokens}\t${e.reasoning_tokens}\t${unitsField(e.units)}\t${e.service_tier ?? "standard"}\t${tsvField(e.image_size ?? "")}\t${tsvField(e.image_quality ?? "")}\t${usdText(cost.cost_usd)}\t${breakdownFields(cost)}\t${cost.cost_source}\t${tsvField(cost.pricing_version)}\t${nullable(e.duration_ms)}\t${nullable(e.ttfb_ms)}\t${nullable(e.proxy_overhead_ms)}\t${e.status_code}\t${tsvField(e.error_code)}\t${e.streaming ? 1 : 0}\t${mapField(e.tags)}\t${tsvField(source)}\n`;
 }

@@ -1,4 +1,5 @@
-import type { UsageEvent } from "./event.js";
+import { type CostBreakdown, usdText } from "./cost.js";
+import type { ServiceTier, UsageEvent } from "./event.js";
 
 export const COST_SOURCES = ["reported", "computed", "unpriced"] as const;
 export type CostSource = (typeof COST_SOURCES)[number];
@@ -9,6 +10,8 @@ export interface PricedCost {
   cost_source: CostSource;
   /** Version of the price used ('' when reported or unpriced). */
   pricing_version: string;
+  /** Parts of a computed cost (absent: all 0, as for reported and unpriced calls). */
+  breakdown?: CostBreakdown;
 }
 
 /** One row of `llm_usage`, exactly as inserted (JSONEachRow). */
@@ -32,7 +35,18 @@ export interface UsageRow {
   cached_input_tokens: number;
   cache_write_tokens: number;
   reasoning_tokens: number;
-  cost_usd: number;
+  units: Record<string, number>;
+  service_tier: ServiceTier;
+  image_size: string;
+  image_quality: string;
+  /** Decimal(38, 12) text (usdText): exact, never a binary float. */
+  cost_usd: string;
+  cost_input_usd: string;
+  cost_cached_input_usd: string;
+  cost_cache_write_usd: string;
+  cost_output_usd: string;
+  cost_reasoning_usd: string;
+  cost_units_usd: string;
   cost_source: CostSource;
   pricing_version: string;
   duration_ms: number | null;
@@ -96,7 +110,17 @@ export function toUsageRow(e: UsageEvent, cost: PricedCost, source: string): Usa
     cached_input_tokens: e.cached_input_tokens,
     cache_write_tokens: e.cache_write_tokens,
     reasoning_tokens: e.reasoning_tokens,
-    cost_usd: cost.cost_usd,
+    units: { ...e.units },
+    service_tier: e.service_tier ?? "standard",
+    image_size: e.image_size ?? "",
+    image_quality: e.image_quality ?? "",
+    cost_usd: usdText(cost.cost_usd),
+    cost_input_usd: usdText(cost.breakdown?.input ?? 0),
+    cost_cached_input_usd: usdText(cost.breakdown?.cached_input ?? 0),
+    cost_cache_write_usd: usdText(cost.breakdown?.cache_write ?? 0),
+    cost_output_usd: usdText(cost.breakdown?.output ?? 0),
+    cost_reasoning_usd: usdText(cost.breakdown?.reasoning ?? 0),
+    cost_units_usd: usdText(cost.breakdown?.units ?? 0),
     cost_source: cost.cost_source,
     pricing_version: cost.pricing_version,
     duration_ms: e.duration_ms,

@@ -1,6 +1,7 @@
 import type { ModelPrices } from "@tokenmeter/core";
 import { type ModelPriceEntry, PricingDocumentError } from "./litellm.js";
 import type { PriceVersion } from "./pricing-table.js";
+import { extraJson } from "./pricing-table.js";
 
 export interface PriceDiff {
   /** Models the table has never priced. */
@@ -46,6 +47,8 @@ function canonical(p: ModelPrices): string {
     p.cache_write,
     p.reasoning,
     tiers.map((t) => [t.above_input_tokens, t.input, t.output, t.cache_read, t.cache_write]),
+    // v1.1: unit and service-tier prices are prices too (extraJson: keys in a fixed order).
+    extraJson(p),
   ]);
 }
 

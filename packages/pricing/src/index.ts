@@ -2,6 +2,7 @@ export * from "./diff.js";
 export * from "./follow.js";
 export * from "./litellm.js";
 export * from "./normalize.js";
+export * from "./overrides.js";
 export * from "./price-book.js";
 export * from "./pricing-table.js";
 export * from "./snapshot.js";

@@ -3,10 +3,18 @@ import { PricingDocumentError, parseLiteLlmDocument } from "./litellm.js";
 import { madeUpDocument } from "./testing.js";
 
 describe("parseLiteLlmDocument", () => {
-  it("reads token prices, cache, reasoning and tiers; skips sample_spec and non-token models", () => {
+  it("reads token prices, cache, reasoning and tiers, and unit-priced models (v1.1); skips sample_spec", () => {
     const { entries, sha256 } = parseLiteLlmDocument(JSON.stringify(madeUpDocument()));
     expect(sha256).toMatch(/^[0-9a-f]{64}$/);
-    expect(entries.map((e) => e.model).sort()).toEqual(["acme-cache", "acme-chat", "acme-long", "acme-think", "globex/embed-1"]);
+    expect(entries.map((e) => e.model).sort()).toEqual([
+      "acme-cache",
+      "acme-chat",
+      "acme-image",
+      "acme-long",
+      "acme-think",
+      "globex/embed-1",
+    ]);
+    expect(entries.find((e) => e.model === "acme-image")?.prices.units).toEqual({ image: 0.04 });
     const long = entries.find((e) => e.model === "acme-long");
     expect(long?.prices).toEqual({
       input: 1.25e-6,
@@ -76,7 +84,7 @@ describe("parseLiteLlmDocument", () => {
     const text = JSON.stringify(madeUpDocument());
     expect(() => parseLiteLlmDocument(text.slice(0, text.length / 2))).toThrow(/not JSON/);
     expect(() => parseLiteLlmDocument("[1,2]")).toThrow(/not a JSON object/);
-    expect(() => parseLiteLlmDocument(text, { minModels: 50 })).toThrow(/only 5 priced models/);
+    expect(() => parseLiteLlmDocument(text, { minModels: 50 })).toThrow(/only 6 priced models/);
   });
 });
 

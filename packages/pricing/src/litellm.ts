@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { ModelPrices, PriceTier } from "@tokenmeter/core";
+import type { ModelPrices, PriceTier, ServiceTierPrices, UnitPrices } from "@tokenmeter/core";
 import { z } from "zod";
 
 /**
@@ -91,8 +91,10 @@ export function parseLiteLlmDocument(text: string, opts: ParseOptions = {}): Par
       continue;
     }
     const e = withRangeTiers(parsed.data);
-    if (e.input_cost_per_token == null && e.output_cost_per_token == null) continue;
+    const units = parseUnitPrices(model, e, problems);
+    if (e.input_cost_per_token == null && e.output_cost_per_token == null && units === undefined) continue;
     const tiers = parseTiers(model, e, problems);
+    const serviceTiers = parseServiceTiers(model, e, problems);
     entries.push({
       model,
       provider: e.litellm_provider ?? "",
@@ -104,6 +106,8 @@ export function parseLiteLlmDocument(text: string, opts: ParseOptions = {}): Par
         cache_write: e.cache_creation_input_token_cost ?? null,
         reasoning: e.output_cost_per_reasoning_token ?? null,
         tiers,
+        ...(units ? { units } : {}),
+        ...(serviceTiers ? { service_tiers: serviceTiers } : {}),
       },
     });
   }
@@ -170,4 +174,68 @@ function parseTiers(model: string, e: LiteLlmEntry, problems: string[]): PriceTi
     });
   }
   return tiers.sort((a, b) => a.above_input_tokens - b.above_input_tokens);
+}
+
+/** A price field that may be absent; present, it must be a number >= 0. */
+function optionalPrice(model: string, e: Record<string, unknown>, key: string, problems: string[]): number | null {
+  const v = e[key];
+  if (v == null) return null;
+  if (typeof v !== "number" || !Number.isFinite(v) || v < 0) {
+    problems.push(`${model}.${key}: must be a number >= 0`);
+    return null;
+  }
+  return v;
+}
+
+/**
+ * LiteLLM's non-token prices → UnitPrices (core unit-cost.ts), undefined when
+ * the entry has none. search_context_cost_per_query is per context size: the
+ * medium one is charged (events do not say which size a search used).
+ */
+function parseUnitPrices(model: string, e: LiteLlmEntry, problems: string[]): UnitPrices | undefined {
+  const get = (...keys: string[]): number | null => {
+    for (const k of keys) {
+      const v = optionalPrice(model, e, k, problems);
+      if (v !== null) return v;
+    }
+    return null;
+  };
+  const search = e.search_context_cost_per_query;
+  let webSearch: number | null = null;
+  if (typeof search === "number") webSearch = get("search_context_cost_per_query");
+  else if (search && typeof search === "object") {
+    webSearch = optionalPrice(model, search as Record<string, unknown>, "search_context_size_medium", problems);
+  }
+  const units: UnitPrices = {
+    image: get("output_cost_per_image", "input_cost_per_image"),
+    pixel: get("input_cost_per_pixel", "output_cost_per_pixel"),
+    audio_input_second: get("input_cost_per_second", "input_cost_per_audio_per_second"),
+    audio_output_second: get("output_cost_per_second"),
+    character: get("input_cost_per_character", "output_cost_per_character"),
+    query: get("input_cost_per_query"),
+    web_search: webSearch,
+    video_second: get("output_cost_per_video_per_second", "input_cost_per_video_per_second"),
+    page: get("ocr_cost_per_page"),
+  };
+  const present = Object.fromEntries(Object.entries(units).filter(([, v]) => v !== null)) as UnitPrices;
+  return Object.keys(present).length > 0 ? present : undefined;
+}
+
+/** `input_cost_per_token_batches`, `…_flex`, `…_priority` (and their output / cache siblings) → tier prices. */
+function parseServiceTiers(model: string, e: LiteLlmEntry, problems: string[]): ServiceTierPrices | undefined {
+  const out: ServiceTierPrices = {};
+  for (const [tier, suffix] of [
+    ["batch", "_batches"],
+    ["flex", "_flex"],
+    ["priority", "_priority"],
+  ] as const) {
+    const prices = {
+      input: optionalPrice(model, e, `input_cost_per_token${suffix}`, problems),
+      output: optionalPrice(model, e, `output_cost_per_token${suffix}`, problems),
+      cache_read: optionalPrice(model, e, `cache_read_input_token_cost${suffix}`, problems),
+      cache_write: optionalPrice(model, e, `cache_creation_input_token_cost${suffix}`, problems),
+    };
+    if (Object.values(prices).some((v) => v !== null)) out[tier] = prices;
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
 }

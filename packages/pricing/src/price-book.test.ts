@@ -77,7 +77,7 @@ describe("PriceBook", () => {
     );
     const diff = diffPrices(v1, next.entries);
     expect(diff.changed.map((e) => e.model)).toEqual(["acme-chat"]);
-    expect(diff.unchanged).toBe(4);
+    expect(diff.unchanged).toBe(5);
     const changed = new PriceBook([...v1, ...planVersions(diff, { version: "v2", source: "test", nowMs: T })]);
     const e = (ms: number) => usageEvent({ event_time_ms: ms, input_tokens: 1_000, output_tokens: 100 });
     expect(changed.price(e(T - 1))).toMatchObject({ pricing_version: "v1" });

@@ -1,6 +1,7 @@
 import type { Store } from "@tokenmeter/clickhouse";
-import { computeCost, type PricedCost, type Pricer, type UsageEvent } from "@tokenmeter/core";
+import { computeEventCost, type PricedCost, type Pricer, type UsageEvent } from "@tokenmeter/core";
 import { candidateKeys } from "./normalize.js";
+import { loadPriceOverrides, type PriceOverride } from "./overrides.js";
 import { loadPriceVersions, type PriceVersion } from "./pricing-table.js";
 
 /** Bounds the (provider, model) → key memo; runtimes send few distinct names, a flood must not grow it forever. */
@@ -16,23 +17,55 @@ export class PriceBook implements Pricer {
   private byModel = new Map<string, PriceVersion[]>();
   private resolved = new Map<string, string | null>();
   private latestVersion = "";
+  /** org → model → its overrides, oldest first (an org's own prices win for its events). */
+  private overrides = new Map<string, Map<string, PriceOverride[]>>();
 
   constructor(
     versions: readonly PriceVersion[] = [],
     private readonly store?: Store,
+    overrides: readonly PriceOverride[] = [],
   ) {
     this.replace(versions);
+    this.replaceOverrides(overrides);
   }
 
-  /** A book loaded from model_pricing that can `reload()` from it. */
+  /** A book loaded from model_pricing (and the orgs' overrides) that can `reload()` from them. */
   static async load(store: Store): Promise<PriceBook> {
-    return new PriceBook(await loadPriceVersions(store), store);
+    return new PriceBook(await loadPriceVersions(store), store, await loadOverridesIfAny(store));
   }
 
-  /** Re-reads model_pricing. A failed read keeps the current table (last good prices). */
+  /** Re-reads model_pricing and the overrides. A failed read keeps the current table (last good prices). */
   async reload(): Promise<void> {
     if (!this.store) throw new Error("PriceBook has no store to reload from");
-    this.replace(await loadPriceVersions(this.store));
+    const [versions, overrides] = await Promise.all([loadPriceVersions(this.store), loadOverridesIfAny(this.store)]);
+    this.replace(versions);
+    this.replaceOverrides(overrides);
+  }
+
+  /** Swaps in the orgs' overrides. */
+  replaceOverrides(overrides: readonly PriceOverride[]): void {
+    const out = new Map<string, Map<string, PriceOverride[]>>();
+    for (const o of overrides) {
+      const byModel = out.get(o.org_id) ?? new Map<string, PriceOverride[]>();
+      const list = byModel.get(o.model) ?? [];
+      list.push(o);
+      byModel.set(o.model, list);
+      out.set(o.org_id, byModel);
+    }
+    for (const byModel of out.values()) for (const list of byModel.values()) list.sort((a, b) => a.effective_from_ms - b.effective_from_ms);
+    this.overrides = out;
+  }
+
+  /** The org's override in effect for a model at an instant (exact name, then case-insensitive). */
+  override(org: string, model: string, atMs: number): PriceOverride | undefined {
+    const byModel = this.overrides.get(org);
+    if (!byModel) return undefined;
+    const list = byModel.get(model) ?? [...byModel.entries()].find(([m]) => m.toLowerCase() === model.toLowerCase())?.[1] ?? [];
+    for (let i = list.length - 1; i >= 0; i--) {
+      const o = list[i];
+      if (o && o.effective_from_ms <= atMs) return o;
+    }
+    return undefined;
   }
 
   /** Swaps in a new table at once; lookups never see half of it. */
@@ -51,17 +84,35 @@ export class PriceBook implements Pricer {
     this.latestVersion = latest?.version ?? "";
   }
 
-  /** Reported cost kept; else computed with the prices in effect at event_time; else unpriced (0). */
+  /**
+   * Reported cost kept; else computed with the prices in effect at event_time
+   * (tokens at the service tier's prices, units at their unit prices, image
+   * calls at their size / quality variant); else unpriced (0) — also when a
+   * unit the event carries has no price (never a silent $0).
+   */
   price(e: UsageEvent): PricedCost {
     if (e.cost_usd !== null) return { cost_usd: e.cost_usd, cost_source: "reported", pricing_version: "" };
-    const v = this.lookup(e.provider, e.model, e.event_time_ms);
+    const own = e.org_id ? this.override(e.org_id, e.model, e.event_time_ms) : undefined;
+    if (own) {
+      const c = computeEventCost(own.prices, e);
+      if (c.unpriced_units.length > 0) return { cost_usd: 0, cost_source: "unpriced", pricing_version: "" };
+      const version = `override:${new Date(own.effective_from_ms).toISOString()}`;
+      return { cost_usd: c.total, cost_source: "computed", pricing_version: version, breakdown: c.breakdown };
+    }
+    const v = this.lookup(e.provider, e.model, e.event_time_ms, imageVariants(e.image_size, e.image_quality));
     if (!v) return { cost_usd: 0, cost_source: "unpriced", pricing_version: "" };
-    return { cost_usd: computeCost(v.prices, e), cost_source: "computed", pricing_version: v.version };
+    const c = computeEventCost(v.prices, e);
+    if (c.unpriced_units.length > 0) return { cost_usd: 0, cost_source: "unpriced", pricing_version: "" };
+    return { cost_usd: c.total, cost_source: "computed", pricing_version: v.version, breakdown: c.breakdown };
   }
 
-  /** The price version for a model at an instant, after name normalization. */
-  lookup(provider: string, model: string, atMs: number): PriceVersion | undefined {
-    const key = this.resolve(provider, model);
+  /**
+   * The price version for a model at an instant, after name normalization.
+   * `variants` are key prefixes tried first, most specific first (image
+   * `<quality>/<size>/`, then `<size>/`), each after any provider segment.
+   */
+  lookup(provider: string, model: string, atMs: number, variants: readonly string[] = []): PriceVersion | undefined {
+    const key = this.resolve(provider, model, variants);
     if (key === null) return undefined;
     const list = this.byModel.get(key) ?? [];
     // Versions are few per model; a backwards scan finds the one in effect.
@@ -73,11 +124,13 @@ export class PriceBook implements Pricer {
   }
 
   /** The table key a reported (provider, model) prices as, or null if none. */
-  resolve(provider: string, model: string): string | null {
-    const memoKey = `${provider}\u0000${model}`;
+  resolve(provider: string, model: string, variants: readonly string[] = []): string | null {
+    const memoKey = `${provider}\u0000${model}\u0000${variants.join("\u0000")}`;
     const memo = this.resolved.get(memoKey);
     if (memo !== undefined) return memo;
-    const key = candidateKeys(provider, model).find((k) => this.byModel.has(k)) ?? null;
+    const plain = candidateKeys(provider, model);
+    const keys = [...variants.flatMap((v) => plain.flatMap((k) => withVariant(k, v))), ...plain];
+    const key = keys.find((k) => this.byModel.has(k)) ?? null;
     if (this.resolved.size >= MAX_RESOLVED) this.resolved.clear();
     this.resolved.set(memoKey, key);
     return key;
@@ -100,5 +153,37 @@ export class PriceBook implements Pricer {
 
   get size(): number {
     return this.byModel.size;
+  }
+}
+
+/**
+ * Image variant prefixes the way LiteLLM keys them: `<quality>/<size>/`, then
+ * `<size>/`, size written `1024-x-1024` ("1024x1024" in events).
+ */
+export function imageVariants(size: string | undefined, quality: string | undefined): string[] {
+  const s = size
+    ? size
+        .trim()
+        .toLowerCase()
+        .replace(/^(\d+)\s*(?:x|-x-|\*)\s*(\d+)$/, "$1-x-$2")
+    : "";
+  const q = quality ? quality.trim().toLowerCase() : "";
+  if (!s) return [];
+  return q ? [`${q}/${s}/`, `${s}/`] : [`${s}/`];
+}
+
+/** A key with a variant prefix: after its provider segment ("azure/hd/…/dall-e-3"), and bare ("hd/…/dall-e-3"). */
+function withVariant(key: string, prefix: string): string[] {
+  const slash = key.indexOf("/");
+  return slash < 0 ? [`${prefix}${key}`] : [`${key.slice(0, slash + 1)}${prefix}${key.slice(slash + 1)}`];
+}
+
+/** Overrides, or none on a schema without the table (a store not yet migrated past 0008). */
+async function loadOverridesIfAny(store: Store): Promise<PriceOverride[]> {
+  try {
+    return await loadPriceOverrides(store);
+  } catch (err) {
+    if (/model_price_overrides/.test((err as Error).message)) return [];
+    throw err;
   }
 }

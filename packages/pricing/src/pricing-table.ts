@@ -1,5 +1,12 @@
 import type { Store } from "@tokenmeter/clickhouse";
-import { fromClickHouseTime, type PriceTier, toClickHouseTime } from "@tokenmeter/core";
+import {
+  fromClickHouseTime,
+  type ModelPrices,
+  type PriceTier,
+  type ServiceTierPrices,
+  toClickHouseTime,
+  type UnitPrices,
+} from "@tokenmeter/core";
 import type { ModelPriceEntry } from "./litellm.js";
 
 /** One model's prices from `effective_from_ms` on, as written by one refresh `version`. */
@@ -24,11 +31,13 @@ interface PricingRow {
   cache_write_cost_per_token: number | null;
   reasoning_cost_per_token: number | null;
   tiers_json: string;
+  /** v1.1 (0008): {"units": UnitPrices, "service_tiers": ServiceTierPrices}, '' when neither. */
+  extra_json: string;
 }
 
 const SELECT_ALL = `SELECT model, provider, mode, toString(effective_from) AS effective_from, version, source,
   input_cost_per_token, output_cost_per_token, cache_read_cost_per_token, cache_write_cost_per_token,
-  reasoning_cost_per_token, tiers_json
+  reasoning_cost_per_token, tiers_json, extra_json
 FROM model_pricing FINAL
 ORDER BY model, effective_from`;
 
@@ -62,7 +71,40 @@ export function toRow(v: PriceVersion): PricingRow {
     cache_write_cost_per_token: v.prices.cache_write,
     reasoning_cost_per_token: v.prices.reasoning,
     tiers_json: JSON.stringify(v.prices.tiers),
+    extra_json: extraJson(v.prices),
   };
+}
+
+const UNIT_ORDER = [
+  "image",
+  "pixel",
+  "audio_input_second",
+  "audio_output_second",
+  "character",
+  "query",
+  "web_search",
+  "video_second",
+  "page",
+];
+const TIER_ORDER = ["batch", "flex", "priority"];
+const TOKEN_ORDER = ["input", "output", "cache_read", "cache_write", "reasoning"];
+
+/** The unit and service-tier prices as stored: keys in a fixed order (the diff compares the text), '' when none. */
+export function extraJson(p: ModelPrices): string {
+  const pick = (o: Record<string, unknown> | undefined, order: string[]) =>
+    o ? Object.fromEntries(order.filter((k) => o[k] != null).map((k) => [k, o[k]])) : {};
+  const units = pick(p.units as Record<string, unknown> | undefined, UNIT_ORDER);
+  const tiers = Object.fromEntries(
+    TIER_ORDER.filter((t) => p.service_tiers?.[t as keyof ServiceTierPrices]).map((t) => [
+      t,
+      pick(p.service_tiers?.[t as keyof ServiceTierPrices] as Record<string, unknown>, TOKEN_ORDER),
+    ]),
+  );
+  const out = {
+    ...(Object.keys(units).length > 0 ? { units } : {}),
+    ...(Object.keys(tiers).length > 0 ? { service_tiers: tiers } : {}),
+  };
+  return Object.keys(out).length > 0 ? JSON.stringify(out) : "";
 }
 
 function fromRow(r: PricingRow): PriceVersion {
@@ -80,6 +122,7 @@ function fromRow(r: PricingRow): PriceVersion {
       cache_write: r.cache_write_cost_per_token === null ? null : Number(r.cache_write_cost_per_token),
       reasoning: r.reasoning_cost_per_token === null ? null : Number(r.reasoning_cost_per_token),
       tiers: JSON.parse(r.tiers_json || "[]") as PriceTier[],
+      ...(JSON.parse(r.extra_json || "{}") as { units?: UnitPrices; service_tiers?: ServiceTierPrices }),
     },
   };
 }

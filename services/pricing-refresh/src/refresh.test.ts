@@ -44,21 +44,21 @@ describe("runPricingRefresh", () => {
     const got: PricingUpdate[] = [];
     await updates.subscribe((u) => got.push(u));
     const first = await runPricingRefresh({ ...deps(source, updates), now: () => T0 });
-    expect(first).toMatchObject({ added: 5, changed: 0, unchanged: 0 });
+    expect(first).toMatchObject({ added: 6, changed: 0, unchanged: 0 });
     expect((await loadPriceVersions(store)).every((v) => v.effective_from_ms === 0 && v.version === first.version)).toBe(true);
 
     const same = await runPricingRefresh({ ...deps(source, updates), now: () => T1 });
-    expect(same).toMatchObject({ added: 0, changed: 0, unchanged: 5 });
+    expect(same).toMatchObject({ added: 0, changed: 0, unchanged: 6 });
 
     source.text = JSON.stringify(madeUpDocument({ "acme-chat": { input_cost_per_token: 4e-6, output_cost_per_token: 8e-6 } }));
     const changed = await runPricingRefresh({ ...deps(source, updates), now: () => T1 });
-    expect(changed).toMatchObject({ added: 0, changed: 1, unchanged: 4 });
+    expect(changed).toMatchObject({ added: 0, changed: 1, unchanged: 5 });
     const chat = (await loadPriceVersions(store)).filter((v) => v.model === "acme-chat");
     expect(chat.map((v) => [v.effective_from_ms, v.prices.input])).toEqual([
       [0, 2e-6],
       [T1, 4e-6],
     ]);
-    expect(got.map((u) => u.changed_models)).toEqual([5, 1]);
+    expect(got.map((u) => u.changed_models)).toEqual([6, 1]);
   });
 
   it("rejects a malformed document whole, keeps the last good prices, and counts it", async () => {
@@ -86,7 +86,7 @@ describe("runPricingRefresh", () => {
     const source = scripted();
     await runPricingRefresh({ ...deps(source), now: () => T0 });
     source.text = JSON.stringify({ "acme-chat": { input_cost_per_token: 9e-6, output_cost_per_token: 9e-6 } });
-    await expect(runPricingRefresh({ ...deps(source), now: () => T1 })).rejects.toThrow(/partial document: 4 of 5/);
+    await expect(runPricingRefresh({ ...deps(source), now: () => T1 })).rejects.toThrow(/partial document: 5 of 6/);
     // Another source pricing fewer models is not "partial": it never priced the others.
     const other = scripted("file:/etc/own-prices.json");
     other.text = source.text;

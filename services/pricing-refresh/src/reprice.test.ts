@@ -62,9 +62,9 @@ const ev = (model: string, iso: string, input: number, output: number, over: Par
 
 describe("reprice", () => {
   it("scans only computed and unpriced rows (exact SQL)", () => {
-    expect(scanSql("m")).toBe(`SELECT toString(event_id) AS event_id, toUnixTimestamp64Milli(event_time) AS t, provider, model,
+    expect(scanSql("m")).toBe(`SELECT toString(event_id) AS event_id, toUnixTimestamp64Milli(event_time) AS t, org_id, provider, model,
   input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens,
-  cost_usd, cost_source, pricing_version
+  units, service_tier, image_size, image_quality, cost_usd, cost_source, pricing_version
 FROM llm_usage
 WHERE event_time >= {from:DateTime64(3, 'UTC')} AND event_time < {to:DateTime64(3, 'UTC')}
   AND cost_source IN ('computed', 'unpriced')

@@ -1,6 +1,14 @@
 import { randomBytes } from "node:crypto";
 import { type MonthResult, monthKey, rebuildRollups, type Store } from "@tokenmeter/clickhouse";
-import { type CostSource, oldestAcceptedMs, toClickHouseTime, type UsageEvent } from "@tokenmeter/core";
+import {
+  type CostBreakdown,
+  type CostSource,
+  oldestAcceptedMs,
+  type ServiceTier,
+  toClickHouseTime,
+  type UsageEvent,
+  usdText,
+} from "@tokenmeter/core";
 import type { PriceBook } from "@tokenmeter/pricing";
 import type { Logger } from "pino";
 
@@ -56,6 +64,7 @@ export interface RepriceReport {
 interface CandidateRow {
   event_id: string;
   t: number;
+  org_id: string;
   provider: string;
   model: string;
   input_tokens: number;
@@ -63,6 +72,10 @@ interface CandidateRow {
   cached_input_tokens: number;
   cache_write_tokens: number;
   reasoning_tokens: number;
+  units: Record<string, number>;
+  service_tier: ServiceTier;
+  image_size: string;
+  image_quality: string;
   cost_usd: number;
   cost_source: CostSource;
   pricing_version: string;
@@ -73,7 +86,19 @@ interface Change {
   cost_usd: number;
   cost_source: CostSource;
   pricing_version: string;
+  /** Absent: the row keeps its breakdown (a computed row whose price is gone) or has none (unpriced). */
+  breakdown?: CostBreakdown;
 }
+
+/** The breakdown columns of llm_usage (0006) and the CostBreakdown part each holds. */
+const BREAKDOWN_COLUMNS = [
+  ["cost_input_usd", "input"],
+  ["cost_cached_input_usd", "cached_input"],
+  ["cost_cache_write_usd", "cache_write"],
+  ["cost_output_usd", "output"],
+  ["cost_reasoning_usd", "reasoning"],
+  ["cost_units_usd", "units"],
+] as const;
 
 const DAY_MS = 86_400_000;
 /** Costs equal to this are "unchanged": both sides come from the same computeCost, so any real change is far larger. */
@@ -164,9 +189,9 @@ export async function reprice(opts: RepriceOptions): Promise<RepriceReport> {
   return report;
 }
 
-const SCAN_SQL = `SELECT toString(event_id) AS event_id, toUnixTimestamp64Milli(event_time) AS t, provider, model,
+const SCAN_SQL = `SELECT toString(event_id) AS event_id, toUnixTimestamp64Milli(event_time) AS t, org_id, provider, model,
   input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens,
-  cost_usd, cost_source, pricing_version
+  units, service_tier, image_size, image_quality, cost_usd, cost_source, pricing_version
 FROM llm_usage
 WHERE event_time >= {from:DateTime64(3, 'UTC')} AND event_time < {to:DateTime64(3, 'UTC')}
   AND cost_source IN ('computed', 'unpriced')`;
@@ -184,11 +209,22 @@ async function scanCandidates(store: Store, fromMs: number, toMs: number, model?
 }
 
 function priceRow(book: PriceBook, r: CandidateRow): Change {
-  const v = book.lookup(r.provider, r.model, r.t);
+  const v = book.lookup(r.provider, r.model, r.t) ?? book.override(r.org_id, r.model, r.t);
   // A computed row whose price cannot be found now keeps its cost: never un-price what was priced.
   if (!v)
     return r.cost_source === "computed" ? { ...r } : { event_id: r.event_id, cost_usd: 0, cost_source: "unpriced", pricing_version: "" };
-  const e = { cost_usd: null, event_time_ms: r.t, provider: r.provider, model: r.model, ...tokens(r) } as UsageEvent;
+  const e = {
+    cost_usd: null,
+    org_id: r.org_id,
+    event_time_ms: r.t,
+    provider: r.provider,
+    model: r.model,
+    ...tokens(r),
+    units: r.units,
+    service_tier: r.service_tier,
+    image_size: r.image_size,
+    image_quality: r.image_quality,
+  } as UsageEvent;
   return { event_id: r.event_id, ...book.price(e) };
 }
 
@@ -233,12 +269,24 @@ async function applyChanges(store: Store, month: string, changes: Change[]): Pro
   const qualified = `${store.database}.${join}`;
   try {
     await store.command(
-      `CREATE TABLE ${join} (event_id UUID, cost_usd Float64, cost_source String, pricing_version String) ENGINE = Join(ANY, LEFT, event_id)`,
+      `CREATE TABLE ${join} (event_id UUID, cost_usd Decimal(38, 12), ${BREAKDOWN_COLUMNS.map(([c]) => `${c} Decimal(38, 12)`).join(", ")},
+         cost_source String, pricing_version String) ENGINE = Join(ANY, LEFT, event_id)`,
     );
-    await store.insert(join, changes);
+    // Money as Decimal text (usdText): a JSON float would be truncated by the engine, not rounded.
+    await store.insert(
+      join,
+      changes.map((c) => ({
+        event_id: c.event_id,
+        cost_usd: usdText(c.cost_usd),
+        ...Object.fromEntries(BREAKDOWN_COLUMNS.map(([col, part]) => [col, usdText(c.breakdown?.[part] ?? 0)])),
+        cost_source: c.cost_source,
+        pricing_version: c.pricing_version,
+      })),
+    );
     const get = (col: string) => `joinGet('${qualified}', '${col}', event_id)`;
+    const breakdown = BREAKDOWN_COLUMNS.map(([c]) => `, ${c} = ${get(c)}`).join("");
     await store.command(
-      `ALTER TABLE llm_usage UPDATE cost_usd = ${get("cost_usd")}, cost_source = ${get("cost_source")}, pricing_version = ${get("pricing_version")}
+      `ALTER TABLE llm_usage UPDATE cost_usd = ${get("cost_usd")}${breakdown}, cost_source = ${get("cost_source")}, pricing_version = ${get("pricing_version")}
        WHERE toYYYYMM(event_time) = {month:UInt32} AND ${get("cost_source")} != ''`,
       { month: Number(month.replace("-", "")) },
       // mutations_sync = 2: the rollup rebuild that follows must read the rewritten rows.

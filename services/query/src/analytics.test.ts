@@ -188,10 +188,11 @@ describe.each(CASES)("$name", (c) => {
     const body = await json<{ models: Record<string, number | string>[] }>(`/v1/analytics/models?${qs}`);
     const evs = select(events, "org-a", start, end);
     const total = sums(evs).cost_usd;
-    const want = [...groupBy(evs, (e) => `${e.provider}/${e.model}`)]
+    // Rows per (provider, model, operation) since v1.1.
+    const want = [...groupBy(evs, (e) => `${e.provider}/${e.model}/${e.operation}`)]
       .map(([k, v]) => ({ k, s: sums(v) }))
       .sort((a, b) => b.s.cost_usd - a.s.cost_usd);
-    expect(body.models.map((m) => `${m.provider}/${m.model}`)).toEqual(want.map((w) => w.k));
+    expect(body.models.map((m) => `${m.provider}/${m.model}/${m.operation}`)).toEqual(want.map((w) => w.k));
     for (const [i, m] of body.models.entries()) {
       const s = (want[i] as { s: ReturnType<typeof sums> }).s;
       expect([m.requests, m.input_tokens, m.output_tokens, m.total_tokens]).toEqual([

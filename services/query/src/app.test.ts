@@ -55,7 +55,7 @@ describe("400 for every documented bad parameter", () => {
       "unknown group_by",
       "/v1/analytics/usage?group_by=org_id",
       "group_by",
-      { allowed: ["provider", "model", "agent_id", "project_id", "user_id"] },
+      { allowed: ["provider", "model", "agent_id", "project_id", "user_id", "operation", "tag.<key>"] },
     ],
     ["org_id as a parameter", "/v1/analytics/usage?org_id=org-b", "org_id", {}],
     ["a single parameter twice", "/v1/analytics/usage?granularity=day&granularity=hour", "granularity", {}],
@@ -183,6 +183,9 @@ describe("formats and operations", () => {
       expect.arrayContaining(["/v1/budgets", "/v1/budgets/check", "/v1/alerts/rules", "/v1/alerts/deliveries/{id}/resend"]),
     );
     expect(Object.keys(doc.paths)).toContain("/v1/traces");
+    for (const p of ["/v1/pricing/overrides", "/v1/pricing/overrides/{model}", "/v1/tags/keys", "/v1/tags/values"]) {
+      expect(Object.keys(doc.paths)).toContain(p);
+    }
     const gran = doc.paths["/v1/analytics/usage"]?.get.parameters.find((p) => p.name === "granularity");
     expect(gran?.schema).toMatchObject({ enum: ["hour", "day", "week", "month"] });
   });

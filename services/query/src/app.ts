@@ -1,4 +1,4 @@
-import { type Store, StoreError } from "@tokenmeter/clickhouse";
+import { readyTagRollupKeys, type Store, StoreError } from "@tokenmeter/clickhouse";
 import { ApiError, type AuthEnv, type AuthOptions, authenticate, createErrorHandler } from "@tokenmeter/http";
 import { stringify } from "csv-stringify/sync";
 import { Hono } from "hono";
@@ -20,6 +20,7 @@ import { errors } from "./routes/errors.js";
 import { latency } from "./routes/latency.js";
 import { models } from "./routes/models.js";
 import { summary } from "./routes/summary.js";
+import { tagKeys, tagValues } from "./routes/tags.js";
 import { usage } from "./routes/usage.js";
 import { users } from "./routes/users.js";
 
@@ -39,6 +40,28 @@ export interface QueryAppOptions {
   alertPolicy?: DeliveryPolicy;
   /** Extra route groups mounted at "/" (dashboard, pricing, ingest). */
   mount?: Hono[];
+  /**
+   * Promoted tag keys the planner may read from the tag rollup. Default: the
+   * 'ready' keys of tag_rollup_keys, re-read at most every 30 s (a failed read
+   * means none: tags are then answered from raw rows, never wrongly).
+   */
+  tagRollupKeys?: () => Promise<ReadonlySet<string>>;
+}
+
+/** Ready promoted tag keys from the store, cached for `ttlMs`. */
+export function storedTagRollupKeys(store: Store, ttlMs = 30_000, clock: () => number = Date.now): () => Promise<ReadonlySet<string>> {
+  let cached: { at: number; keys: ReadonlySet<string> } | undefined;
+  return async () => {
+    if (cached && clock() - cached.at < ttlMs) return cached.keys;
+    let keys: ReadonlySet<string> = new Set();
+    try {
+      keys = await readyTagRollupKeys(store);
+    } catch {
+      // Schema without 0009, or the store briefly down: raw answers tag questions.
+    }
+    cached = { at: clock(), keys };
+    return keys;
+  };
 }
 
 /** Runs an endpoint's query; a zone ICU accepts but the store cannot load is the client's 400, not a 500. */
@@ -56,7 +79,17 @@ async function runQuery(e: EndpointDef, ctx: QueryContext): Promise<unknown> {
   }
 }
 
-export const ENDPOINTS: readonly EndpointDef[] = [usage, latency, models, errors, agents, users, summary] as EndpointDef[];
+export const ENDPOINTS: readonly EndpointDef[] = [
+  usage,
+  latency,
+  models,
+  errors,
+  agents,
+  users,
+  summary,
+  tagKeys,
+  tagValues,
+] as EndpointDef[];
 
 /** Cache TTL by granularity (docs/api.md): fine buckets change faster. */
 export function ttlSeconds(granularity: string): number {
@@ -73,6 +106,7 @@ export function createQueryApp(opts: QueryAppOptions): Hono {
   const metrics = queryMetrics(opts.registry);
   const cached = createCacheAside({ cache: opts.cache, logger: opts.logger, metrics });
   const openapi = JSON.stringify(buildOpenApi(ENDPOINTS));
+  const tagRollupKeys = opts.tagRollupKeys ?? storedTagRollupKeys(opts.store);
 
   app.onError(createErrorHandler(opts.logger));
   app.notFound(() => {
@@ -116,14 +150,18 @@ export function createQueryApp(opts: QueryAppOptions): Hono {
 
   // 3. Analytics: org from the credential only, then validate, then cache-aside.
   app.use("/v1/analytics/*", authenticate(opts.auth));
+  app.use("/v1/tags/*", authenticate(opts.auth));
   for (const e of ENDPOINTS) {
     app.get(e.path, async (c) => {
       const { org_id } = c.get("principal");
       const q = parseQuery(e.name, collectParams(c.req.queries()), now(), c.req.header("accept"));
       const ttl = ttlSeconds(q.granularity);
-      const key = cacheKey(org_id, `${e.name}@v1`, canonicalParams(q));
+      // v2: Contract v1.1 answers (exact money, operation rows); an older cached body never answers a newer question.
+      const key = cacheKey(org_id, `${e.name}@v2`, canonicalParams(q));
       const started = performance.now();
-      const res = await cached(e.name, key, ttl, async () => JSON.stringify(await runQuery(e, { store: opts.store, org_id, q })));
+      const res = await cached(e.name, key, ttl, async () =>
+        JSON.stringify(await runQuery(e, { store: opts.store, org_id, q, tagRollupKeys: await tagRollupKeys() })),
+      );
       const headers = {
         "X-Cache": res.hit ? "HIT" : "MISS",
         "Cache-Control": `private, max-age=${ttl}`,

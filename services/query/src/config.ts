@@ -40,6 +40,29 @@ export function deliveryPolicy(c: AlertsConfig) {
 }
 
 /**
+ * TOKENMETER_ROLLUP_TAG_KEYS: comma-separated tag keys answered from the tag
+ * rollup (issue 16), e.g. "team,feature"; empty = none. Keys follow the event
+ * schema's rule (1-64 of A-Z a-z 0-9 _ . : -); at most 10 (each multiplies the
+ * tag rollup's rows).
+ */
+export const RollupTagKeys = z
+  .string()
+  .default("")
+  .transform((s) =>
+    [
+      ...new Set(
+        s
+          .split(",")
+          .map((k) => k.trim())
+          .filter(Boolean),
+      ),
+    ].sort(),
+  )
+  .pipe(
+    z.array(z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, "tag keys are 1-64 characters of A-Z a-z 0-9 _ . : -")).max(10, "at most 10 keys"),
+  );
+
+/**
  * Settings of the standalone query service, read from the environment once in
  * main.ts. Unset TOKENMETER_CLICKHOUSE_URL means chDB in TOKENMETER_DATA_DIR;
  * unset TOKENMETER_REDIS_URL means the in-memory LRU result cache.
@@ -55,6 +78,7 @@ export const QueryConfig = z.object({
   TOKENMETER_CACHE_MAX_ENTRIES: z.coerce.number().int().positive().default(5_000),
   TOKENMETER_LOG_LEVEL: LogLevel,
   ...AlertsConfig.shape,
+  TOKENMETER_ROLLUP_TAG_KEYS: RollupTagKeys,
 });
 export type QueryConfig = z.output<typeof QueryConfig>;
 

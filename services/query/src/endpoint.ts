@@ -7,6 +7,8 @@ export interface QueryContext {
   store: Store;
   org_id: string;
   q: AnalyticsQuery;
+  /** Promoted tag keys whose rollup is backfilled (tag_rollup_keys 'ready'); absent = none, tags read raw. */
+  tagRollupKeys?: ReadonlySet<string>;
 }
 
 export interface CsvTable {
@@ -17,7 +19,8 @@ export interface CsvTable {
 /** One analytics endpoint: its query, its response schema (OpenAPI) and its CSV view. */
 export interface EndpointDef<R = unknown> {
   name: Endpoint;
-  path: `/v1/analytics/${Endpoint}`;
+  /** `/v1/analytics/<name>`, or `/v1/tags/…` for the tag catalog. */
+  path: `/v1/${string}`;
   summary: string;
   response: z.ZodType<R>;
   run(ctx: QueryContext): Promise<R>;

@@ -8,7 +8,7 @@ export { RedisReservations } from "./budgets/reservations.js";
 export { type BudgetRuntime, createBudgetRuntime } from "./budgets/runtime.js";
 export { MemoryResultCache, RedisResultCache, type ResultCache } from "./cache.js";
 export { cacheKey } from "./cache-aside.js";
-export { AlertsConfig, deliveryPolicy } from "./config.js";
+export { AlertsConfig, deliveryPolicy, RollupTagKeys } from "./config.js";
 export { createDashboardRoutes } from "./dashboard/index.js";
 export { buildOpenApi } from "./openapi.js";
 export { type AnalyticsQuery, PARAMS, QUERY_LIMITS } from "./params.js";

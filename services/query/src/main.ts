@@ -6,7 +6,7 @@
  *   tsx services/query/src/main.ts [--check-config]
  */
 import { serve } from "@hono/node-server";
-import { createStore, storeConfigFromEnv } from "@tokenmeter/clickhouse";
+import { createStore, storeConfigFromEnv, syncTagRollupKeys } from "@tokenmeter/clickhouse";
 import { parseApiKeys } from "@tokenmeter/http";
 import { Redis } from "ioredis";
 import { pino } from "pino";
@@ -31,6 +31,9 @@ const logger = pino({ level: config.TOKENMETER_LOG_LEVEL });
 
 // 1. Store (a ClickHouse server when configured, else chDB) — schema is the migrate job's.
 const store = await createStore(storeConfigFromEnv(config));
+
+// 1b. Promoted tag keys: the tag rollup made to hold exactly the configured keys (idempotent; a no-op when unchanged).
+await syncTagRollupKeys(store, config.TOKENMETER_ROLLUP_TAG_KEYS, { logger });
 
 // 2. Cache: Redis when configured (the service starts even if Redis is down), else the LRU.
 let cache: ResultCache;

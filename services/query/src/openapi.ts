@@ -1,6 +1,7 @@
 import type { z } from "zod";
 import { budgetAlertPaths } from "./budgets/openapi.js";
 import type { EndpointDef } from "./endpoint.js";
+import { pricingOverridePaths } from "./openapi-pricing.js";
 import { ErrorBody, jsonSchema, otherPaths } from "./openapi-routes.js";
 import { TRACES_PATHS } from "./openapi-traces.js";
 import { PARAMS, REPEATABLE } from "./params.js";
@@ -41,7 +42,7 @@ export function buildOpenApi(endpoints: readonly EndpointDef[]): Record<string, 
       },
     };
   }
-  Object.assign(paths, TRACES_PATHS);
+  Object.assign(paths, TRACES_PATHS, pricingOverridePaths());
   return {
     openapi: "3.1.0",
     info: { title: "Tokenmeter Query API", version: "1" },

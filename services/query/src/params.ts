@@ -1,7 +1,8 @@
+import { OPERATIONS } from "@tokenmeter/core";
 import { ApiError } from "@tokenmeter/http";
 import { z } from "zod";
 import { bucketStarts, canonicalTimeZone, GRANULARITIES, type Granularity, startOfLocalDay } from "./buckets.js";
-import { hourlyRetentionStart } from "./plan.js";
+import { type Filters, hourlyRetentionStart, TAG_PREFIX } from "./plan.js";
 
 /** Limits of the query API (docs/api.md "Common parameters"). */
 export const QUERY_LIMITS = {
@@ -10,15 +11,24 @@ export const QUERY_LIMITS = {
   defaultSpanDays: 7,
   maxLimit: 1_000,
   defaultLimit: 10,
+  /** group_by answers: the first `limit` groups, the rest summed into "(other)". */
+  maxGroupLimit: 100,
+  /** /v1/tags/keys and /v1/tags/values. */
+  defaultTagLimit: 100,
   maxFilterValues: 100,
+  /** Distinct tag.<key> filters in one query. */
+  maxTagFilters: 20,
 } as const;
 
 const DAY_MS = 86_400_000;
 
-export const FILTERS = ["project_id", "agent_id", "user_id", "provider", "model"] as const;
+export const FILTERS = ["project_id", "agent_id", "user_id", "provider", "model", "operation"] as const;
 export type FilterName = (typeof FILTERS)[number];
-export const GROUP_BYS = ["provider", "model", "agent_id", "project_id", "user_id"] as const;
-export type GroupBy = (typeof GROUP_BYS)[number];
+export const GROUP_BYS = ["provider", "model", "agent_id", "project_id", "user_id", "operation"] as const;
+/** A dimension column, or `tag.<key>` (split at the first dot: `tag.cost.center` is the key `cost.center`). */
+export type GroupBy = (typeof GROUP_BYS)[number] | `tag.${string}`;
+/** Tag keys as the event schema allows them (DESIGN.md "Event schema v1.1"). */
+export const TAG_KEY = /^[A-Za-z0-9_.:-]{1,64}$/;
 export const PERCENTILES = ["50", "95", "99"] as const;
 export const FORMATS = ["json", "csv"] as const;
 /** Parameters that may be given several times (`?model=a&model=b`). */
@@ -32,19 +42,43 @@ const filterValues = z
   .array(z.string().min(1, "must not be empty").max(256, "at most 256 characters"))
   .max(QUERY_LIMITS.maxFilterValues, `at most ${QUERY_LIMITS.maxFilterValues} values`);
 
+// The event schema's enum: an operation filter outside it is a 400, not an empty answer.
+const operationValues = z
+  .array(z.enum(OPERATIONS, { message: `must be one of ${OPERATIONS.join(", ")}` }))
+  .max(QUERY_LIMITS.maxFilterValues, `at most ${QUERY_LIMITS.maxFilterValues} values`);
+
 const common = {
   start: instant.optional().describe("Inclusive start (instant, or a date = local midnight in tz); default end - 7 days"),
   end: instant.optional().describe("Exclusive end (instant, or a date = local midnight in tz); default now snapped down to the minute"),
   tz: z.string().max(64).optional().describe("IANA zone for bucket boundaries; default UTC"),
   format: z.enum(FORMATS).optional().describe("csv returns the series/table as CSV (or send Accept: text/csv)"),
-  ...Object.fromEntries(FILTERS.map((f) => [f, filterValues.optional().describe(`Only events with this ${f} (repeatable)`)])),
+  ...Object.fromEntries(
+    FILTERS.map((f) => [
+      f,
+      (f === "operation" ? operationValues : filterValues)
+        .optional()
+        .describe(`Only events with this ${f} (repeatable: any of the values)`),
+    ]),
+  ),
 } as Record<string, z.ZodType>;
 const granularity = z.enum(GRANULARITIES).optional().describe("Bucket size; default day");
-const groupBy = z.enum(GROUP_BYS).optional().describe("Adds one zero-filled series per value of this dimension");
+// Checked in parseQuery: tag.<key> is open-ended, and the 400 lists what is allowed.
+const groupBy = z
+  .string()
+  .optional()
+  .describe(
+    `Adds one zero-filled series per value of this dimension (${GROUP_BYS.join(", ")} or tag.<key>): the first \`limit\` groups by rank, the rest summed into "(other)"`,
+  );
+const groupLimit = z
+  .string()
+  .optional()
+  .describe(
+    `Groups returned with group_by, 1 to ${QUERY_LIMITS.maxGroupLimit}; default ${QUERY_LIMITS.defaultLimit}; the rest are summed into "(other)"`,
+  );
 
 /** Query-parameter schemas per endpoint: validation and the OpenAPI document come from these. */
 export const PARAMS = {
-  usage: z.strictObject({ ...common, granularity, group_by: groupBy }),
+  usage: z.strictObject({ ...common, granularity, group_by: groupBy, limit: groupLimit }),
   latency: z.strictObject({
     ...common,
     granularity,
@@ -55,11 +89,22 @@ export const PARAMS = {
     ...common,
     granularity,
     group_by: groupBy,
+    limit: groupLimit,
     error_code: filterValues.optional().describe("Count only errors with this code (repeatable)"),
   }),
   agents: z.strictObject({ ...common, granularity: ignoredGranularity(), limit: limitParam() }),
   users: z.strictObject({ ...common, granularity: ignoredGranularity(), limit: limitParam() }),
   summary: z.strictObject({ ...common, granularity: ignoredGranularity() }),
+  tag_keys: z.strictObject({ ...common, granularity: ignoredGranularity(), limit: tagLimit() }),
+  tag_values: z.strictObject({
+    ...common,
+    granularity: ignoredGranularity(),
+    limit: tagLimit(),
+    key: z
+      .string()
+      .regex(TAG_KEY, "must be a tag key: 1-64 characters of A-Z a-z 0-9 _ . : -")
+      .describe("The tag key whose values to list"),
+  }),
 } as const;
 export type Endpoint = keyof typeof PARAMS;
 
@@ -79,14 +124,31 @@ function limitParam() {
     .describe(`Rows returned, an integer from 1 to ${QUERY_LIMITS.maxLimit}; default ${QUERY_LIMITS.defaultLimit}`);
 }
 
+function tagLimit() {
+  return z
+    .string()
+    .optional()
+    .describe(`Rows returned, an integer from 1 to ${QUERY_LIMITS.maxLimit}; default ${QUERY_LIMITS.defaultTagLimit}`);
+}
+
+/** Highest and default `limit` per endpoint. */
+function limitRange(endpoint: Endpoint): { max: number; fallback: number } {
+  if (endpoint === "usage" || endpoint === "errors") return { max: QUERY_LIMITS.maxGroupLimit, fallback: QUERY_LIMITS.defaultLimit };
+  if (endpoint === "tag_keys" || endpoint === "tag_values") return { max: QUERY_LIMITS.maxLimit, fallback: QUERY_LIMITS.defaultTagLimit };
+  return { max: QUERY_LIMITS.maxLimit, fallback: QUERY_LIMITS.defaultLimit };
+}
+
 /** A validated query: instants in epoch ms, defaults applied, zone canonical. */
 export interface AnalyticsQuery {
   start: number;
   end: number;
   tz: string;
   granularity: Granularity;
-  filters: Partial<Record<FilterName, string[]>>;
+  /** Dimension and `tag.<key>` filters (plan.ts {@link Filters}): values sorted and unique. */
+  filters: Filters;
   group_by?: GroupBy;
+  /** tag_values: the key whose values are listed. */
+  tag_key?: string;
   percentiles: number[];
   error_codes?: string[];
   limit: number;
@@ -105,7 +167,7 @@ export interface AnalyticsQuery {
 export function collectParams(queries: Record<string, string[]>): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = Object.create(null);
   for (const [k, vs] of Object.entries(queries)) {
-    if (REPEATABLE.has(k)) out[k] = vs;
+    if (REPEATABLE.has(k) || k.startsWith(TAG_PREFIX)) out[k] = vs;
     else if (vs.length > 1) throw invalid(k, `${k} must be given at most once`, { received: vs });
     else out[k] = vs[0] ?? "";
   }
@@ -118,12 +180,14 @@ export function collectParams(queries: Record<string, string[]>): Record<string,
  */
 export function parseQuery(endpoint: Endpoint, raw: Record<string, string | string[]>, now: number, accept?: string): AnalyticsQuery {
   // Every problem is reported at once: the schema's, then the checks between parameters.
+  // tag.<key> filters are open-ended names: checked here (a bad one is a 400 at once), the rest by the endpoint's schema.
+  const { tags, rest } = splitTagParams(raw);
   const problems: Issue[] = [];
-  const parsed = PARAMS[endpoint].safeParse(raw);
+  const parsed = PARAMS[endpoint].safeParse(rest);
   if (!parsed.success) problems.push(...fromZod(parsed.error, Object.keys(PARAMS[endpoint].shape)));
   const bad = (name: string) => problems.some((i) => i.parameter === name);
   // Values the schema refused are left out of the checks below (their problem is already listed).
-  const p = (parsed.success ? parsed.data : validPart(endpoint, raw)) as Record<string, unknown>;
+  const p = (parsed.success ? parsed.data : validPart(endpoint, rest)) as Record<string, unknown>;
 
   const tzRaw = typeof raw.tz === "string" ? raw.tz : "UTC";
   const tz = bad("tz") ? "UTC" : canonicalTimeZone(tzRaw);
@@ -162,22 +226,37 @@ export function parseQuery(endpoint: Endpoint, raw: Record<string, string | stri
       allowed: fit,
     });
   }
-  const limit = p.limit !== undefined ? (/^\d{1,7}$/.test(p.limit as string) ? Number(p.limit) : Number.NaN) : QUERY_LIMITS.defaultLimit;
-  if (!(limit >= 1 && limit <= QUERY_LIMITS.maxLimit)) {
+  const groupBy = p.group_by as string | undefined;
+  if (
+    groupBy !== undefined &&
+    !(GROUP_BYS as readonly string[]).includes(groupBy) &&
+    !(groupBy.startsWith(TAG_PREFIX) && TAG_KEY.test(groupBy.slice(TAG_PREFIX.length)))
+  ) {
+    problems.push({
+      parameter: "group_by",
+      message: `group_by must be one of ${GROUP_BYS.join(", ")} or tag.<key> (key: 1-64 characters of A-Z a-z 0-9 _ . : -)`,
+      allowed: [...GROUP_BYS, "tag.<key>"],
+      received: groupBy,
+    });
+  }
+  const range = limitRange(endpoint);
+  const limit = p.limit !== undefined ? (/^\d{1,7}$/.test(p.limit as string) ? Number(p.limit) : Number.NaN) : range.fallback;
+  if (!(limit >= 1 && limit <= range.max)) {
     problems.push({
       parameter: "limit",
-      message: `limit must be an integer from 1 to ${QUERY_LIMITS.maxLimit}`,
+      message: `limit must be an integer from 1 to ${range.max}`,
       min: 1,
-      max: QUERY_LIMITS.maxLimit,
+      max: range.max,
       received: p.limit,
     });
   }
   if (problems.length > 0) throw invalidAll(problems);
-  const filters: AnalyticsQuery["filters"] = {};
+  const filters: Record<string, string[]> = {};
   for (const f of FILTERS) {
     const v = p[f] as string[] | undefined;
     if (v && v.length > 0) filters[f] = [...new Set(v)].sort();
   }
+  for (const [k, v] of Object.entries(tags).sort(([a], [b]) => (a < b ? -1 : 1))) filters[k] = [...new Set(v)].sort();
   const percentiles = [...new Set(((p.percentile as string[] | undefined) ?? PERCENTILES).map(Number))].sort((a, b) => a - b);
   const errorCodes = p.error_code as string[] | undefined;
   const wantsCsv = p.format === "csv" || (p.format === undefined && /\btext\/csv\b/i.test(accept ?? ""));
@@ -188,6 +267,7 @@ export function parseQuery(endpoint: Endpoint, raw: Record<string, string | stri
     granularity,
     filters,
     ...(p.group_by ? { group_by: p.group_by as GroupBy } : {}),
+    ...(p.key !== undefined ? { tag_key: p.key as string } : {}),
     percentiles,
     ...(errorCodes && errorCodes.length > 0 ? { error_codes: [...new Set(errorCodes)].sort() } : {}),
     limit,
@@ -228,6 +308,7 @@ export function canonicalParams(q: AnalyticsQuery): Record<string, unknown> {
     granularity: q.granularity,
     filters: q.filters,
     group_by: q.group_by,
+    tag_key: q.tag_key,
     percentiles: q.percentiles,
     error_codes: q.error_codes,
     limit: q.limit,
@@ -235,6 +316,34 @@ export function canonicalParams(q: AnalyticsQuery): Record<string, unknown> {
 }
 
 export const iso = (ms: number) => new Date(ms).toISOString();
+
+/** Separates `tag.<key>` parameters (checked: key pattern, 1-256 character values, counts) from the rest. */
+function splitTagParams(raw: Record<string, string | string[]>): {
+  tags: Record<string, string[]>;
+  rest: Record<string, string | string[]>;
+} {
+  // No prototypes: `__proto__` must stay an ordinary (unknown) parameter name.
+  const tags: Record<string, string[]> = Object.create(null);
+  const rest: Record<string, string | string[]> = Object.create(null);
+  for (const [k, v] of Object.entries(raw)) {
+    if (!k.startsWith(TAG_PREFIX)) {
+      rest[k] = v;
+      continue;
+    }
+    const key = k.slice(TAG_PREFIX.length);
+    if (!TAG_KEY.test(key)) throw invalid(k, `${k}: a tag key is 1-64 characters of A-Z a-z 0-9 _ . : -`, { received: key });
+    const values = Array.isArray(v) ? v : [v];
+    if (values.length > QUERY_LIMITS.maxFilterValues) throw invalid(k, `${k}: at most ${QUERY_LIMITS.maxFilterValues} values`);
+    for (const value of values) {
+      if (value.length < 1 || value.length > 256) throw invalid(k, `${k}: a tag value is 1-256 characters`, { received: value });
+    }
+    tags[k] = values;
+  }
+  if (Object.keys(tags).length > QUERY_LIMITS.maxTagFilters) {
+    throw invalid("tag", `at most ${QUERY_LIMITS.maxTagFilters} different tag.<key> filters`, { received: Object.keys(tags).length });
+  }
+  return { tags, rest };
+}
 
 function invalid(parameter: string, message: string, extra: Record<string, unknown> = {}): ApiError {
   return new ApiError("invalid_parameter", message, { parameter, ...extra });

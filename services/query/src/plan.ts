@@ -13,9 +13,33 @@
  *
  * The model rollup (llm_usage_model_hourly) is the hourly one without
  * project_id and agent_id, several times fewer rows; it stands in for hourly
- * whenever a question reads only provider, model and error_code (ADR 0001).
+ * whenever a question reads only provider, model, operation and error_code
+ * (ADR 0001). Every rollup keeps operation (0007); none keeps tags, so a tag
+ * filter or tag group_by reads raw rows, narrowed by the tag skip indexes (0006).
  */
-export type Source = "raw" | "hourly" | "model_hourly" | "daily";
+export type Source = "raw" | "hourly" | "model_hourly" | "daily" | "tag_hourly";
+
+/** Prefix of a tag dimension: `tag.team` is the tag key `team` (split at the first dot). */
+export const TAG_PREFIX = "tag.";
+
+/**
+ * A slice of an org's usage: the query filters in one generic shape, shared by
+ * every analytics endpoint and by anything else that slices usage (budgets,
+ * alerts). Each key is a dimension column (project_id, agent_id, user_id,
+ * provider, model, operation) or `tag.<key>`; its values are alternatives (OR);
+ * different keys combine with AND. An absent key or an empty list does not
+ * filter. Build one with {@link tagFilterKey} for tags; render it with
+ * sql.ts `filterSql` (always bound parameters).
+ */
+export type Filters = Readonly<Record<string, readonly string[] | undefined>>;
+
+/** The filter / group_by name of a tag key. */
+export const tagFilterKey = (key: string): string => `${TAG_PREFIX}${key}`;
+
+/** The tag key of a `tag.<key>` name, or null for a dimension column. */
+export function tagKeyOf(name: string): string | null {
+  return name.startsWith(TAG_PREFIX) ? name.slice(TAG_PREFIX.length) : null;
+}
 
 export interface Segment {
   source: Source;
@@ -26,6 +50,14 @@ export interface Segment {
 }
 
 export interface PlanNeeds {
+  /** Reads tags: only raw rows have them (the rollups keep no tags), so raw answers all. */
+  tags?: boolean;
+  /**
+   * Reads one promoted tag key and otherwise only what the tag rollup keeps
+   * (provider, model, operation, error_code): llm_usage_tag_hourly answers
+   * the whole hours, raw the edges (overrides `tags`).
+   */
+  tagRollup?: boolean;
   /** Filters, groups or counts by user_id: the hourly rollup has no user_id. */
   user: boolean;
   /** Latency sketches: only the hourly rollup has them. */
@@ -67,6 +99,7 @@ export const MAX_RAW_CUTS = 4;
  * from raw. Many such cuts (hour buckets in a half-hour zone) → raw only.
  */
 export function planSegments(start: number, end: number, boundaries: readonly number[], needs: PlanNeeds): Segment[] {
+  if (needs.tags && !needs.tagRollup) return [{ source: "raw", from: start, to: end }];
   const inner = boundaries.filter((b) => b > start && b < end);
   // user_id questions can use whole days only (daily rollup): a boundary off the day grid cuts too.
   const grid = needs.user ? DAY_MS : HOUR_MS;
@@ -99,13 +132,13 @@ export function planSegments(start: number, end: number, boundaries: readonly nu
 export interface SumsQuestion {
   start: number;
   end: number;
-  filters: Partial<Record<string, readonly string[]>>;
+  filters: Filters;
   group_by?: string;
   hourly_from: number;
 }
 
 /** Dimensions the model rollup keeps (besides org_id and hour). */
-export const MODEL_ROLLUP_COLUMNS: ReadonlySet<string> = new Set(["provider", "model", "error_code"]);
+export const MODEL_ROLLUP_COLUMNS: ReadonlySet<string> = new Set(["provider", "model", "operation", "error_code"]);
 
 /**
  * Plans a sums-only read (usage, errors, models, agents). `columns` are the
@@ -115,12 +148,26 @@ export const MODEL_ROLLUP_COLUMNS: ReadonlySet<string> = new Set(["provider", "m
  * that touches only provider, model and error_code reads the model rollup;
  * anything else (project_id, agent_id) the full hourly rollup.
  */
-export function planSums(q: SumsQuestion, boundaries: readonly number[], columns: readonly string[]): Segment[] {
+export function planSums(
+  q: SumsQuestion,
+  boundaries: readonly number[],
+  columns: readonly string[],
+  tagRollupKeys: ReadonlySet<string> = new Set(),
+): Segment[] {
   const filtered = Object.entries(q.filters)
     .filter(([, v]) => v && v.length > 0)
     .map(([k]) => k);
   const used = [...columns, ...filtered, ...(q.group_by ? [q.group_by] : [])];
+  const tagKeys = new Set(used.map(tagKeyOf).filter((k): k is string => k !== null));
+  const [onlyKey] = tagKeys;
+  const tagRollup =
+    tagKeys.size === 1 &&
+    onlyKey !== undefined &&
+    tagRollupKeys.has(onlyKey) &&
+    used.every((c) => tagKeyOf(c) !== null || MODEL_ROLLUP_COLUMNS.has(c));
   return planSegments(q.start, q.end, boundaries, {
+    tagRollup,
+    tags: tagKeys.size > 0,
     user: used.includes("user_id"),
     latency: false,
     modelOnly: used.every((c) => MODEL_ROLLUP_COLUMNS.has(c)),
@@ -136,11 +183,12 @@ function planPiece(start: number, end: number, inner: readonly number[], needs: 
   const he = floorTo(end, HOUR_MS);
   // 1. Less than a whole hour: raw.
   if (hs >= he) return [raw(start, end)];
-  const dailyOk = !needs.latency && onDayGrid;
+  // The tag rollup has no daily form: its hours (13 months, as raw) answer whatever it answers.
+  const dailyOk = !needs.latency && !needs.tagRollup && onDayGrid;
   // 2. user_id is only in the daily rollup; if days cannot answer, raw answers all.
   if (needs.user && !dailyOk) return [raw(start, end)];
   // Only the full hourly rollup has the latency sketches.
-  const rollup: Source = needs.modelOnly && !needs.latency ? "model_hourly" : "hourly";
+  const rollup: Source = needs.tagRollup ? "tag_hourly" : needs.modelOnly && !needs.latency ? "model_hourly" : "hourly";
   const hourly = (from: number, to: number): Segment => (needs.user ? raw(from, to) : { source: rollup, from, to });
   const out: Segment[] = [raw(start, hs)];
   // 3. Whole UTC days from the daily rollup where it is needed (user_id, old history), hours around them from hourly.

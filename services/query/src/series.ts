@@ -40,16 +40,31 @@ export interface SeriesOf<P, T> {
   totals: T;
 }
 
+/** Group key of the groups past `limit`, summed into one (DESIGN.md "Query dimensions v1.1"). */
+export const OTHER_GROUP = "(other)";
+
 /**
- * Per-group series (group_by): the rows split by their `grp` column, each
- * group zero-filled by `seriesOf` like the overall series, in `order`.
+ * group_by answers: rows split by their `grp` column, each group zero-filled by
+ * `seriesOf`, ranked by `rank` (descending; ties by key), the first `limit`
+ * kept and the rest summed into one "(other)" group from their rows, so group
+ * totals always add up to the ungrouped totals (sums are exact: money.ts).
  */
-export function groupSeries<R extends { grp?: unknown }, P, T>(
+export function topGroups<R extends { grp?: unknown }, P, T>(
   rows: readonly R[],
   seriesOf: (rows: R[]) => SeriesOf<P, T>,
-  order: (a: SeriesOf<P, T> & { key: string }, b: SeriesOf<P, T> & { key: string }) => number,
+  rank: (totals: T) => bigint | number,
+  limit: number,
 ): (SeriesOf<P, T> & { key: string })[] {
-  return [...groupRows(rows, (r) => String(r.grp)).entries()].map(([key, list]) => ({ key, ...seriesOf(list) })).sort(order);
+  const grouped = [...groupRows(rows, (r) => String(r.grp ?? "")).entries()].map(([key, list]) => ({ key, list, ...seriesOf(list) }));
+  grouped.sort((a, b) => {
+    const ra = rank(a.totals);
+    const rb = rank(b.totals);
+    return ra > rb ? -1 : ra < rb ? 1 : a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
+  });
+  const out = grouped.slice(0, limit).map(({ list: _rows, ...g }) => g);
+  const rest = grouped.slice(limit);
+  if (rest.length > 0) out.push({ key: OTHER_GROUP, ...seriesOf(rest.flatMap((g) => g.list)) });
+  return out;
 }
 
 /** CSV of a series answer: one row per bucket, or per group and bucket (`group` first) when grouped. */

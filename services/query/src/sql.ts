@@ -1,6 +1,5 @@
 import type { Granularity } from "./buckets.js";
-import type { FilterName } from "./params.js";
-import type { Segment, Source } from "./plan.js";
+import { type Filters, type Segment, type Source, tagKeyOf } from "./plan.js";
 
 /** An output column computed per source, then combined across sources by `outer`. */
 export interface Measure {
@@ -15,6 +14,8 @@ export interface Measure {
 export interface Dimension {
   name: string;
   expr(source: Source): string;
+  /** Parameters its expression binds (a tag dimension's key). */
+  params?: Record<string, unknown>;
 }
 
 export interface AggregateSpec {
@@ -22,7 +23,7 @@ export interface AggregateSpec {
   segments: Segment[];
   dims: Dimension[];
   measures: Measure[];
-  filters: Partial<Record<FilterName, string[]>>;
+  filters: Filters;
   /** Extra predicate on every source (columns common to all tables). */
   where?: string;
   /** Outer ORDER BY; default the dims in order. */
@@ -43,19 +44,43 @@ const TABLE: Record<Source, string> = {
   hourly: "llm_usage_hourly",
   model_hourly: "llm_usage_model_hourly",
   daily: "llm_usage_daily",
+  tag_hourly: "llm_usage_tag_hourly",
 };
 /** The time column of each source, as a UTC DateTime(64). */
-export const TIME: Record<Source, string> = { raw: "event_time", hourly: "hour", model_hourly: "hour", daily: "toDateTime(day, 'UTC')" };
+export const TIME: Record<Source, string> = {
+  raw: "event_time",
+  hourly: "hour",
+  model_hourly: "hour",
+  daily: "toDateTime(day, 'UTC')",
+  tag_hourly: "hour",
+};
 const RANGE_TYPE: Record<Source, string> = {
   raw: "DateTime64(3, 'UTC')",
   hourly: "DateTime('UTC')",
   model_hourly: "DateTime('UTC')",
   daily: "Date",
+  tag_hourly: "DateTime('UTC')",
 };
-const RANGE_COLUMN: Record<Source, string> = { raw: "event_time", hourly: "hour", model_hourly: "hour", daily: "day" };
+const RANGE_COLUMN: Record<Source, string> = { raw: "event_time", hourly: "hour", model_hourly: "hour", daily: "day", tag_hourly: "hour" };
 
 /** Sum of a column that the rollups also carry under the same name. */
 export const sumOf = (col: string): Measure => ({ name: col, raw: `sum(${col})`, rollup: `sum(${col})`, outer: `sum(${col})` });
+/**
+ * A money column summed exactly: Decimal(38, 12) in raw and every rollup, so
+ * the sum is the same whatever the order; read as text (a JSON number would
+ * pass through a double) and combined with endpoint.ts `Picos`.
+ */
+export const moneyOf = (col: string): Measure => ({ name: col, raw: `sum(${col})`, rollup: `sum(${col})`, outer: `toString(sum(${col}))` });
+export const COST: Measure = moneyOf("cost_usd");
+/** The cost breakdown columns (0006/0007), in the order the API lists them. */
+export const COST_PARTS = [
+  "cost_input_usd",
+  "cost_cached_input_usd",
+  "cost_cache_write_usd",
+  "cost_output_usd",
+  "cost_reasoning_usd",
+  "cost_units_usd",
+] as const;
 export const REQUESTS: Measure = { name: "requests", raw: "count()", rollup: "sum(requests)", outer: "sum(requests)" };
 export const ERRORS: Measure = {
   name: "errors",
@@ -96,8 +121,56 @@ export const distinctOf = (col: "agent_id" | "user_id"): Measure => ({
 });
 
 export const column = (name: string): Dimension => ({ name, expr: () => name });
-/** The group_by dimension, renamed `grp` so it never shadows a measure. */
-export const groupDim = (col: string): Dimension => ({ name: "grp", expr: () => col });
+
+/**
+ * The group_by dimension, renamed `grp` so it never shadows a measure. A tag
+ * key reads the raw Map (planned raw-only): events without the tag give "".
+ */
+export function groupDim(col: string): Dimension {
+  const tag = tagKeyOf(col);
+  if (tag === null) return { name: "grp", expr: () => assertColumn(col) };
+  return {
+    name: "grp",
+    expr: (source) => (source === "tag_hourly" ? "tag_value" : "tags[{group_tag:String}]"),
+    params: { group_tag: tag },
+  };
+}
+
+/** Dimension columns a filter or group_by may name; anything else never reaches SQL text. */
+export const DIMENSION_COLUMNS: ReadonlySet<string> = new Set(["project_id", "agent_id", "user_id", "provider", "model", "operation"]);
+
+function assertColumn(name: string): string {
+  if (!DIMENSION_COLUMNS.has(name)) throw new Error(`not a dimension column: ${JSON.stringify(name)}`);
+  return name;
+}
+
+/**
+ * The conditions of a {@link Filters} slice, each starting with " AND ", with
+ * every value (and tag key) bound into `params`: a column's values with
+ * `IN {col:Array(String)}`, a tag's with `tags[{tag_key_N:String}] IN …`
+ * (both tag skip indexes of 0006 apply to that form).
+ */
+export function filterSql(filters: Filters, params: Record<string, unknown>, source: Source = "raw"): string {
+  let out = "";
+  let n = 0;
+  for (const [name, values] of Object.entries(filters).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    if (!values || values.length === 0) continue;
+    const tag = tagKeyOf(name);
+    if (tag === null) {
+      params[name] = values;
+      out += ` AND ${assertColumn(name)} IN {${name}:Array(String)}`;
+    } else {
+      params[`tag_key_${n}`] = tag;
+      params[`tag_values_${n}`] = values;
+      out +=
+        source === "tag_hourly"
+          ? ` AND tag_key = {tag_key_${n}:String} AND tag_value IN {tag_values_${n}:Array(String)}`
+          : ` AND tags[{tag_key_${n}:String}] IN {tag_values_${n}:Array(String)}`;
+      n++;
+    }
+  }
+  return out;
+}
 
 /** Start of the bucket in `{tz:String}` as epoch seconds, from each source's time column. */
 export function bucketDim(granularity: Granularity): Dimension {
@@ -129,13 +202,13 @@ export function rangeValue(source: Source, ms: number): string {
  */
 export function buildAggregateQuery(spec: AggregateSpec): BuiltQuery {
   const params: Record<string, unknown> = { org_id: spec.org_id, ...spec.params };
-  const filters = Object.entries(spec.filters)
-    .filter(([, v]) => v && v.length > 0)
-    .map(([k, v]) => {
-      params[k] = v;
-      return ` AND ${k} IN {${k}:Array(String)}`;
-    })
-    .join("");
+  for (const d of spec.dims) Object.assign(params, d.params);
+  const filtersOf = (source: Source) => {
+    const where = filterSql(spec.filters, params, source);
+    // The tag rollup holds every event once per promoted key: read one key's rows only (the planner's single key).
+    if (source !== "tag_hourly" || where.includes("tag_key =")) return where;
+    return ` AND tag_key = {group_tag:String}${where}`;
+  };
   const dimNames = spec.dims.map((d) => d.name);
   const groupBy = dimNames.length > 0 ? ` GROUP BY ${dimNames.join(", ")}` : "";
   // Segments of one table share one SELECT (a range condition per segment, ORed): on chDB each
@@ -156,7 +229,7 @@ export function buildAggregateQuery(spec: AggregateSpec): BuiltQuery {
       ...spec.measures.map((m) => `${source === "raw" ? m.raw : m.rollup} AS ${m.name}`),
     ];
     const range = ranges.length === 1 ? ranges[0] : `(${ranges.map((r) => `(${r})`).join(" OR ")})`;
-    const where = `org_id = {org_id:String} AND ${range}${filters}${spec.where ? ` AND ${spec.where}` : ""}`;
+    const where = `org_id = {org_id:String} AND ${range}${filtersOf(source)}${spec.where ? ` AND ${spec.where}` : ""}`;
     return `SELECT ${cols.join(", ")} FROM ${TABLE[source]} WHERE ${where}${groupBy}`;
   });
   const outer = [...dimNames, ...spec.measures.map((m) => `${m.outer} AS ${m.name}`)];

@@ -11,6 +11,7 @@ import { loadConfig, PricingWorkerConfig, readEnv, runPricingRefresh, sourceFrom
 import type { Command } from "commander";
 import { Redis } from "ioredis";
 import { EXIT, type ExitCode, type JobContext, runJob, UsageError, usageExitCodes } from "../jobs/run.js";
+import { registerPricingSet } from "./pricing-set.js";
 
 export interface RefreshArgs {
   /** A URL, a file path or "bundled"; default TOKENMETER_PRICING_SOURCE. */
@@ -37,6 +38,7 @@ export function register(program: Command): void {
   ).action(async (raw: { provider?: string; json?: boolean }) => {
     await runJob("pricing-list", (ctx) => listJob(ctx, raw));
   });
+  registerPricingSet(pricing);
 }
 
 /** One refresh against the store; "pricing updated" goes to Redis when configured, so running services reload. */

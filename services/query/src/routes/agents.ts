@@ -1,10 +1,10 @@
 import { z } from "zod";
 import type { EndpointDef, QueryContext } from "../endpoint.js";
-import { usd } from "../endpoint.js";
+import { picos, usdOf } from "../money.js";
 import { iso } from "../params.js";
 import { planSums } from "../plan.js";
 import { tableOf } from "../series.js";
-import { buildAggregateQuery, column, ERRORS, REQUESTS, sumOf, TOTAL_TOKENS } from "../sql.js";
+import { buildAggregateQuery, COST, column, ERRORS, REQUESTS, TOTAL_TOKENS } from "../sql.js";
 
 const Agent = z.object({
   agent_id: z.string(),
@@ -21,7 +21,7 @@ interface Row {
   requests: number;
   errors: number;
   total_tokens: number;
-  cost_usd: number;
+  cost_usd: string;
 }
 
 export async function getAgents(ctx: QueryContext): Promise<AgentsResponse> {
@@ -32,14 +32,14 @@ export async function getAgents(ctx: QueryContext): Promise<AgentsResponse> {
     org_id: ctx.org_id,
     segments,
     dims: [column("agent_id")],
-    measures: [REQUESTS, ERRORS, TOTAL_TOKENS, sumOf("cost_usd")],
+    measures: [REQUESTS, ERRORS, TOTAL_TOKENS, COST],
     filters: q.filters,
     where: "agent_id != ''",
     orderBy: "requests DESC, agent_id",
     limit: q.limit,
   });
   const rows = await ctx.store.query<Row>(built.sql, built.params);
-  return { start: iso(q.start), end: iso(q.end), agents: rows.map((r) => ({ ...r, cost_usd: usd(r.cost_usd) })) };
+  return { start: iso(q.start), end: iso(q.end), agents: rows.map((r) => ({ ...r, cost_usd: usdOf(picos(r.cost_usd)) })) };
 }
 
 export const agents: EndpointDef<AgentsResponse> = {

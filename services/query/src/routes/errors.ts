@@ -3,7 +3,7 @@ import type { EndpointDef, QueryContext } from "../endpoint.js";
 import { ratio } from "../endpoint.js";
 import { iso } from "../params.js";
 import { planSums } from "../plan.js";
-import { groupSeries, seriesCsv, zeroFill } from "../series.js";
+import { seriesCsv, topGroups, zeroFill } from "../series.js";
 import { bucketDim, buildAggregateQuery, column, ERRORS, groupDim, REQUESTS } from "../sql.js";
 
 /** by_code key of errors that carry no error_code (status_code >= 400 only; the rollups keep no status). */
@@ -25,7 +25,10 @@ export const ErrorsResponse = z.object({
   tz: z.string(),
   series: z.array(Point),
   totals: Totals,
-  groups: z.array(z.object({ key: z.string(), series: z.array(Point), totals: Totals })).optional(),
+  groups: z
+    .array(z.object({ key: z.string(), series: z.array(Point), totals: Totals }))
+    .optional()
+    .describe('Present with group_by: ranked by errors; past `limit` summed into "(other)"'),
 });
 export type ErrorsResponse = z.infer<typeof ErrorsResponse>;
 
@@ -63,7 +66,7 @@ function seriesOf(ctx: QueryContext, rows: Row[]) {
 
 export async function getErrors(ctx: QueryContext): Promise<ErrorsResponse> {
   const { q } = ctx;
-  const segments = planSums(q, q.buckets, ["error_code"]);
+  const segments = planSums(q, q.buckets, ["error_code"], ctx.tagRollupKeys);
   // Grouped by error_code too: requests of every code make the rate, the codes make by_code.
   const built = buildAggregateQuery({
     org_id: ctx.org_id,
@@ -76,10 +79,12 @@ export async function getErrors(ctx: QueryContext): Promise<ErrorsResponse> {
   const rows = await ctx.store.query<Row>(built.sql, built.params);
   const out: ErrorsResponse = { granularity: q.granularity, start: iso(q.start), end: iso(q.end), tz: q.tz, ...seriesOf(ctx, rows) };
   if (q.group_by) {
-    out.groups = groupSeries(
+    // Ranked by errors, the tail past `limit` summed into "(other)".
+    out.groups = topGroups(
       rows,
       (list) => seriesOf(ctx, list),
-      (a, b) => b.totals.errors - a.totals.errors || b.totals.requests - a.totals.requests || (a.key < b.key ? -1 : 1),
+      (t) => t.errors,
+      q.limit,
     );
   }
   return out;

@@ -1,9 +1,10 @@
 import { z } from "zod";
 import type { Granularity } from "../buckets.js";
 import type { EndpointDef, QueryContext } from "../endpoint.js";
-import { type FilterName, iso } from "../params.js";
+import { iso } from "../params.js";
+import type { Filters } from "../plan.js";
 import { tableOf, zeroFill } from "../series.js";
-import { type BuiltQuery, bucketDim, rangeValue } from "../sql.js";
+import { type BuiltQuery, bucketDim, filterSql, rangeValue } from "../sql.js";
 
 const METRICS = ["ttfb_ms", "proxy_overhead_ms", "duration_ms"] as const;
 const Pct = z.record(z.string(), z.number().nullable()).describe("p50 / p95 / p99 as requested; null where the bucket has no value");
@@ -52,15 +53,10 @@ export function buildLatencyQuery(
   end: number,
   granularity: Granularity,
   tz: string,
-  filters: Partial<Record<FilterName, string[]>>,
+  filters: Filters,
 ): BuiltQuery {
   const params: Record<string, unknown> = { org_id, tz, from: rangeValue("raw", start), to: rangeValue("raw", end) };
-  let where = "org_id = {org_id:String} AND event_time >= {from:DateTime64(3, 'UTC')} AND event_time < {to:DateTime64(3, 'UTC')}";
-  for (const [k, v] of Object.entries(filters)) {
-    if (!v || v.length === 0) continue;
-    params[k] = v;
-    where += ` AND ${k} IN {${k}:Array(String)}`;
-  }
+  const where = `org_id = {org_id:String} AND event_time >= {from:DateTime64(3, 'UTC')} AND event_time < {to:DateTime64(3, 'UTC')}${filterSql(filters, params)}`;
   const cols = [
     `${bucketDim(granularity).expr("raw")} AS bucket`,
     "count() AS requests",

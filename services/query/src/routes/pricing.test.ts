@@ -82,7 +82,7 @@ describe("GET /v1/pricing/models", () => {
     const res = await get("/v1/pricing/models");
     expect(res.status).toBe(200);
     const body = (await res.json()) as { version: string; source: string; count: number; models: Array<Record<string, unknown>> };
-    expect(body).toMatchObject({ version: "v2", source: "https://prices.example/p.json", count: 5 });
+    expect(body).toMatchObject({ version: "v2", source: "https://prices.example/p.json", count: 6 });
     expect(body.models.find((m) => m.model === "acme-chat")).toMatchObject({
       input_cost_per_token: 4e-6,
       output_cost_per_token: 8e-6,

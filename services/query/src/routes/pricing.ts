@@ -1,14 +1,35 @@
 import type { Store } from "@tokenmeter/clickhouse";
 import { ApiError, type AuthEnv, type AuthOptions, authenticate } from "@tokenmeter/http";
-import { latestByModel, loadPriceVersions, type PriceVersion } from "@tokenmeter/pricing";
+import { latestByModel, loadPriceOverrides, loadPriceVersions, type PriceVersion, savePriceOverride } from "@tokenmeter/pricing";
 import { Hono } from "hono";
+import { z } from "zod";
 
 export interface PricingRoutesOptions {
   store: Store;
   auth: AuthOptions;
   /** Clock in epoch ms (default Date.now): the default range of /unpriced. */
   now?: () => number;
+  /**
+   * After an override is saved: make every pricer follow it and re-price the
+   * org's history of the model from `from` on (the all-in-one reloads its
+   * PriceBook and runs the re-pricing job). Its result is returned as `reprice`.
+   */
+  onOverride?: (o: { org_id: string; model: string; from: number }) => Promise<unknown>;
 }
+
+const price = z.number().finite().nonnegative();
+/** PUT /v1/pricing/overrides/{model}: prices in USD per token, LiteLLM's names. */
+export const OverrideBody = z.strictObject({
+  input_cost_per_token: price,
+  output_cost_per_token: price,
+  cache_read_input_token_cost: price.optional(),
+  cache_creation_input_token_cost: price.optional(),
+  output_cost_per_reasoning_token: price.optional(),
+  effective_from: z.iso
+    .datetime({ offset: true, message: "must be an ISO-8601 instant with a zone" })
+    .optional()
+    .describe("Default 1970-01-01T00:00:00Z: the whole history of the model"),
+});
 
 const DAY_MS = 86_400_000;
 /** Default and longest look-back of /v1/pricing/unpriced. */
@@ -34,6 +55,48 @@ export function createPricingRoutes(opts: PricingRoutesOptions): Hono {
     const filter = c.req.query("provider")?.toLowerCase();
     const models = latest.filter((v) => !filter || v.provider.toLowerCase() === filter).map(toModelPrice);
     return c.json({ version: newest?.version ?? "", source: newest?.source ?? "", count: models.length, models });
+  });
+
+  // Price overrides of the caller's org (a fine-tune, a self-hosted model): effective-dated, then its history re-priced.
+  app.put("/v1/pricing/overrides/:model{.+}", async (c) => {
+    const { org_id } = c.get("principal");
+    const model = decodeURIComponent(c.req.param("model"));
+    if (model.length === 0 || model.length > 256)
+      throw new ApiError("invalid_parameter", "model must be 1-256 characters", { parameter: "model" });
+    const parsed = OverrideBody.safeParse(await c.req.json().catch(() => undefined));
+    if (!parsed.success) {
+      const issues = parsed.error.issues.map((i) => ({ field: i.path.join(".") || "(body)", message: i.message }));
+      throw new ApiError("invalid_parameter", issues.map((i) => `${i.field}: ${i.message}`).join("; "), { issues });
+    }
+    const b = parsed.data;
+    const from = b.effective_from ? Date.parse(b.effective_from) : 0;
+    const prices = {
+      input: b.input_cost_per_token,
+      output: b.output_cost_per_token,
+      cache_read: b.cache_read_input_token_cost ?? null,
+      cache_write: b.cache_creation_input_token_cost ?? null,
+      reasoning: b.output_cost_per_reasoning_token ?? null,
+      tiers: [],
+    };
+    await savePriceOverride(opts.store, { org_id, model, effective_from_ms: from, prices });
+    const reprice = opts.onOverride ? await opts.onOverride({ org_id, model, from }) : null;
+    return c.json({ org_id, model, effective_from: new Date(from).toISOString(), ...b, reprice });
+  });
+
+  app.get("/v1/pricing/overrides", async (c) => {
+    const { org_id } = c.get("principal");
+    const overrides = (await loadPriceOverrides(opts.store))
+      .filter((o) => o.org_id === org_id)
+      .map((o) => ({
+        model: o.model,
+        effective_from: new Date(o.effective_from_ms).toISOString(),
+        input_cost_per_token: o.prices.input,
+        output_cost_per_token: o.prices.output,
+        cache_read_input_token_cost: o.prices.cache_read,
+        cache_creation_input_token_cost: o.prices.cache_write,
+        output_cost_per_reasoning_token: o.prices.reasoning,
+      }));
+    return c.json({ overrides });
   });
 
   app.get("/v1/pricing/unpriced", async (c) => {

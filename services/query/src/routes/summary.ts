@@ -1,10 +1,11 @@
 import { z } from "zod";
 import type { EndpointDef, QueryContext } from "../endpoint.js";
-import { ratio, usd } from "../endpoint.js";
-import { type FilterName, iso } from "../params.js";
-import { planSegments } from "../plan.js";
+import { ratio } from "../endpoint.js";
+import { picos, usdOf, usdPer } from "../money.js";
+import { iso } from "../params.js";
+import { type Filters, planSegments, tagKeyOf } from "../plan.js";
 import { tableOf } from "../series.js";
-import { type BuiltQuery, buildAggregateQuery, distinctOf, ERRORS, periodDim, rangeValue, UNPRICED } from "../sql.js";
+import { type BuiltQuery, buildAggregateQuery, distinctOf, ERRORS, filterSql, periodDim, rangeValue, UNPRICED } from "../sql.js";
 
 const Period = z.object({
   start: z.iso.datetime(),
@@ -34,7 +35,8 @@ interface Row {
   unpriced_requests: number;
   input_tokens: number;
   output_tokens: number;
-  cost_usd: number;
+  /** Decimal text, exact. */
+  cost_usd: string;
   active_agents: number;
   active_users: number;
   p95_duration_ms: number | null;
@@ -61,7 +63,7 @@ export function buildSummaryQuery(
   prevStart: number,
   split: number,
   end: number,
-  filters: Partial<Record<FilterName, string[]>>,
+  filters: Filters,
   hourlyFrom?: number,
 ): BuiltQuery {
   const users = buildAggregateQuery({
@@ -69,12 +71,17 @@ export function buildSummaryQuery(
     dims: [periodDim],
     filters,
     params: { split: rangeValue("raw", split) },
-    segments: planSegments(prevStart, end, [split], { user: true, latency: false, hourlyFrom }),
+    segments: planSegments(prevStart, end, [split], {
+      user: true,
+      latency: false,
+      hourlyFrom,
+      tags: Object.keys(filters).some((k) => tagKeyOf(k) !== null),
+    }),
     measures: [distinctOf("user_id")],
   });
   const params: Record<string, unknown> = { ...users.params, span_from: rangeValue("raw", prevStart), span_to: rangeValue("raw", end) };
-  let where = "org_id = {org_id:String} AND event_time >= {span_from:DateTime64(3, 'UTC')} AND event_time < {span_to:DateTime64(3, 'UTC')}";
-  for (const [k, v] of Object.entries(filters)) if (v && v.length > 0) where += ` AND ${k} IN {${k}:Array(String)}`;
+  // The same filters as the users part: the same parameter names, bound once.
+  const where = `org_id = {org_id:String} AND event_time >= {span_from:DateTime64(3, 'UTC')} AND event_time < {span_to:DateTime64(3, 'UTC')}${filterSql(filters, params)}`;
   const raw = [
     `${periodDim.expr("raw")} AS period`,
     "count() AS requests",
@@ -82,7 +89,7 @@ export function buildSummaryQuery(
     `${UNPRICED.raw} AS unpriced_requests`,
     "sum(input_tokens) AS input_tokens",
     "sum(output_tokens) AS output_tokens",
-    "sum(cost_usd) AS cost_usd",
+    "toString(sum(cost_usd)) AS cost_usd",
     // Exact; on the LowCardinality column a value set is ~3x cheaper than uniqExactIf (measured, docs/benchmarks.md §3).
     "length(arrayFilter(a -> a != '', groupUniqArray(agent_id))) AS active_agents",
     // Exact, so identical calls on the same rows agree (a t-digest merged across threads moved by ~0.1 %);
@@ -106,7 +113,7 @@ export async function getSummary(ctx: QueryContext): Promise<SummaryResponse> {
   const period = (p: 0 | 1, from: number, to: number): Period => {
     const s = rows.find((r) => Number(r.period) === p);
     const requests = s?.requests ?? 0;
-    const cost = s?.cost_usd ?? 0;
+    const cost = picos(s?.cost_usd);
     const p95 = s?.p95_duration_ms;
     return {
       start: iso(from),
@@ -117,8 +124,8 @@ export async function getSummary(ctx: QueryContext): Promise<SummaryResponse> {
       input_tokens: s?.input_tokens ?? 0,
       output_tokens: s?.output_tokens ?? 0,
       total_tokens: (s?.input_tokens ?? 0) + (s?.output_tokens ?? 0),
-      cost_usd: usd(cost),
-      avg_cost_per_request: requests > 0 ? usd(cost / requests) : 0,
+      cost_usd: usdOf(cost),
+      avg_cost_per_request: usdPer(cost, requests),
       active_agents: s?.active_agents ?? 0,
       active_users: s?.active_users ?? 0,
       p95_duration_ms: typeof p95 === "number" && Number.isFinite(p95) ? Math.round(p95 * 1000) / 1000 : null,

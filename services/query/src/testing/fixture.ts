@@ -34,6 +34,18 @@ const MODELS = [
   ["google", "gemini-2.5-pro"],
 ] as const;
 const ERROR_CODES = ["rate_limit", "timeout", "context_length"] as const;
+/** Mostly chat, as in production; every other operation present. */
+const OPERATION_MIX = ["chat", "chat", "chat", "embedding", "image", "audio", "rerank"] as const;
+const TEAMS = ["growth", "core", "ml", "infra", "sales"] as const;
+
+/** Tags of a generated event: team on ~80 %, a feature on ~half, a dotted key now and then. */
+function dimTags(pick: <T>(xs: readonly T[]) => T, rand: () => number): Record<string, string> {
+  const tags: Record<string, string> = {};
+  if (rand() < 0.8) tags.team = pick(TEAMS);
+  if (rand() < 0.5) tags.feature = `f${Math.floor(rand() * 12)}`;
+  if (rand() < 0.1) tags["cost.center"] = pick(["eu-1", "us-2"]);
+  return tags;
+}
 
 export interface GenerateOptions {
   orgs: string[];
@@ -46,6 +58,9 @@ export interface GenerateOptions {
 /** Events spread over [from, to) for each org, with every dimension and edge case the API handles. */
 export function generateEvents(opts: GenerateOptions): GenEvent[] {
   const rand = rng(opts.seed ?? 42);
+  // v1.1 dimensions from their own stream, so every other field stays as it was generated before.
+  const dimRand = rng((opts.seed ?? 42) + 1);
+  const pickDim = <T>(xs: readonly T[]): T => xs[Math.floor(dimRand() * xs.length)] as T;
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)] as T;
   const out: GenEvent[] = [];
   for (const org of opts.orgs) {
@@ -71,7 +86,7 @@ export function generateEvents(opts: GenerateOptions): GenEvent[] {
         call_sequence: null,
         provider,
         model,
-        operation: "chat",
+        operation: pickDim(OPERATION_MIX),
         input_tokens: input,
         output_tokens: output,
         cached_input_tokens: Math.floor(rand() * input * 0.5),
@@ -84,7 +99,7 @@ export function generateEvents(opts: GenerateOptions): GenEvent[] {
         status_code: status,
         error_code: errorCode,
         streaming: false,
-        tags: {},
+        tags: dimTags(pickDim, dimRand),
         cost,
         cost_source: unpriced ? "unpriced" : "reported",
       });
@@ -126,6 +141,7 @@ export function makeApp(opts: {
   cache?: ResultCache;
   now: number | (() => number);
   apiKeyHashes?: Record<string, string>;
+  tagRollupKeys?: () => Promise<ReadonlySet<string>>;
 }): TestApp {
   const registry = new Registry();
   const app = createQueryApp({
@@ -135,6 +151,7 @@ export function makeApp(opts: {
     logger: pino({ level: "silent" }),
     registry,
     now: typeof opts.now === "function" ? opts.now : () => opts.now as number,
+    ...(opts.tagRollupKeys ? { tagRollupKeys: opts.tagRollupKeys } : {}),
   });
   const tokens = new Map<string, string>();
   return {

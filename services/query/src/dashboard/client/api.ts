@@ -1,7 +1,7 @@
 // Types of Query API v1 (docs/api.md) and a small fetch client for it.
 
 export type Granularity = "hour" | "day" | "week" | "month";
-export type GroupBy = "provider" | "model" | "agent_id" | "project_id" | "user_id";
+export type GroupBy = "provider" | "model" | "agent_id" | "project_id" | "user_id" | "operation" | `tag.${string}`;
 
 export interface UsagePoint {
   bucket: string;
@@ -90,7 +90,8 @@ export interface SummaryResponse extends SummaryFigures {
   previous: SummaryFigures;
 }
 
-export type Params = Record<string, string | number | undefined>;
+/** Query parameters; a list is sent as the parameter repeated (`model=a&model=b`: any of them). */
+export type Params = Record<string, string | number | readonly string[] | undefined>;
 
 /** A non-2xx answer, carrying the API's `{error: {code, message}}` when present. */
 export class HttpError extends Error {
@@ -111,8 +112,12 @@ export interface Api {
 /** Calls `v1/analytics/<endpoint>` relative to the page, so a path prefix works. */
 export function createApi(token: () => string | null): Api {
   async function call(endpoint: string, params: Params, accept: string, signal?: AbortSignal): Promise<Response> {
-    const url = new URL(`v1/analytics/${endpoint}`, document.baseURI);
-    for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== "") url.searchParams.set(k, String(v));
+    // "tags/keys" and "tags/values" are the tag catalog (/v1/tags/…), everything else an analytics endpoint.
+    const url = new URL(endpoint.startsWith("tags/") ? `v1/${endpoint}` : `v1/analytics/${endpoint}`, document.baseURI);
+    for (const [k, v] of Object.entries(params)) {
+      if (Array.isArray(v)) for (const x of v) url.searchParams.append(k, x);
+      else if (v !== undefined && v !== "") url.searchParams.set(k, String(v));
+    }
     if (accept === "text/csv") url.searchParams.set("format", "csv");
     const headers: Record<string, string> = { Accept: accept };
     const t = token();

@@ -7,6 +7,7 @@ export interface ViewContext {
   state: ViewState;
   range: ResolvedRange;
   palettes: Palettes;
+  /** Narrows the view to one value of a filter (a row click). */
   setFilter(key: FilterKey, value: string): void;
   setSort(sort: string): void;
 }

@@ -10,9 +10,18 @@ export interface ControlHandlers {
   cycleTheme(): string;
 }
 
-export type FilterOptions = Record<FilterKey, string[]>;
+/** Choices per filter: the dimension filters, plus `tag.<key>` for the most used tag keys. */
+export type FilterOptions = Partial<Record<FilterKey, string[]>>;
 
-const FILTER_LABEL: Record<FilterKey, string> = { project_id: "Project", agent_id: "Agent", provider: "Provider", model: "Model" };
+const FILTER_LABEL: Record<string, string> = {
+  project_id: "Project",
+  agent_id: "Agent",
+  user_id: "User",
+  provider: "Provider",
+  model: "Model",
+  operation: "Operation",
+};
+const labelOf = (k: FilterKey) => FILTER_LABEL[k] ?? `Tag ${k.slice(4)}`;
 const THEME_LABEL: Record<string, string> = { auto: "◐ Auto", light: "☀ Light", dark: "☾ Dark" };
 
 /** The header (range, granularity, zone, theme) and the filter bar. */
@@ -24,11 +33,14 @@ export class Controls {
   private readonly to: HTMLInputElement;
   private readonly gran: HTMLSelectElement;
   private readonly tz: HTMLSelectElement;
-  private readonly filters = new Map<FilterKey, HTMLSelectElement>();
+  /** One searchable multi-select per filter: a search box narrowing a native <select multiple>. */
+  private readonly filters = new Map<FilterKey, { sel: HTMLSelectElement; search: HTMLInputElement; box: HTMLElement }>();
+  private readonly filterBox: HTMLElement;
+  private readonly onFilter: (k: FilterKey, values: string[]) => void;
   private readonly clear: HTMLButtonElement;
   private readonly filtersToggle: HTMLButtonElement;
   readonly status: HTMLElement;
-  private options: FilterOptions = { project_id: [], agent_id: [], provider: [], model: [] };
+  private options: FilterOptions = {};
   private state: ViewState | undefined;
 
   constructor(org: string | null, theme: string, on: ControlHandlers) {
@@ -89,15 +101,9 @@ export class Controls {
       themeBtn.textContent = THEME_LABEL[on.cycleTheme()] ?? "";
     });
     this.status = h("div", { class: "status-line", "data-testid": "range-label" });
-    for (const k of FILTERS) {
-      const sel = h("select", {
-        class: "input",
-        "aria-label": FILTER_LABEL[k],
-        "data-filter": k,
-        onchange: () => on.change({ filters: { ...this.state?.filters, [k]: sel.value || undefined } }),
-      });
-      this.filters.set(k, sel);
-    }
+    this.onFilter = (k, values) => on.change({ filters: { ...this.state?.filters, [k]: values.length > 0 ? values : undefined } });
+    this.filterBox = h("div", { class: "filters" });
+    for (const k of FILTERS) this.filterFor(k);
     this.clear = h(
       "button",
       { type: "button", class: "btn btn-ghost btn-sm", "data-control": "clear-filters", onclick: () => on.change({ filters: {} }) },
@@ -154,18 +160,7 @@ export class Controls {
           ),
         ),
       ),
-      h(
-        "div",
-        { class: "filterbar" },
-        this.custom,
-        h(
-          "div",
-          { class: "filters" },
-          FILTERS.map((k) => h("label", { class: "filter" }, h("span", {}, FILTER_LABEL[k]), this.filters.get(k) as HTMLSelectElement)),
-          this.clear,
-        ),
-        this.status,
-      ),
+      h("div", { class: "filterbar" }, this.custom, this.filterBox, this.clear, this.status),
     );
   }
 
@@ -180,8 +175,8 @@ export class Controls {
     this.gran.value = r.granularity;
     this.fillZones(s.tz);
     this.fillFilters();
-    this.clear.hidden = FILTERS.every((k) => !s.filters[k]);
-    const active = FILTERS.filter((k) => s.filters[k]).length;
+    this.clear.hidden = Object.values(s.filters).every((v) => !v || v.length === 0);
+    const active = Object.values(s.filters).filter((v) => v && v.length > 0).length;
     this.filtersToggle.textContent = active > 0 ? `Filters · ${active}` : "Filters";
   }
 
@@ -196,19 +191,56 @@ export class Controls {
     this.from.focus();
   }
 
+  /** The widget of a filter, made on first use (tag keys arrive with the options). */
+  private filterFor(k: FilterKey) {
+    let f = this.filters.get(k);
+    if (f) return f;
+    const sel = h("select", {
+      class: "input multi",
+      multiple: true,
+      size: 4,
+      "aria-label": labelOf(k),
+      "data-filter": k,
+      onchange: () =>
+        this.onFilter(
+          k,
+          Array.from(sel.selectedOptions).map((o) => o.value),
+        ),
+    });
+    const search = h("input", {
+      type: "search",
+      class: "input input-sm",
+      placeholder: `Search ${labelOf(k).toLowerCase()}…`,
+      "aria-label": `Search ${labelOf(k)}`,
+      "data-filter-search": k,
+      oninput: () => {
+        const needle = search.value.trim().toLowerCase();
+        for (const o of Array.from(sel.options)) o.hidden = needle !== "" && !o.value.toLowerCase().includes(needle) && !o.selected;
+      },
+    });
+    const box = h("label", { class: "filter" }, h("span", {}, labelOf(k)), search, sel);
+    f = { sel, search, box };
+    this.filters.set(k, f);
+    this.filterBox.append(box);
+    return f;
+  }
+
   private fillFilters(): void {
     const s = this.state;
     if (!s) return;
-    for (const k of FILTERS) {
-      const sel = this.filters.get(k) as HTMLSelectElement;
-      const current = s.filters[k] ?? "";
-      const values = [...new Set([...this.options[k], ...(current ? [current] : [])])].filter((v) => v !== "").sort();
-      sel.replaceChildren(
-        h("option", { value: "" }, `All ${FILTER_LABEL[k].toLowerCase()}s`),
-        ...values.map((v) => h("option", { value: v }, v)),
-      );
-      sel.value = current;
-      sel.classList.toggle("active", current !== "");
+    const keys = new Set<FilterKey>([
+      ...FILTERS,
+      ...(Object.keys(this.options) as FilterKey[]),
+      ...(Object.keys(s.filters) as FilterKey[]),
+    ]);
+    for (const k of keys) {
+      const { sel, search } = this.filterFor(k);
+      const current = s.filters[k] ?? [];
+      const values = [...new Set([...(this.options[k] ?? []), ...current])].filter((v) => v !== "").sort();
+      sel.replaceChildren(...values.map((v) => h("option", { value: v }, v)));
+      for (const o of Array.from(sel.options)) o.selected = current.includes(o.value);
+      sel.classList.toggle("active", current.length > 0);
+      search.value = "";
     }
   }
 

@@ -7,7 +7,7 @@ const iso = (ms: number) => new Date(ms).toISOString();
 describe("view state in the URL", () => {
   it("round-trips every field and drops what is invalid", () => {
     const s = readState(
-      "?range=custom&from=2026-03-01&to=2026-03-31&gran=week&tz=Europe/Berlin&provider=openai&model=gpt-4o&group=model&sort=requests:asc",
+      "?range=custom&from=2026-03-01&to=2026-03-31&gran=week&tz=Europe/Berlin&provider=openai&model=gpt-4o&model=gpt-4o-mini&operation=chat&tag.team=growth&group=model&sort=requests:asc",
     );
     expect(s).toEqual({
       range: "custom",
@@ -15,11 +15,15 @@ describe("view state in the URL", () => {
       to: "2026-03-31",
       gran: "week",
       tz: "Europe/Berlin",
-      filters: { provider: "openai", model: "gpt-4o" },
+      // Repeated = several values (any of them); tag.<key> filters too.
+      filters: { provider: ["openai"], model: ["gpt-4o", "gpt-4o-mini"], operation: ["chat"], "tag.team": ["growth"] },
       group: "model",
       sort: "requests:asc",
     });
     expect(readState(writeState(s))).toEqual(s);
+    expect(readState("?group=tag.cost.center").group).toBe("tag.cost.center");
+    expect(readState("?group=operation").group).toBe("operation");
+    expect(readState("?tag.bad%20key=x&planet=mars").filters).toEqual({});
     const bad = readState("?range=forever&gran=minute&tz=Mars/Olympus&group=planet");
     expect(bad.range).toBe("7d");
     expect(bad.gran).toBeUndefined();

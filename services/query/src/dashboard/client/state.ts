@@ -11,13 +11,17 @@ export const PRESETS: { id: Preset; label: string }[] = [
   { id: "custom", label: "Custom" },
 ];
 export const GRANULARITIES: Granularity[] = ["hour", "day", "week", "month"];
-export const FILTERS = ["project_id", "agent_id", "provider", "model"] as const;
-export type FilterKey = (typeof FILTERS)[number];
+export const FILTERS = ["project_id", "agent_id", "user_id", "provider", "model", "operation"] as const;
+/** A dimension filter, or `tag.<key>` (tag filters, one per tag key). */
+export type FilterKey = (typeof FILTERS)[number] | `tag.${string}`;
+export const OPERATIONS = ["chat", "completion", "embedding", "image", "audio", "rerank", "other"] as const;
+const isFilterKey = (k: string): k is FilterKey => (FILTERS as readonly string[]).includes(k) || /^tag\.[A-Za-z0-9_.:-]{1,64}$/.test(k);
 export const GROUPS: { id: GroupBy | "none"; label: string }[] = [
   { id: "provider", label: "Provider" },
   { id: "model", label: "Model" },
   { id: "project_id", label: "Project" },
   { id: "agent_id", label: "Agent" },
+  { id: "operation", label: "Operation" },
   { id: "none", label: "None" },
 ];
 
@@ -30,7 +34,8 @@ export interface ViewState {
   /** Only set when the user picked one; otherwise the range's default. */
   gran?: Granularity;
   tz: string;
-  filters: Partial<Record<FilterKey, string>>;
+  /** Each filter's chosen values (any of them); different filters AND. */
+  filters: Partial<Record<FilterKey, string[]>>;
   group: GroupBy | "none";
   /** Model table sort, e.g. "cost_usd:desc". */
   sort?: string;
@@ -54,7 +59,7 @@ export function readState(search: string): ViewState {
     range,
     tz: tz && isValidZone(tz) ? tz : browserZone(),
     filters: {},
-    group: group && GROUPS.some((g) => g.id === group) ? group : "provider",
+    group: group && (GROUPS.some((g) => g.id === group) || /^tag\.[A-Za-z0-9_.:-]{1,64}$/.test(group)) ? group : "provider",
   };
   if (gran && GRANULARITIES.includes(gran)) state.gran = gran;
   if (range === "custom") {
@@ -63,9 +68,9 @@ export function readState(search: string): ViewState {
     if (parseIsoDate(from) && parseIsoDate(to) && from <= to) Object.assign(state, { from, to });
     else state.range = "7d";
   }
-  for (const f of FILTERS) {
-    const v = q.get(f);
-    if (v) state.filters[f] = v;
+  for (const f of new Set(q.keys())) {
+    const values = [...new Set(q.getAll(f).filter(Boolean))];
+    if (isFilterKey(f) && values.length > 0) state.filters[f] = values;
   }
   const sort = q.get("sort");
   if (sort) state.sort = sort;
@@ -81,7 +86,7 @@ export function writeState(s: ViewState): string {
   }
   if (s.gran) q.set("gran", s.gran);
   q.set("tz", s.tz);
-  for (const f of FILTERS) if (s.filters[f]) q.set(f, s.filters[f] as string);
+  for (const [f, values] of Object.entries(s.filters)) for (const v of values ?? []) q.append(f, v);
   if (s.group !== "provider") q.set("group", s.group);
   if (s.sort) q.set("sort", s.sort);
   return `?${q.toString()}`;

@@ -17,7 +17,17 @@ import * as f from "./format.js";
 import type { KpiRow } from "./kpis.js";
 import type { Panel, SourceKey } from "./panels.js";
 import { SOURCES } from "./panels.js";
-import { apiParams, type FilterKey, isoDate, type ResolvedRange, rangeLabel, resolveRange, type ViewState, writeState } from "./state.js";
+import {
+  apiParams,
+  type FilterKey,
+  isoDate,
+  OPERATIONS,
+  type ResolvedRange,
+  rangeLabel,
+  resolveRange,
+  type ViewState,
+  writeState,
+} from "./state.js";
 
 export interface ViewDeps {
   api: Api;
@@ -109,7 +119,7 @@ export class View {
       state: this.state,
       range: this.range,
       palettes: this.deps.palettes,
-      setFilter: (key: FilterKey, value: string) => this.change({ filters: { ...this.state.filters, [key]: value } }),
+      setFilter: (key: FilterKey, value: string) => this.change({ filters: { ...this.state.filters, [key]: [value] } }),
       setSort: (sort: string) => {
         this.state = { ...this.state, sort };
         history.replaceState(null, "", writeState(this.state));
@@ -193,7 +203,7 @@ export class View {
         ` · ${this.range.granularity} buckets · ${tz} · vs the previous ${spanLabel(this.range.end - this.range.start)} · ${latest}`,
       ),
     );
-    const filtered = Object.values(this.state.filters).some(Boolean);
+    const filtered = Object.values(this.state.filters).some((v) => v && v.length > 0);
     this.banner.hidden = s.requests > 0;
     if (s.requests > 0) return;
     this.banner.replaceChildren();
@@ -255,19 +265,41 @@ export class View {
     const key = `${base.start}|${base.end}`;
     if (key === this.optionsKey) return;
     try {
-      const [models, agents, projects] = await Promise.all([
+      const [models, agents, projects, users, tagKeys] = await Promise.all([
         this.deps.api.json<ModelsResponse>("models", base, signal),
         this.deps.api.json<{ agents: { agent_id: string }[] }>("agents", { ...base, limit: 200 }, signal),
-        this.deps.api.json<UsageResponse>("usage", { ...base, granularity: "month", group_by: "project_id" }, signal),
+        this.deps.api.json<UsageResponse>("usage", { ...base, granularity: "month", group_by: "project_id", limit: 100 }, signal),
+        this.deps.api.json<{ users: { user_id: string }[] }>("users", { ...base, limit: 500 }, signal),
+        this.deps.api.json<{ keys: { key: string }[] }>("tags/keys", { start: base.start, end: base.end, limit: 8 }, signal),
       ]);
+      // The most used tag keys get a filter each, with their most used values.
+      const tagValues = await Promise.all(
+        tagKeys.keys.map((k) =>
+          this.deps.api.json<{ values: { value: string }[] }>(
+            "tags/values",
+            { start: base.start, end: base.end, key: k.key, limit: 200 },
+            signal,
+          ),
+        ),
+      );
       const opts: FilterOptions = {
         provider: [...new Set(models.models.map((m) => m.provider))],
-        model: models.models.map((m) => m.model),
+        model: [...new Set(models.models.map((m) => m.model))],
+        operation: [...OPERATIONS],
         agent_id: agents.agents.map((a) => a.agent_id),
-        project_id: (projects.groups ?? []).map((g) => g.key),
+        user_id: users.users.map((u) => u.user_id),
+        project_id: (projects.groups ?? []).map((g) => g.key).filter((k) => k !== "(other)"),
+        ...Object.fromEntries(tagKeys.keys.map((k, i) => [`tag.${k.key}`, (tagValues[i]?.values ?? []).map((v) => v.value)])),
       };
       this.optionsKey = key;
       this.controls?.setOptions(opts);
+      // Stack by a tag key too (group_by=tag.<key>): the cost card's select gains the catalog's keys.
+      const stackBy = document.querySelector<HTMLSelectElement>('[data-control="group"]');
+      for (const k of tagKeys.keys) {
+        if (!stackBy || stackBy.querySelector(`option[value="tag.${CSS.escape(k.key)}"]`)) continue;
+        stackBy.append(h("option", { value: `tag.${k.key}` }, `Stack by tag ${k.key}`));
+      }
+      if (stackBy) stackBy.value = this.state.group;
     } catch {
       // The filter lists are a convenience; the panels report the real error.
     }

@@ -1,0 +1,67 @@
+import { randomUUID } from "node:crypto";
+import { toUsageRow, type UsageEvent } from "@tokenmeter/core";
+import { pino } from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { dropTestStore, openTestStore } from "../../../../test/support/store.js";
+import { type JobContext, UsageError } from "../jobs/run.js";
+import { setJob } from "./pricing-set.js";
+
+// `tokenmeter pricing set`: an org's override prices its unpriced history of the model, not other orgs'.
+const NOW = Date.parse("2026-06-15T12:00:00Z");
+let store: Awaited<ReturnType<typeof openTestStore>>;
+
+const event = (org: string, i: number): UsageEvent => ({
+  event_id: randomUUID(),
+  event_time_ms: NOW - 86_400_000 - i * 60_000,
+  org_id: org,
+  project_id: "",
+  user_id: "",
+  agent_id: "",
+  session_id: "",
+  turn_id: "",
+  message_id: "",
+  call_sequence: null,
+  provider: "openai",
+  model: "ft:acme-support-v2",
+  operation: "chat",
+  input_tokens: 1_000,
+  output_tokens: 100 + i,
+  cached_input_tokens: 0,
+  cache_write_tokens: 0,
+  reasoning_tokens: 0,
+  cost_usd: null,
+  duration_ms: null,
+  ttfb_ms: null,
+  proxy_overhead_ms: null,
+  status_code: 200,
+  error_code: "",
+  streaming: false,
+  tags: {},
+});
+
+beforeAll(async () => {
+  store = await openTestStore();
+  const rows = ["acme", "globex"].flatMap((org) =>
+    Array.from({ length: 5 }, (_, i) => toUsageRow(event(org, i), { cost_usd: 0, cost_source: "unpriced", pricing_version: "" }, "test")),
+  );
+  await store.insert("llm_usage", rows);
+});
+afterAll(async () => {
+  await dropTestStore(store);
+});
+
+describe("tokenmeter pricing set", () => {
+  it("saves the override and re-prices that org's history of the model only", async () => {
+    const ctx = { store, logger: pino({ level: "silent" }), config: {} } as unknown as JobContext;
+    await expect(setJob(ctx, { org: "acme", model: "ft:acme-support-v2", input: "-1", output: "1e-6" }, NOW)).rejects.toThrow(UsageError);
+    expect(await setJob(ctx, { org: "acme", model: "ft:acme-support-v2", input: "3e-7", output: "1.2e-6" }, NOW)).toBe(0);
+    const rows = await store.query<{ org_id: string; priced: number; cost: string }>(
+      "SELECT org_id, countIf(cost_source = 'computed') AS priced, toString(sum(cost_usd)) AS cost FROM llm_usage GROUP BY org_id ORDER BY org_id",
+    );
+    // 5 × (1000 × 3e-7 + (100..104) × 1.2e-6) = 0.0015 + 510 × 1.2e-6 = 0.002112
+    expect(rows).toEqual([
+      { org_id: "acme", priced: 5, cost: "0.002112" },
+      { org_id: "globex", priced: 0, cost: "0" },
+    ]);
+  });
+});
