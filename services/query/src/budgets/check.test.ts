@@ -68,6 +68,50 @@ describe("calendar window boundaries", () => {
   });
 });
 
+describe("tag scopes", () => {
+  it("a budget scoped to a tag and split per another tag spends what usage reports for that tag filter", async () => {
+    const at = Date.now() - 60_000;
+    await insertEvents(store, [
+      event("org-tag", at, { tags: { team: "growth", env: "prod" } }),
+      event("org-tag", at + 1, { tags: { team: "growth", env: "dev" }, cost_usd: 0.5, cost: 0.5 }),
+      event("org-tag", at + 2, { tags: { team: "core", env: "prod" } }),
+    ]);
+    const t = makeBudgetApp({ store, now: Date.now });
+    const created = await t.call("POST", "/v1/budgets", "org-tag", {
+      name: "growth",
+      metric: "cost_usd",
+      limit: 10,
+      window: { period: "day", tz: "UTC" },
+      scope: { tags: { team: "growth" } },
+      per: "tag.env",
+    });
+    expect(created.status, await created.clone().text()).toBe(201);
+    const b = (await created.json()) as { id: string };
+    const s = await t.json<{ spent: number; window_start: string; window_end: string; groups: { key: string; spent: number }[] }>(
+      "GET",
+      `/v1/budgets/${b.id}/status`,
+      "org-tag",
+    );
+    const usage = await t.json<{ totals: { cost_usd: number } }>(
+      "GET",
+      `/v1/analytics/usage?start=${s.window_start}&end=${s.window_end}&tag.team=growth`,
+      "org-tag",
+    );
+    expect(s.spent).toBe(usage.totals.cost_usd);
+    expect(s.spent).toBe(0.75);
+    expect(s.groups.map((g) => [g.key, g.spent])).toEqual([
+      ["dev", 0.5],
+      ["prod", 0.25],
+    ]);
+    const check = await t.json<{ budgets: { key: string; spent: number }[] }>("POST", "/v1/budgets/check", "org-tag", {
+      tags: { team: "growth", env: "dev" },
+    });
+    expect(check.budgets).toMatchObject([{ key: "dev", spent: 0.5 }]);
+    expect((await t.json<{ budgets: unknown[] }>("POST", "/v1/budgets/check", "org-tag", { tags: { team: "core" } })).budgets).toEqual([]);
+    t.stop();
+  });
+});
+
 describe("POST /v1/budgets/check", () => {
   it("a hard budget refuses once the event that crossed it is stored (≤ 2 s); a soft one never refuses", async () => {
     const t = makeBudgetApp({ store, now: Date.now, refreshMs: 1_000 });
