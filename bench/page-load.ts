@@ -23,7 +23,6 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createDashboardRoutes } from "@tokenmeter/query";
 import { pino } from "pino";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { startTokenmeter } from "../apps/tokenmeter/src/app.js";
@@ -52,7 +51,7 @@ const parsed = loadConfig({
 });
 if (!parsed.ok) throw new Error(parsed.errors.join("; "));
 const t0 = performance.now();
-const tm = await startTokenmeter(parsed.config, { logger: pino({ level: "warn" }), mount: [createDashboardRoutes()] });
+const tm = await startTokenmeter(parsed.config, { logger: pino({ level: "warn" }) });
 const startMs = Math.round(performance.now() - t0);
 process.stderr.write(`[page-load] all-in-one with ${events} demo events up in ${startMs} ms\n`);
 const token = await tm.issueToken("acme", 3600);

@@ -185,7 +185,7 @@ function insertSql(offset: number, count: number): string {
   const org = `multiIf(${h(2)} % 10 < 6, 'acme', ${h(2)} % 10 < 9, 'globex', 'initech')`;
   const users = `multiIf(${h(2)} % 10 < 6, 80, ${h(2)} % 10 < 9, 40, 12)`;
   const agents = `multiIf(${h(2)} % 10 < 6, 12, ${h(2)} % 10 < 9, 7, 3)`;
-  const models = `['gpt-4o-mini','gpt-4o-mini','gpt-4o','gpt-4o','claude-sonnet-4-20250514','claude-3-5-haiku-20241022','gemini-2.0-flash','text-embedding-3-small','o3-mini','ft:acme-support-v2']`;
+  const models = `['gpt-4o-mini','gpt-4o-mini','gpt-4o','gpt-4o','claude-sonnet-4-20250514','claude-haiku-4-5-20251001','gemini-2.0-flash','text-embedding-3-small','o3-mini','ft:acme-support-v2']`;
   const providers = `['openai','openai','openai','openai','anthropic','anthropic','gemini','openai','openai','openai']`;
   const m = `(${h(4)} % 10 + 1)`;
   // As in the demo generator: few agents carry most calls, and an agent belongs to one project.

@@ -11,8 +11,8 @@ import { randomUUID } from "node:crypto";
 import type { InsertOptions, Store } from "@tokenmeter/clickhouse";
 import { reportedOrUnpriced, type UsageEvent, validateEvent } from "@tokenmeter/core";
 import { pino } from "pino";
-import { createBatchWriter } from "../services/ingest/src/batcher.js";
 import { FaultyStore } from "../services/ingest/src/fault-store.js";
+import { createBatchWriter } from "../services/ingest/src/writer/batch-writer.js";
 import { benchDataDir, countRows, openBenchStore, removeDataDir } from "./lib/chdb.js";
 
 const MARKER = "refuse-me-bench";

@@ -2,7 +2,6 @@ import { randomUUID } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createDashboardRoutes } from "@tokenmeter/query";
 import { pino } from "pino";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -131,7 +130,7 @@ describe("dashboard in headless Chromium", () => {
   beforeAll(async () => {
     const parsed = loadConfig({ TOKENMETER_DATA_DIR: dataDir, TOKENMETER_PORT: "0", TOKENMETER_DEMO: "0", TOKENMETER_JWT_SECRET: SECRET });
     if (!parsed.ok) throw new Error(parsed.errors.join("; "));
-    tm = await startTokenmeter(parsed.config, { logger: pino({ level: "silent" }), mount: [createDashboardRoutes()] });
+    tm = await startTokenmeter(parsed.config, { logger: pino({ level: "silent" }) });
     token = await tm.issueToken(ORG);
     const res = await fetch(`${tm.url}/v1/events`, {
       method: "POST",

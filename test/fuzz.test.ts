@@ -21,8 +21,8 @@ import { Hono } from "hono";
 import { pino } from "pino";
 import { Registry } from "prom-client";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { type BatchWriter, createBatchWriter } from "../services/ingest/src/batcher.js";
-import { createIngestRoutes, HTTP_INGEST_LIMITS } from "../services/ingest/src/http.js";
+import { createIngestRoutes, HTTP_INGEST_LIMITS } from "../services/ingest/src/http/routes.js";
+import { type BatchWriter, createBatchWriter } from "../services/ingest/src/writer/batch-writer.js";
 import { dropTestStore, openTestStore } from "./support/store.js";
 
 const SEED = 0x14_2026;

@@ -11,7 +11,7 @@ import { serve } from "@hono/node-server";
 import { issueToken } from "@tokenmeter/http";
 import { pino } from "pino";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { createIngestRoutes, HTTP_INGEST_LIMITS } from "../services/ingest/src/http.js";
+import { createIngestRoutes, HTTP_INGEST_LIMITS } from "../services/ingest/src/http/routes.js";
 import type { EventSink } from "../services/ingest/src/sink.js";
 
 const secret = "e".repeat(32);

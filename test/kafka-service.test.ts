@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { issueToken } from "@tokenmeter/http";
-import { type IngestService, loadIngestConfig, loadKafkaIngestConfig, startIngestService } from "@tokenmeter/ingest";
+import { type IngestServer, loadIngestConfig, loadKafkaIngestConfig, startIngestServer } from "@tokenmeter/ingest";
 import { pino } from "pino";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { createTopic, deleteTopics, liveEvents, testBrokers, testKafka, uniqueTopic, waitFor } from "./support/kafka.js";
@@ -11,7 +11,7 @@ const kafka = testKafka();
 const topic = uniqueTopic("svc");
 const dataDir = mkdtempSync(join(tmpdir(), "tokenmeter-svc-"));
 const secret = "service-test-secret-service-test-secret!";
-let service: IngestService;
+let service: IngestServer;
 
 beforeAll(async () => {
   await createTopic(kafka, topic, 2);
@@ -29,7 +29,7 @@ beforeAll(async () => {
   const base = loadIngestConfig(env);
   const kc = loadKafkaIngestConfig(env);
   if (!base.ok || !kc.ok) throw new Error("test config invalid");
-  service = await startIngestService(base.config, kc.config, pino({ level: "silent" }));
+  service = await startIngestServer(base.config, kc.config, pino({ level: "silent" }));
 });
 afterAll(async () => {
   await service.stop();

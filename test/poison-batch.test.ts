@@ -14,9 +14,9 @@ import { reportedOrUnpriced } from "@tokenmeter/core";
 import { issueToken } from "@tokenmeter/http";
 import { pino } from "pino";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { type BatchWriter, createBatchWriter } from "../services/ingest/src/batcher.js";
 import { FaultyStore } from "../services/ingest/src/fault-store.js";
-import { createIngestRoutes } from "../services/ingest/src/http.js";
+import { createIngestRoutes } from "../services/ingest/src/http/routes.js";
+import { type BatchWriter, createBatchWriter } from "../services/ingest/src/writer/batch-writer.js";
 import { dropTestStore, openTestStore } from "./support/store.js";
 
 const MARKER = "refuse-me-7f3a";

@@ -24,7 +24,7 @@ const MODELS: DemoModel[] = [
   { provider: "openai", model: "gpt-4o", share: 0.2, latencyMs: 1800 },
   { provider: "openai", model: "o3-mini", share: 0.05, latencyMs: 6000, reasoning: true },
   { provider: "anthropic", model: "claude-sonnet-4-20250514", share: 0.17, latencyMs: 2400 },
-  { provider: "anthropic", model: "claude-3-5-haiku-20241022", share: 0.1, latencyMs: 1100 },
+  { provider: "anthropic", model: "claude-haiku-4-5-20251001", share: 0.1, latencyMs: 1100 },
   { provider: "gemini", model: "gemini-2.0-flash", share: 0.1, latencyMs: 800 },
   { provider: "openai", model: "text-embedding-3-small", share: 0.06, latencyMs: 150, operation: "embedding" },
   { provider: "openai", model: "ft:acme-support-v2", share: 0.02, latencyMs: 1500 },

@@ -1,6 +1,5 @@
 // `pnpm start`: the whole product in one process on its embedded default.
 import { createServer } from "node:net";
-import { createDashboardRoutes } from "@tokenmeter/query";
 import { startTokenmeter } from "./app.js";
 import { loadConfig } from "./config.js";
 import { dataDirHolder, dataDirInUseMessage } from "./data-dir.js";
@@ -35,6 +34,11 @@ if (!result.ok) {
   process.exit(2);
 }
 if (process.argv.includes("--check-config")) {
+  // A misspelt setting is silently not applied: the check fails on it.
+  if (result.unknown.length > 0) {
+    console.error(`unknown settings:\n  ${result.unknown.join("\n  ")}`);
+    process.exit(2);
+  }
   console.log("configuration ok");
   process.exit(0);
 }
@@ -54,9 +58,9 @@ if (config.TOKENMETER_PORT !== 0 && !(await portFree(config.TOKENMETER_HOST, con
 // 4. Start; the demo load draws one progress line on a terminal.
 const tty = Boolean(process.stdout.isTTY);
 const logger = createLogger(config.TOKENMETER_LOG_LEVEL, tty);
+for (const u of result.unknown) logger.warn({ op: "config" }, u);
 const tm = await startTokenmeter(config, {
   logger,
-  mount: [createDashboardRoutes()],
   pricingSourceChosen: Boolean(process.env.TOKENMETER_PRICING_SOURCE),
   onDemoProgress: tty
     ? (written, total) => process.stdout.write(`\r  Loading demo data… ${Math.min(100, Math.round((100 * written) / total))} %`)

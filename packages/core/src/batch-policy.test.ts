@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import {
   DEFAULT_BATCH_POLICY,
   flushReason,
+  groupCommitDue,
   hasRoom,
   mayRetry,
   msUntilTimeFlush,
@@ -50,14 +51,43 @@ describe("msUntilTimeFlush", () => {
   });
 });
 
+describe("group commit", () => {
+  const q = resolveBatchPolicy({ maxDelayMs: 500, idleMs: 5, idleMinRows: 3 });
+  it("flushes an idle writer once the oldest row has waited out the coalescing window", () => {
+    expect(groupCommitDue({ rows: 3, bytes: 1, oldestAtMs: 1_000 }, 1_004, false, q)).toBe(false);
+    expect(groupCommitDue({ rows: 3, bytes: 1, oldestAtMs: 1_000 }, 1_005, false, q)).toBe(true);
+  });
+
+  it("never while an insert is in flight, below idleMinRows, empty, or disabled", () => {
+    expect(groupCommitDue({ rows: 3, bytes: 1, oldestAtMs: 1_000 }, 1_400, true, q)).toBe(false);
+    expect(groupCommitDue({ rows: 2, bytes: 1, oldestAtMs: 1_000 }, 1_400, false, q)).toBe(false);
+    expect(groupCommitDue({ rows: 0, bytes: 0, oldestAtMs: null }, 1_400, false, q)).toBe(false);
+    expect(groupCommitDue({ rows: 3, bytes: 1, oldestAtMs: 1_000 }, 1_400, false, { ...q, idleMs: 0 })).toBe(false);
+  });
+
+  it("defaults to a window of a few ms that any row opens", () => {
+    const d = resolveBatchPolicy();
+    expect(d.idleMs).toBeGreaterThan(0);
+    expect(d.idleMs).toBeLessThanOrEqual(5);
+    expect(groupCommitDue({ rows: 1, bytes: 1, oldestAtMs: 0 }, d.idleMs, false, d)).toBe(true);
+  });
+});
+
 describe("nextTimer", () => {
   const q = resolveBatchPolicy({ maxDelayMs: 500, idleMs: 20, idleMinRows: 100 });
-  it("arms the idle trigger once enough rows wait, the time trigger otherwise", () => {
-    expect(nextTimer({ rows: 0, bytes: 0, oldestAtMs: null }, 0, q)).toBeNull();
-    expect(nextTimer({ rows: 99, bytes: 1, oldestAtMs: 1_000 }, 1_100, q)).toEqual({ reason: "time", ms: 400 });
-    expect(nextTimer({ rows: 100, bytes: 1, oldestAtMs: 1_000 }, 1_100, q)).toEqual({ reason: "idle", ms: 20 });
-    expect(nextTimer({ rows: 100, bytes: 1, oldestAtMs: 1_000 }, 1_490, q)).toEqual({ reason: "time", ms: 10 });
-    expect(nextTimer({ rows: 100, bytes: 1, oldestAtMs: 1_000 }, 1_100, { ...q, idleMs: 0 })).toEqual({ reason: "time", ms: 400 });
+  it("arms the end of the coalescing window when idle with enough rows, the time trigger otherwise", () => {
+    expect(nextTimer({ rows: 0, bytes: 0, oldestAtMs: null }, 0, false, q)).toBeNull();
+    expect(nextTimer({ rows: 99, bytes: 1, oldestAtMs: 1_000 }, 1_100, false, q)).toEqual({ reason: "time", ms: 400 });
+    expect(nextTimer({ rows: 100, bytes: 1, oldestAtMs: 1_000 }, 1_005, false, q)).toEqual({ reason: "idle", ms: 15 });
+    expect(nextTimer({ rows: 100, bytes: 1, oldestAtMs: 1_000 }, 1_100, false, q)).toEqual({ reason: "idle", ms: 0 });
+    expect(nextTimer({ rows: 100, bytes: 1, oldestAtMs: 1_000 }, 1_100, false, { ...q, idleMs: 0 })).toEqual({
+      reason: "time",
+      ms: 400,
+    });
+  });
+
+  it("arms only the time trigger while an insert is in flight: its completion flushes", () => {
+    expect(nextTimer({ rows: 100, bytes: 1, oldestAtMs: 1_000 }, 1_005, true, q)).toEqual({ reason: "time", ms: 495 });
   });
 });
 

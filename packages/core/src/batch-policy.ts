@@ -10,12 +10,14 @@ export interface BatchPolicy {
   /** Flush once the oldest buffered row has waited this long (freshness bound). */
   maxDelayMs: number;
   /**
-   * Flush once no row has arrived for this long, if at least `idleMinRows`
-   * are buffered (0 disables): callers that wait for their answer before
-   * sending more (HTTP clients) stop waiting out maxDelayMs.
+   * Group commit: while no insert is in flight (the writer is idle), flush
+   * once the oldest buffered row has waited this long, a coalescing window
+   * that lets callers arriving together share one insert; while an insert is
+   * in flight, rows accumulate and flush the moment it completes. 0 disables
+   * (only rows, bytes and time flush).
    */
   idleMs: number;
-  /** Rows below which an idle buffer keeps waiting for the time trigger (bounds inserts/s at low rates). */
+  /** Rows below which an idle writer keeps waiting for the time trigger instead (1 = any row). */
   idleMinRows: number;
   /** Buffered + in-flight bytes above which writers wait (backpressure). */
   maxBufferedBytes: number;
@@ -30,27 +32,29 @@ export interface BatchPolicy {
 /**
  * Defaults tuned for both throughput and freshness on a 2-core machine.
  *
+ * - Group commit (`idleMs` 2 ms, `idleMinRows` 1): an idle writer inserts
+ *   what arrived within 2 ms at once, so an HTTP caller's 200 costs the dedup
+ *   check plus one insert, not a timer (acks waited out the 500 ms delay
+ *   before: p50 ≈ 490 ms even when idle). Under load the batch size adapts by
+ *   itself: whatever arrives during one insert is the next insert. Inserts
+ *   run one at a time, so their rate is bounded by the insert's own duration
+ *   (a few dozen a second at most for small batches), which MergeTree merges.
  * - Freshness target p99 ≤ 2 s from receipt to queryable: a row waits at most
  *   `maxDelayMs` (500 ms) for its flush, plus the dedup check and the insert
  *   (~100 ms for a full batch in chDB), plus at most one flush in progress
- *   ahead of it: ≈ 0.5 + 2 × 0.1 s ≪ 2 s. HTTP callers wait the same time
- *   for their 200, so a smaller delay also means quicker acks.
+ *   ahead of it: ≈ 0.5 + 2 × 0.1 s ≪ 2 s. With group commit a row usually
+ *   waits only for the insert in flight; `maxDelayMs` is the bound when one
+ *   insert runs long.
  * - Throughput target ≥ 60k events/s: chDB inserts ~200–270k rows/s of
  *   ~430-byte rows, so the insert is not the limit as long as each insert is
  *   big enough to amortize its fixed cost (a part on disk, MV blocks, the
- *   dedup query). 20k rows ≈ 8–9 MB per insert means at 60k/s only ~3
- *   inserts/s, which MergeTree merges comfortably; at low rates the time
- *   trigger caps it at 2 inserts/s.
+ *   dedup query). 20k rows ≈ 8–9 MB per insert is the cap; at high rates
+ *   group commit fills batches towards it because rows accumulate while the
+ *   previous insert runs.
  * - `maxBytes` 16 MiB bounds one insert for wide rows (big tags) before the
  *   row count does.
  * - `maxBufferedBytes` 64 MiB: one batch in flight plus a few queued; beyond
  *   that callers wait instead of the heap growing (Kafka simply pauses).
- * - Idle flush after 20 ms without arrivals once ≥ 1,000 rows wait: closed-loop
- *   callers (16 HTTP clients × 1,000 events) otherwise all wait out the
- *   500 ms timer, which caps them at ~30k events/s; a steady open stream
- *   never goes 20 ms quiet and keeps filling batches; below 1,000 rows the
- *   time trigger keeps inserts at ≤ 2/s, and a burst can flush at most every
- *   1,000 rows, so parts stay few.
  * - Retries: 5 attempts, 100 ms doubling to at most 5 s with jitter ≈ 8 s
  *   worst case, enough to ride over a ClickHouse restart or a merge stall
  *   without holding callers for minutes.
@@ -59,8 +63,8 @@ export const DEFAULT_BATCH_POLICY: Readonly<BatchPolicy> = Object.freeze({
   maxRows: 20_000,
   maxBytes: 16 * 1024 * 1024,
   maxDelayMs: 500,
-  idleMs: 20,
-  idleMinRows: 1_000,
+  idleMs: 2,
+  idleMinRows: 1,
   maxBufferedBytes: 64 * 1024 * 1024,
   maxAttempts: 5,
   retryMinMs: 100,
@@ -94,6 +98,16 @@ export interface BufferState {
   oldestAtMs: number | null;
 }
 
+/**
+ * Whether an idle writer (no insert in flight) should flush now: enough rows
+ * wait and the oldest has waited out the coalescing window. Never while an
+ * insert is in flight: its completion is the trigger.
+ */
+export function groupCommitDue(s: BufferState, now: number, inFlight: boolean, p: BatchPolicy): boolean {
+  if (inFlight || p.idleMs <= 0 || s.rows === 0 || s.rows < p.idleMinRows || s.oldestAtMs === null) return false;
+  return now - s.oldestAtMs >= p.idleMs;
+}
+
 /** Whether to flush now and why; null means keep buffering. */
 export function flushReason(s: BufferState, now: number, p: BatchPolicy): FlushReason | null {
   if (s.rows === 0) return null;
@@ -110,13 +124,18 @@ export function msUntilTimeFlush(s: BufferState, now: number, p: BatchPolicy): n
 }
 
 /**
- * Which timer to arm after an arrival: the idle trigger when enough rows wait
- * and it comes first, else the time trigger; null when empty.
+ * Which timer to arm: the end of the coalescing window when the writer is
+ * idle, enough rows wait and it comes first, else the time trigger; null when
+ * empty. While an insert is in flight only the time trigger: the insert's
+ * completion flushes what accumulated.
  */
-export function nextTimer(s: BufferState, now: number, p: BatchPolicy): { reason: "time" | "idle"; ms: number } | null {
+export function nextTimer(s: BufferState, now: number, inFlight: boolean, p: BatchPolicy): { reason: "time" | "idle"; ms: number } | null {
   const time = msUntilTimeFlush(s, now, p);
-  if (time === null) return null;
-  if (p.idleMs > 0 && s.rows >= p.idleMinRows && p.idleMs < time) return { reason: "idle", ms: p.idleMs };
+  if (time === null || s.oldestAtMs === null) return null;
+  if (!inFlight && p.idleMs > 0 && s.rows >= p.idleMinRows) {
+    const idle = Math.max(0, s.oldestAtMs + p.idleMs - now);
+    if (idle < time) return { reason: "idle", ms: idle };
+  }
   return { reason: "time", ms: time };
 }
 
@@ -138,7 +157,11 @@ export function mayRetry(attempt: number, retryable: boolean, p: BatchPolicy): b
  * from retryMinMs, capped at retryMaxMs, "equal jitter" (half fixed, half
  * random) so retries of many writers spread out but never collapse to 0.
  */
-export function retryDelayMs(attempt: number, p: BatchPolicy, random: () => number = Math.random): number {
+export function retryDelayMs(
+  attempt: number,
+  p: Pick<BatchPolicy, "retryMinMs" | "retryMaxMs">,
+  random: () => number = Math.random,
+): number {
   const ceiling = Math.min(p.retryMaxMs, p.retryMinMs * 2 ** Math.max(0, attempt - 1));
   return Math.round(ceiling / 2 + (ceiling / 2) * random());
 }

@@ -1,3 +1,4 @@
+export * from "./connect.js";
 export * from "./diff.js";
 export * from "./follow.js";
 export * from "./litellm.js";

@@ -1,7 +1,8 @@
+import { stopOnSignal } from "@tokenmeter/http";
 import { pino } from "pino";
 import { loadIngestConfig } from "./config.js";
-import { loadKafkaIngestConfig } from "./kafka-config.js";
-import { startIngestService } from "./service.js";
+import { loadKafkaIngestConfig } from "./kafka/config.js";
+import { startIngestServer } from "./server.js";
 
 export interface RunIngestOptions {
   env: Record<string, string | undefined>;
@@ -25,13 +26,19 @@ export async function runIngest(opts: RunIngestOptions): Promise<void> {
     process.exit(2);
   }
   if (opts.checkConfig) {
+    // A misspelt setting is silently not applied: the check fails on it.
+    if (base.unknown.length > 0) {
+      process.stderr.write(`unknown settings:\n  ${base.unknown.join("\n  ")}\n`);
+      process.exit(2);
+    }
     process.stdout.write("configuration ok\n");
     process.exit(0);
   }
   const logger = pino({ level: base.config.TOKENMETER_LOG_LEVEL, base: { service: "ingest" } });
+  for (const u of base.unknown) logger.warn({ op: "config" }, u);
 
   // 2. Start.
-  const service = await startIngestService(base.config, kafkaCfg.config, logger);
+  const service = await startIngestServer(base.config, kafkaCfg.config, logger);
   logger.info({ op: "ready", port: service.port, kafka: service.kafka !== null, pid: process.pid }, "ingest ready");
 
   // 3. Test-only: SIGUSR2 toggles a second consumer member (join, then leave: two rebalances).
@@ -51,21 +58,6 @@ export async function runIngest(opts: RunIngestOptions): Promise<void> {
     });
   }
 
-  // 4. Graceful shutdown, bounded.
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ op: "shutdown", signal }, "stopping");
-    const hardStop = setTimeout(() => {
-      logger.error({ op: "shutdown" }, "shutdown took over 60 s; exiting");
-      process.exit(1);
-    }, 60_000);
-    hardStop.unref();
-    await service.stop();
-    logger.info({ op: "shutdown" }, "stopped");
-    process.exit(0);
-  };
-  process.on("SIGTERM", () => void shutdown("SIGTERM"));
-  process.on("SIGINT", () => void shutdown("SIGINT"));
+  // 4. Graceful shutdown, bounded by the drain timeout.
+  stopOnSignal(() => service.stop(), { logger, hardStopMs: base.config.TOKENMETER_INGEST_DRAIN_TIMEOUT_MS });
 }

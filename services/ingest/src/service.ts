@@ -1,88 +1,73 @@
-import type { AddressInfo } from "node:net";
-import { serve } from "@hono/node-server";
-import { createStore, migrate, type Store, storeConfigFromEnv } from "@tokenmeter/clickhouse";
-import { parseApiKeys } from "@tokenmeter/http";
-import { PriceBook } from "@tokenmeter/pricing";
+import type { Store } from "@tokenmeter/clickhouse";
+import type { AuthOptions } from "@tokenmeter/http";
+import { followPricingUpdates, type PriceBook, type PricingUpdates } from "@tokenmeter/pricing";
 import { Hono } from "hono";
 import type { Logger } from "pino";
-import { collectDefaultMetrics, Registry } from "prom-client";
-import type { IngestConfig } from "./config.js";
-import { FaultyStore } from "./fault-store.js";
-import { createIngestRoutes } from "./http.js";
-import { faultsEnabled, type KafkaIngestConfig } from "./kafka-config.js";
-import type { KafkaIngest } from "./kafka-service.js";
-import { startIngestTransport } from "./transport.js";
+import type { Registry } from "prom-client";
+import { createIngestRoutes } from "./http/routes.js";
+import type { KafkaIngest } from "./kafka/members.js";
+import { type IngestTransport, startIngestTransport, type TransportConfig } from "./transport.js";
+
+export interface IngestServiceDeps {
+  config: TransportConfig;
+  store: Store;
+  /** The price book every accepted event is priced with; this service keeps it current. */
+  prices: PriceBook;
+  /** Where "pricing updated" arrives (Redis pub/sub, or in-process in the all-in-one). */
+  updates: PricingUpdates;
+  auth: AuthOptions;
+  logger: Logger;
+  registry: Registry;
+  /** Clock in epoch ms for event_time checks (tests inject one). */
+  now?: () => number;
+}
 
 export interface IngestService {
-  port: number;
-  /** Consumer members in this process (0 in embedded mode). */
+  /** The HTTP ingest routes (`POST /v1/events`), to serve alone or mount beside the query API. */
+  routes: Hono;
+  /** How accepted events reach the store: the batching writer, or Kafka producer + consumer members. */
+  transport: IngestTransport;
+  /** Consumer members in this process (null in embedded mode). */
   kafka: KafkaIngest | null;
+  /** Consumer joined its group (always true in embedded mode). */
   ready(): boolean;
-  /** Stops taking requests, finishes the ranges in progress (insert + commit), leaves the group, flushes, closes. */
+  /** Finishes what is in flight (consumer ranges, writer buffer), stops following prices, disconnects. */
   stop(): Promise<void>;
 }
 
 /**
- * The ingest service. Embedded (no TOKENMETER_KAFKA_BROKERS): POST /v1/events (and /v1/traces, OTLP)
- * → batching writer → store. Distributed: POST /v1/events → Kafka
- * (broker-acked), and a consumer-group member reads the topic into the store
- * with an exactly-once effect (docs/exactly-once.md). Either way /healthz,
- * /readyz and /metrics.
+ * The ingest service, whole: HTTP ingest routes (`/v1/events`, `/v1/traces` for OTLP), the transport (Kafka
+ * producer + consumer group member, or the batching writer), and price
+ * following — every "pricing updated" reloads `prices`, so events accepted
+ * after a refresh are priced with the new prices without a restart (ADR 0005).
+ * The standalone process (server.ts) and the all-in-one both call this.
  */
-export async function startIngestService(config: IngestConfig, kc: KafkaIngestConfig, logger: Logger): Promise<IngestService> {
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
-
-  // 1. Storage and schema; the fault wrapper exists for the fault-injection tests only.
-  let store: Store = await createStore(storeConfigFromEnv(config));
-  await migrate(store);
-  if (faultsEnabled(kc)) {
-    logger.warn({ op: "faults", faults: kc }, "TEST-ONLY FAULT INJECTION IS ON: inserts will fail on purpose");
-    store = new FaultyStore(store, {
-      failRate: kc.TOKENMETER_FAULT_INSERT_FAIL_RATE,
-      timeoutRate: kc.TOKENMETER_FAULT_INSERT_TIMEOUT_RATE,
-      maxDelayMs: kc.TOKENMETER_FAULT_INSERT_DELAY_MS,
-      refuseMarker: kc.TOKENMETER_FAULT_INSERT_REFUSE_MARKER,
-    });
-  }
-  const pricer = await PriceBook.load(store);
-
+export async function createIngestService(deps: IngestServiceDeps): Promise<IngestService> {
+  // 1. Follow prices before taking events, so none is priced with a book that misses an update.
+  const unfollow = await followPricingUpdates({ book: deps.prices, updates: deps.updates, logger: deps.logger });
   // 2. Transport: Kafka when brokers are configured, else the batching writer directly.
-  const transport = await startIngestTransport({ config: { ...config, ...kc }, store, pricer, logger, registry });
-  const kafkaIngest = transport.kafka;
-  const sink = transport.sink;
-
-  // 3. HTTP: ingest routes, health, readiness, metrics.
-  const auth = { jwtSecret: config.TOKENMETER_JWT_SECRET, apiKeyHashes: parseApiKeys(config.TOKENMETER_API_KEYS) };
-  let stopping = false;
-  const ready = () => !stopping && (kafkaIngest ? kafkaIngest.ready() : true);
-  const app = new Hono();
-  app.get("/healthz", (c) => c.json({ status: "ok" }));
-  app.get("/readyz", (c) =>
-    c.json(
-      { status: ready() ? "ready" : "not_ready", kafka: kafkaIngest ? { members: kafkaIngest.members() } : null },
-      ready() ? 200 : 503,
-    ),
-  );
-  app.get("/metrics", async (c) => c.text(await registry.metrics(), 200, { "Content-Type": registry.contentType }));
-  app.route("/", createIngestRoutes({ sink, auth, logger, registry }));
-  const server = serve({ fetch: app.fetch, port: config.TOKENMETER_INGEST_PORT, hostname: config.TOKENMETER_HOST });
-  await new Promise<void>((resolve, reject) => {
-    server.once("listening", resolve);
-    server.once("error", reject);
+  const transport = await startIngestTransport({
+    config: deps.config,
+    store: deps.store,
+    pricer: deps.prices,
+    logger: deps.logger,
+    registry: deps.registry,
+    now: deps.now,
   });
-  const { port } = server.address() as AddressInfo;
-
+  // 3. Routes; route() re-roots the auth-typed ingest app as a plain one.
+  const routes = new Hono().route(
+    "/",
+    createIngestRoutes({ sink: transport.sink, auth: deps.auth, logger: deps.logger, registry: deps.registry, now: deps.now }),
+  );
+  const kafka = transport.kafka;
   return {
-    port,
-    kafka: kafkaIngest,
-    ready,
+    routes,
+    transport,
+    kafka,
+    ready: () => (kafka ? kafka.ready() : true),
     async stop() {
-      if (stopping) return;
-      stopping = true;
-      await new Promise<void>((resolve) => server.close(() => resolve()));
       await transport.stop();
-      await store.close();
+      await unfollow();
     },
   };
 }

@@ -1,5 +1,5 @@
 import type { UsageEvent } from "@tokenmeter/core";
-import type { RefusedRow } from "./bisect.js";
+import type { RefusedRow } from "./dedup/bisect.js";
 
 /**
  * What one write did: rows stored now, rows dropped as already stored or

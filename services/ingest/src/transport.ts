@@ -3,14 +3,14 @@ import type { Store } from "@tokenmeter/clickhouse";
 import type { Pricer } from "@tokenmeter/core";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
-import { type BatchWriter, createBatchWriter } from "./batcher.js";
 import { batchPolicyFromConfig, type IngestConfig } from "./config.js";
-import { fileFlushJournal } from "./flush-journal.js";
-import { createKafka, parseBrokers } from "./kafka.js";
-import type { KafkaIngestConfig } from "./kafka-config.js";
-import { type KafkaIngest, startKafkaIngest } from "./kafka-service.js";
-import { KafkaEventSink } from "./kafka-sink.js";
+import { createKafka, parseBrokers } from "./kafka/client.js";
+import type { KafkaIngestConfig } from "./kafka/config.js";
+import { KafkaEventSink } from "./kafka/event-sink.js";
+import { type KafkaIngest, startKafkaIngest } from "./kafka/members.js";
 import type { EventSink } from "./sink.js";
+import { type BatchWriter, createBatchWriter } from "./writer/batch-writer.js";
+import { fileFlushJournal } from "./writer/flush-journal.js";
 
 /** The settings the transport reads; the ingest service and the all-in-one both carry them. */
 export type TransportConfig = Pick<

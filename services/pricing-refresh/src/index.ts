@@ -7,3 +7,4 @@ export * from "./schedule.js";
 export * from "./seed.js";
 export * from "./sources/index.js";
 export * from "./start.js";
+export * from "./worker.js";

@@ -1,5 +1,5 @@
 import { createOutageLog } from "@tokenmeter/core";
-import { type Job, Queue, Worker } from "bullmq";
+import { type Job, Queue, QueueEvents, Worker } from "bullmq";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { RefreshResult } from "./refresh.js";
@@ -62,6 +62,23 @@ export async function enqueueReprice(opts: PricingQueueOptions, data: RepriceJob
     const job = await queue.add(REPRICE_JOB, data, REPRICE_JOB_OPTIONS);
     return job.id ?? "";
   } finally {
+    await queue.close();
+  }
+}
+
+/**
+ * Queues one price refresh for the pricing workers, outside the schedule
+ * (ops, tests); resolves with the job's result once a worker ran it, bounded by `timeoutMs`.
+ */
+export async function enqueueRefresh(opts: PricingQueueOptions & { timeoutMs?: number }): Promise<RefreshResult> {
+  const queue = new Queue(opts.queueName, { connection: opts.connection });
+  const events = new QueueEvents(opts.queueName, { connection: opts.connection.duplicate() });
+  try {
+    await events.waitUntilReady();
+    const job = await queue.add(REFRESH_JOB, {}, { attempts: 1, removeOnComplete: 100, removeOnFail: 500 });
+    return (await job.waitUntilFinished(events, opts.timeoutMs ?? 60_000)) as RefreshResult;
+  } finally {
+    await events.close();
     await queue.close();
   }
 }

@@ -1,5 +1,5 @@
 import type { Store } from "@tokenmeter/clickhouse";
-import { InProcessPricingUpdates } from "@tokenmeter/pricing";
+import { InProcessPricingUpdates, type PricingUpdates } from "@tokenmeter/pricing";
 import type { Logger } from "pino";
 import type { PricingMetrics } from "./metrics.js";
 import { type RefreshResult, runPricingRefresh } from "./refresh.js";
@@ -10,11 +10,15 @@ import { bundledSource } from "./sources/index.js";
  * effective from the epoch), so a fresh install prices events offline at once.
  * Does nothing once any price exists: later changes come from refreshes.
  */
-export async function seedBundledPrices(store: Store, logger: Logger): Promise<RefreshResult | null> {
+export async function seedBundledPrices(
+  store: Store,
+  logger: Logger,
+  updates: PricingUpdates = new InProcessPricingUpdates(),
+): Promise<RefreshResult | null> {
   const [row] = await store.query<{ n: number }>("SELECT count() AS n FROM model_pricing");
   if (Number(row?.n ?? 0) > 0) return null;
-  // No one has a PriceBook loaded before the seed; callers load theirs after it.
-  return runPricingRefresh({ store, source: bundledSource(), updates: new InProcessPricingUpdates(), logger });
+  // Published like any refresh: in k8s an ingest pod may have loaded its (empty) book before the worker seeded.
+  return runPricingRefresh({ store, source: bundledSource(), updates, logger });
 }
 
 /**

@@ -1,6 +1,5 @@
 import type { Store } from "@tokenmeter/clickhouse";
 import { PriceBook, type PricingUpdates } from "@tokenmeter/pricing";
-import { type AlertJobs, AlertsConfig, deliveryPolicy, startAlertJobs } from "@tokenmeter/query";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
@@ -15,8 +14,7 @@ import { sourceFromSpec } from "./sources/index.js";
 
 export interface StartPricingRefreshOptions {
   store: Store;
-  /** Pricing settings, and the alert jobs' (defaults where absent). */
-  config: PricingConfig & Partial<AlertsConfig>;
+  config: PricingConfig;
   /** Where "pricing updated" goes (Redis pub/sub or in-process). */
   updates: PricingUpdates;
   logger: Logger;
@@ -32,8 +30,6 @@ export interface PricingRefresh {
   refreshNow(): Promise<RefreshResult>;
   /** The BullMQ worker in distributed mode. */
   worker?: PricingWorker;
-  /** Alert evaluation and webhook delivery, started beside the pricing job in both modes. */
-  alerts: AlertJobs;
   close(): Promise<void>;
 }
 
@@ -62,18 +58,8 @@ export async function startPricingRefresh(opts: StartPricingRefreshOptions): Pro
       maxMissingFraction: config.TOKENMETER_PRICING_MAX_MISSING_FRACTION,
     });
   // 1. seed
-  await seedBundledPrices(opts.store, logger);
+  await seedBundledPrices(opts.store, logger, opts.updates);
   await reportStoredPrices(opts.store, metrics);
-  // Alerts ride along: BullMQ on the same connection in the worker, in-process timers embedded.
-  const alertsConfig: AlertsConfig = { ...AlertsConfig.parse({}), ...config };
-  const alerts = await startAlertJobs({
-    store: opts.store,
-    logger,
-    policy: deliveryPolicy(alertsConfig),
-    intervalMs: alertsConfig.TOKENMETER_ALERT_EVAL_INTERVAL_MS,
-    queueName: alertsConfig.TOKENMETER_ALERT_QUEUE,
-    ...(opts.bullConnection ? { bullConnection: opts.bullConnection } : {}),
-  });
   // 2. schedule
   if (opts.bullConnection) {
     const worker = await startPricingWorker({
@@ -98,15 +84,7 @@ export async function startPricingRefresh(opts: StartPricingRefreshOptions): Pro
       },
     });
     if (opts.refreshAtStart) await worker.refreshNow();
-    return {
-      refreshNow: refresh,
-      worker,
-      alerts,
-      close: async () => {
-        await alerts.close();
-        await worker.close();
-      },
-    };
+    return { refreshNow: refresh, worker, close: () => worker.close() };
   }
   const schedule: InProcessSchedule = startInProcessSchedule({
     cron: config.TOKENMETER_PRICING_CRON,
@@ -118,10 +96,8 @@ export async function startPricingRefresh(opts: StartPricingRefreshOptions): Pro
   });
   return {
     refreshNow: refresh,
-    alerts,
     async close() {
       schedule.stop();
-      await alerts.close();
     },
   };
 }

@@ -125,3 +125,22 @@ export class RedisResultCache implements ResultCache {
     this.redis.disconnect();
   }
 }
+
+export interface ResultCacheSettings {
+  /** Set: the shared Redis cache; unset: the in-process LRU. */
+  TOKENMETER_REDIS_URL?: string;
+  TOKENMETER_REDIS_KEY_PREFIX: string;
+  TOKENMETER_CACHE_MAX_ENTRIES: number;
+}
+
+/**
+ * The result cache the settings ask for: Redis when a URL is set (the
+ * service starts even while Redis is down: misses go to the store), else
+ * the in-memory LRU. One place, so every process that serves queries caches alike.
+ */
+export async function createResultCache(c: ResultCacheSettings, logger: Logger): Promise<ResultCache> {
+  if (!c.TOKENMETER_REDIS_URL) return new MemoryResultCache({ maxEntries: c.TOKENMETER_CACHE_MAX_ENTRIES });
+  const redis = new RedisResultCache({ url: c.TOKENMETER_REDIS_URL, keyPrefix: c.TOKENMETER_REDIS_KEY_PREFIX, logger });
+  if (!(await redis.ready())) logger.warn({ op: "start" }, "redis result cache not reachable yet; answering from the store");
+  return redis;
+}

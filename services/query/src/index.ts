@@ -6,10 +6,11 @@ export { createQueryApp, ENDPOINTS, type QueryAppOptions, ttlSeconds } from "./a
 export { bucketStart, bucketStarts, GRANULARITIES, type Granularity } from "./buckets.js";
 export { RedisReservations } from "./budgets/reservations.js";
 export { type BudgetRuntime, createBudgetRuntime } from "./budgets/runtime.js";
-export { MemoryResultCache, RedisResultCache, type ResultCache } from "./cache.js";
+export { createResultCache, MemoryResultCache, RedisResultCache, type ResultCache, type ResultCacheSettings } from "./cache.js";
 export { cacheKey } from "./cache-aside.js";
-export { AlertsConfig, deliveryPolicy, RollupTagKeys } from "./config.js";
+export { AlertsConfig, deliveryPolicy, loadQueryConfig, QueryConfig, RollupTagKeys } from "./config.js";
 export { createDashboardRoutes } from "./dashboard/index.js";
 export { buildOpenApi } from "./openapi.js";
 export { type AnalyticsQuery, PARAMS, QUERY_LIMITS } from "./params.js";
 export { createPricingRoutes } from "./routes/pricing.js";
+export { createQueryService, type QueryService, type QueryServiceDeps } from "./service.js";

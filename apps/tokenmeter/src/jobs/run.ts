@@ -50,6 +50,7 @@ export async function runJob(name: string, job: (ctx: JobContext) => Promise<Exi
     base: { job: name },
     formatters: { level: (label) => ({ level: label }) },
   });
+  for (const u of loaded.unknown) logger.warn({ op: "config" }, u);
   let code: ExitCode = EXIT.failed;
   let store: Store | undefined;
   try {

@@ -3,12 +3,11 @@ import { fileSource } from "./file.js";
 import type { PriceSource } from "./source.js";
 import { type UrlSourceOptions, urlSource } from "./url.js";
 
+/** LiteLLM's published price list: the default source (declared with the setting it is the default of). */
+export { LITELLM_PRICES_URL } from "@tokenmeter/config";
 export * from "./file.js";
 export * from "./source.js";
 export * from "./url.js";
-
-/** LiteLLM's published price list: the default source. */
-export const LITELLM_PRICES_URL = "https://raw.githubusercontent.com/BerriAI/litellm/main/model_prices_and_context_window.json";
 
 /** The snapshot shipped in @tokenmeter/pricing. */
 export function bundledSource(): PriceSource {

@@ -34,7 +34,7 @@ const SWEEP_MS = 6 * 3_600_000;
 
 /**
  * Alert evaluation and webhook delivery for either mode, started beside the
- * pricing job by the same call (startPricingRefresh): BullMQ repeatable
+ * pricing job by the same call (createWorker): BullMQ repeatable
  * evaluation and a delivery queue in the worker, an in-process timer in the
  * embedded default. Each evaluation: 1. evaluate every rule (new notifications
  * are written first); 2. queue their deliveries; 3. sweep the outbox for any

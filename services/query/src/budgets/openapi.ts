@@ -77,9 +77,10 @@ export function budgetAlertPaths(): Record<string, unknown> {
         },
       ),
     },
-    "/v1/budgets/reservations/{id}": {
+    "/v1/budgets/reservations/{key}": {
       delete: op("releaseReservation", "Release a reservation before its TTL", {
-        parameters: idParam,
+        // The key the check was called with (its idempotency key), which the check returns as reservation.id.
+        parameters: [{ name: "key", in: "path", required: true, schema: { type: "string" } }],
         responses: { 204: { description: "Released" }, ...errors(404) },
       }),
     },

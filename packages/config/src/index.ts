@@ -1,0 +1,3 @@
+export * from "./fragments.js";
+export * from "./known.js";
+export * from "./services.js";

@@ -1,0 +1,159 @@
+import { createHash } from "node:crypto";
+import { DEFAULT_MAX_PARAM_BYTES, type Store } from "@tokenmeter/clickhouse";
+import { toClickHouseTime } from "@tokenmeter/core";
+import { z } from "zod";
+
+/**
+ * The contract (docs/exactly-once.md): a producer re-sending an event_id "within 24 h" must count once, so
+ * by default the stored-id lookup searches the batch's event_time range
+ * widened by a day each side: a re-send carries the same event_time, the
+ * widening covers producers that re-stamp it on retry.
+ *
+ * Cost: the lookup reads event_id for every row of the org in that range
+ * (the bloom filter cannot skip granules for thousands of random ids: each
+ * 32k-row block matches some at 1 % false positives). Measured ≈ 60 ms per
+ * 20k-id batch against 2M rows in range on chDB, growing linearly; so at a
+ * sustained 60k events/s (≈ 10B rows a day) the window dominates after a few
+ * minutes. A window of 0 searches the batch's own range only, which is a few
+ * granules for live traffic and still catches every same-payload re-send.
+ */
+export const DEDUP_WINDOW_MS = 24 * 60 * 60 * 1000;
+
+/** One event identity: event_id within its org, so one tenant can never suppress another's events. */
+export function eventKey(org_id: string, event_id: string): string {
+  return `${org_id}\u0000${event_id.toLowerCase()}`;
+}
+
+/**
+ * insert_deduplication_token for one flush: SHA-256 of its event keys in order.
+ * The same batch retried (or rebuilt after a restart) gets the same token, so
+ * ClickHouse drops the repeat in llm_usage and in every MV-fed rollup.
+ */
+export function dedupToken(keys: readonly string[]): string {
+  const h = createHash("sha256");
+  for (const k of keys) h.update(k).update("\n");
+  return `${FLUSH_TOKEN_PREFIX}${h.digest("hex")}`;
+}
+
+/**
+ * Format of the writer's flush tokens ("tm1-" + SHA-256). Fixed for good: a
+ * token must come out the same after an upgrade, or a redone flush would land
+ * twice. Unrelated to the consumer's intent formats (kafka/intent.ts), whose
+ * old one happens to start with "tm1:" too.
+ */
+const FLUSH_TOKEN_PREFIX = "tm1-";
+
+/**
+ * How a lookup passes a batch's event_ids, two ways measured on chDB 26.7
+ * (2 M rows in the window, docs/benchmarks.md §6):
+ *
+ * - up to {@link MAX_EXACT_IDS}: `event_id IN {ids:Array(UUID)}`, the
+ *   cheapest for the batching writer's few thousand ids (binding ~4 µs an id,
+ *   a UUID compare per stored row);
+ * - more (a Kafka batch of up to 200k): binding an Array(UUID) past 65,536
+ *   elements falls off a cliff (67k ids: 76 s instead of 0.2 s), so the top
+ *   48 bits of each id go as decimals in one '_'-joined String parameter,
+ *   compared to `bitShiftRight(toUInt128(event_id), 80)`. That returns a
+ *   superset (another stored id with the same top bits); callers match the
+ *   full (org_id, event_id) key, so a false match costs one row, never a
+ *   wrong answer (~2 per 100k-id lookup against 5 billion rows in the window).
+ */
+export interface IdFilter {
+  /** The statement's condition on event_id. */
+  sql: string;
+  /** Its `{ids}` parameter. */
+  ids: string[] | string;
+}
+
+export const MAX_EXACT_IDS = 20_000;
+const EXACT_IDS = "event_id IN {ids:Array(UUID)}";
+const TOP_BITS = "bitShiftRight(toUInt128(event_id), 80) IN (SELECT toUInt64(arrayJoin(splitByChar('_', {ids:String}))))";
+
+/** Parameter bytes per id in the top-bits form, at most: 15 decimal digits and the separator. */
+const TOP_BITS_ID_BYTES = 16;
+
+/**
+ * Most ids per top-bits statement on a store that states no limit (a server
+ * takes parameters in the URL): 50,000. The embedded engine takes a whole
+ * batch in one statement, which reads the window once instead of once per
+ * chunk (measured, 170k ids against 2 M rows: 229 vs 291 ms).
+ */
+export const MAX_IDS_PER_LOOKUP = DEFAULT_MAX_PARAM_BYTES / TOP_BITS_ID_BYTES;
+
+/**
+ * The lookups a batch's ids take: one exact one, or top-bits ones of as many
+ * ids as `maxParamBytes` (the store's {@link Store.maxParamBytes}) allows; none for none.
+ */
+export function idFilters(ids: readonly string[], maxParamBytes: number = DEFAULT_MAX_PARAM_BYTES): IdFilter[] {
+  if (ids.length === 0) return [];
+  if (ids.length <= MAX_EXACT_IDS) return [{ sql: EXACT_IDS, ids: [...ids] }];
+  const perLookup = Math.max(1, Math.floor(maxParamBytes / TOP_BITS_ID_BYTES));
+  const out: IdFilter[] = [];
+  for (let i = 0; i < ids.length; i += perLookup) {
+    const chunk = ids.slice(i, i + perLookup);
+    out.push({ sql: TOP_BITS, ids: chunk.map((id) => String(Number.parseInt(id.slice(0, 8) + id.slice(9, 13), 16))).join("_") });
+  }
+  return out;
+}
+
+/**
+ * Which of these events are already stored. org_id leads the ORDER BY and
+ * event_time follows, so the primary index narrows to the orgs' time slice;
+ * the bloom filter on event_id helps small lookups only (see above). The alias
+ * is not `event_id`: ClickHouse would substitute it into the WHERE clause.
+ */
+export function storedEventIdsSql(f: Pick<IdFilter, "sql">): string {
+  return `SELECT DISTINCT org_id, toString(event_id) AS id
+FROM llm_usage
+WHERE org_id IN {orgs:Array(String)}
+  AND event_time >= {from:DateTime64(3, 'UTC')}
+  AND event_time <= {to:DateTime64(3, 'UTC')}
+  AND ${f.sql}`;
+}
+
+export interface StoredIdQuery {
+  orgs: string[];
+  ids: string[];
+  minTimeMs: number;
+  maxTimeMs: number;
+}
+
+/** What a stored-copy lookup asks for a batch of events: their orgs, ids and event_time range. */
+export function storedIdQuery<T extends { org_id: string; event_id: string }>(
+  items: readonly T[],
+  timeMs: (item: T) => number,
+): StoredIdQuery {
+  const orgs = new Set<string>();
+  let minTimeMs = Number.POSITIVE_INFINITY;
+  let maxTimeMs = Number.NEGATIVE_INFINITY;
+  for (const item of items) {
+    orgs.add(item.org_id);
+    const t = timeMs(item);
+    if (t < minTimeMs) minTimeMs = t;
+    if (t > maxTimeMs) maxTimeMs = t;
+  }
+  return { orgs: [...orgs], ids: items.map((i) => i.event_id), minTimeMs, maxTimeMs };
+}
+
+/** Parameters of {@link storedEventIdsSql} for one batch but its ids, the time range widened by `windowMs` each side. */
+export function storedIdParams(q: StoredIdQuery, windowMs: number = DEDUP_WINDOW_MS): Record<string, unknown> {
+  return {
+    orgs: q.orgs,
+    from: toClickHouseTime(q.minTimeMs - windowMs),
+    to: toClickHouseTime(q.maxTimeMs + windowMs),
+  };
+}
+
+/** Rows of {@link storedEventIdsSql}, checked as they leave the store (a drifted schema is a clear error, not a wrong key). */
+export const StoredIdRows = z.array(z.object({ org_id: z.string(), id: z.string() }));
+
+/** Keys ({@link eventKey}) of the batch's events already in llm_usage (and maybe of a few others: match by key). */
+export async function findStoredKeys(store: Store, q: StoredIdQuery, windowMs: number = DEDUP_WINDOW_MS): Promise<Set<string>> {
+  const found = new Set<string>();
+  const params = storedIdParams(q, windowMs);
+  for (const f of idFilters(q.ids, store.maxParamBytes)) {
+    const rows = StoredIdRows.parse(await store.query(storedEventIdsSql(f), { ...params, ids: f.ids }));
+    for (const r of rows) found.add(eventKey(r.org_id, r.id));
+  }
+  return found;
+}

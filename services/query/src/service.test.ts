@@ -1,0 +1,52 @@
+import type { ChdbStore } from "@tokenmeter/clickhouse";
+import { issueToken } from "@tokenmeter/http";
+import { Hono } from "hono";
+import pino from "pino";
+import { Registry } from "prom-client";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { dropTestStore, openTestStore } from "../../../test/support/store.js";
+import { ENDPOINTS } from "./app.js";
+import { MemoryResultCache } from "./cache.js";
+import { createQueryService, type QueryService } from "./service.js";
+import { JWT_SECRET } from "./testing/fixture.js";
+
+/** An endpoint's path with the parameters it requires (tag values need the key). */
+const sample = (path: string) => (path === "/v1/tags/values" ? `${path}?key=team` : path);
+
+// What the query service serves is decided here, once, for the standalone
+// process and the all-in-one alike (test/topology.test.ts checks the process).
+let store: ChdbStore;
+let service: QueryService;
+const cache = new MemoryResultCache();
+
+beforeAll(async () => {
+  store = await openTestStore();
+  service = createQueryService({
+    store,
+    cache,
+    auth: { jwtSecret: JWT_SECRET },
+    logger: pino({ level: "silent" }),
+    registry: new Registry(),
+    mount: [new Hono().get("/extra", (c) => c.text("mounted"))],
+  });
+});
+afterAll(async () => {
+  await service.close();
+  await dropTestStore(store);
+});
+
+describe("createQueryService", () => {
+  it("serves the dashboard, the pricing API, every analytics endpoint, OpenAPI and health, plus what it is given to mount", async () => {
+    const headers = { authorization: `Bearer ${await issueToken(JWT_SECRET, "org-a")}` };
+    const page = await service.app.request("/");
+    expect(page.status).toBe(200);
+    expect(await page.text()).toMatch(/<html/i);
+    expect((await service.app.request("/v1/pricing/models", { headers })).status).toBe(200);
+    expect((await service.app.request("/v1/pricing/models")).status).toBe(401);
+    for (const e of ENDPOINTS) expect((await service.app.request(sample(e.path), { headers })).status, e.path).toBe(200);
+    for (const path of ["/v1/openapi.json", "/healthz", "/readyz", "/metrics"]) {
+      expect((await service.app.request(path)).status, path).toBe(200);
+    }
+    expect(await (await service.app.request("/extra")).text()).toBe("mounted");
+  });
+});
