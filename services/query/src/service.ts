@@ -1,4 +1,5 @@
 import type { Store } from "@tokenmeter/clickhouse";
+import { createOutageLog } from "@tokenmeter/core";
 import type { AuthOptions } from "@tokenmeter/http";
 import type { Hono } from "hono";
 import { Redis } from "ioredis";
@@ -35,6 +36,11 @@ export interface QueryServiceDeps {
   config?: QueryServiceSettings;
   /** A budget runtime made by the caller (tests), used instead of one built from `config`; the caller stops it. */
   budgets?: BudgetRuntime;
+  /**
+   * A Redis connection to hold budget reservations on (the all-in-one shares its one), when `config` names
+   * Redis; unset: the service opens its own. Each reservation call is bounded by RedisReservations' timeout.
+   */
+  redis?: Redis;
   /** Webhook policy of the alert routes, instead of the one `config` describes. */
   alertPolicy?: DeliveryPolicy;
 }
@@ -97,7 +103,10 @@ export function createQueryService(deps: QueryServiceDeps): QueryService {
 function startBudgets(deps: QueryServiceDeps): { runtime: BudgetRuntime; close(): Promise<void> } {
   const url = deps.config?.TOKENMETER_REDIS_URL;
   // One retry per command: a hold must answer within its bound, not queue behind a reconnect.
-  const redis = url ? new Redis(url, { maxRetriesPerRequest: 1 }) : undefined;
+  const own = url && !deps.redis ? new Redis(url, { maxRetriesPerRequest: 1 }) : undefined;
+  // Without an error listener ioredis prints every reconnect failure with a stack; one warn line per outage instead.
+  if (own) createOutageLog(deps.logger, "redis (budget reservations)").watch(own);
+  const redis = url ? (deps.redis ?? own) : undefined;
   const runtime = createBudgetRuntime({
     store: deps.store,
     logger: deps.logger,
@@ -109,7 +118,7 @@ function startBudgets(deps: QueryServiceDeps): { runtime: BudgetRuntime; close()
     runtime,
     async close() {
       runtime.stop();
-      redis?.disconnect();
+      own?.disconnect();
     },
   };
 }

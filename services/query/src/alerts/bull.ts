@@ -1,3 +1,4 @@
+import { createOutageLog } from "@tokenmeter/core";
 import { type Job, Queue, Worker } from "bullmq";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
@@ -31,8 +32,13 @@ export interface BullAlertOptions {
 export async function startBullAlerts(opts: BullAlertOptions): Promise<Dispatcher & { evalQueue: Queue }> {
   const log = opts.logger.child({ op: "alert_jobs", queue: opts.queueName });
   const { maxAttempts, retryBaseMs } = opts.deps.policy;
+  // Connection errors of the queues and workers (and their blocking duplicates) are one outage of their Redis:
+  // one warn line when it starts, one info line when the connection is ready again, no stacks.
+  const outage = createOutageLog(log, "redis (alert queues)");
+  outage.watch(opts.connection);
   const evalQueue = new Queue(`${opts.queueName}-eval`, { connection: opts.connection });
   const deliverQueue = new Queue(`${opts.queueName}-deliver`, { connection: opts.connection });
+  for (const q of [evalQueue, deliverQueue]) q.on("error", (err) => outage.failed(err));
   await evalQueue.setGlobalConcurrency(1);
   await evalQueue.upsertJobScheduler(
     EVALUATE_SCHEDULER_ID,
@@ -66,7 +72,7 @@ export async function startBullAlerts(opts: BullAlertOptions): Promise<Dispatche
       },
     },
   );
-  for (const w of [evalWorker, deliverWorker]) w.on("error", (err) => log.error({ err }, "alert worker error"));
+  for (const w of [evalWorker, deliverWorker]) w.on("error", (err) => outage.failed(err));
   await Promise.all([evalWorker.waitUntilReady(), deliverWorker.waitUntilReady()]);
   return {
     evalQueue,
