@@ -59,7 +59,8 @@ export async function startTokenmeter(config: AppConfig, opts: StartOptions): Pr
   const auth: AuthOptions = { jwtSecret, apiKeyHashes: parseApiKeys(config.TOKENMETER_API_KEYS) };
 
   // 3. The worker: seeds the bundled prices on a fresh store, schedules refreshes
-  //    (BullMQ with Redis, else in-process) and publishes "pricing updated".
+  //    (BullMQ with Redis, else in-process) and publishes "pricing updated";
+  //    evaluates alert rules and delivers their webhooks.
   // BullMQ needs maxRetriesPerRequest: null on its connection.
   const bullConnection = config.TOKENMETER_REDIS_URL ? new Redis(config.TOKENMETER_REDIS_URL, { maxRetriesPerRequest: null }) : undefined;
   const pricing = connectPricingUpdates(config, logger);
@@ -98,6 +99,10 @@ export async function startTokenmeter(config: AppConfig, opts: StartOptions): Pr
     logger,
     registry,
     now: opts.now,
+    // Budgets' check refresh and shared reservations (Redis when configured), the webhook policy.
+    config,
+    // Reservations on the worker's connection: one Redis connection (and outage line) fewer.
+    redis: bullConnection,
     readiness: {
       ingest: async () => {
         if (!ingest.ready()) throw new Error("Kafka consumer has not joined its group");

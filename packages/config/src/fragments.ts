@@ -182,3 +182,42 @@ export const RollupTagKeys = z
 
 /** Tag keys promoted to the tag rollup: read by every process that serves queries (it syncs the rollup at start). */
 export const TagRollupEnv = z.object({ TOKENMETER_ROLLUP_TAG_KEYS: RollupTagKeys });
+
+/** The budgets pre-call check (query, all-in-one). */
+export const BudgetCheckEnv = z.object({
+  /** How often the pre-call check's snapshot re-reads spent (its lag behind ingestion). */
+  TOKENMETER_BUDGET_REFRESH_MS: z.coerce.number().int().min(100).max(60_000).default(1_000),
+});
+
+/** Webhook delivery: checked at save (query) and used by every delivery (worker). */
+export const WebhookEnv = z.object({
+  /** Allow webhooks to loopback/private addresses (a cluster's own services are private: off by default). */
+  TOKENMETER_WEBHOOK_ALLOW_PRIVATE: bool.default(false),
+  TOKENMETER_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
+  /** First retry delay of a failed delivery; doubles after each failure (DESIGN.md: at most 60 s). */
+  TOKENMETER_WEBHOOK_RETRY_BASE_MS: z.coerce.number().int().min(10).max(60_000).default(60_000),
+  TOKENMETER_WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(8).default(8),
+});
+
+/** The alert jobs' schedule and queues (worker, all-in-one). */
+export const AlertJobsEnv = z.object({
+  TOKENMETER_ALERT_EVAL_INTERVAL_MS: z.coerce.number().int().min(100).max(3_600_000).default(60_000),
+  TOKENMETER_ALERT_QUEUE: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]+$/, "letters, digits, _ . - only")
+    .default("tokenmeter-alerts"),
+});
+
+/** Budgets and alerts, whole: the check's refresh, webhook delivery, the evaluation schedule. */
+export const AlertsConfig = z.object({ ...BudgetCheckEnv.shape, ...WebhookEnv.shape, ...AlertJobsEnv.shape });
+export type AlertsConfig = z.output<typeof AlertsConfig>;
+
+/** The webhook delivery policy a config describes. */
+export function deliveryPolicy(c: z.output<typeof WebhookEnv>) {
+  return {
+    allowPrivate: c.TOKENMETER_WEBHOOK_ALLOW_PRIVATE,
+    timeoutMs: c.TOKENMETER_WEBHOOK_TIMEOUT_MS,
+    retryBaseMs: c.TOKENMETER_WEBHOOK_RETRY_BASE_MS,
+    maxAttempts: c.TOKENMETER_WEBHOOK_MAX_ATTEMPTS,
+  };
+}

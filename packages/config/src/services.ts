@@ -4,8 +4,11 @@
  */
 import { z } from "zod";
 import {
+  AlertJobsEnv,
+  AlertsConfig,
   AuthEnv,
   BatchEnv,
+  BudgetCheckEnv,
   CacheEnv,
   ClusterEnv,
   DemoEnv,
@@ -22,6 +25,7 @@ import {
   RedisEnv,
   StoreEnv,
   TagRollupEnv,
+  WebhookEnv,
   WorkerPortEnv,
 } from "./fragments.js";
 
@@ -37,6 +41,8 @@ export const QueryConfig = z.object({
   ...RedisEnv.shape,
   ...CacheEnv.shape,
   ...TagRollupEnv.shape,
+  ...BudgetCheckEnv.shape,
+  ...WebhookEnv.shape,
   ...LogEnv.shape,
 });
 export type QueryConfig = z.output<typeof QueryConfig>;
@@ -68,13 +74,15 @@ export type KafkaIngestConfig = z.output<typeof KafkaIngestConfig>;
 export const PricingConfig = z.object({ ...PricingJobEnv.shape, ...PricingUpdatesEnv.shape });
 export type PricingConfig = z.output<typeof PricingConfig>;
 
-/** services/pricing-refresh, the worker. */
+/** services/pricing-refresh, the worker: the price refresh and the alert jobs (evaluation, webhook delivery). */
 export const PricingWorkerConfig = z.object({
   ...PricingConfig.shape,
   ...RedisEnv.shape,
   ...StoreEnv.shape,
   ...WorkerPortEnv.shape,
   ...ListenEnv.shape,
+  ...WebhookEnv.shape,
+  ...AlertJobsEnv.shape,
   ...LogEnv.shape,
 });
 export type PricingWorkerConfig = z.output<typeof PricingWorkerConfig>;
@@ -97,6 +105,7 @@ export const AppConfig = z.object({
   ...BatchEnv.shape,
   ...KafkaConsumerEnv.shape,
   ...PricingConfig.shape,
+  ...AlertsConfig.shape,
 });
 export type AppConfig = z.output<typeof AppConfig>;
 

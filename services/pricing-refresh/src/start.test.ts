@@ -44,7 +44,11 @@ describe("startPricingRefresh", () => {
   });
 
   it("distributed: the BullMQ worker runs a queued re-pricing job", async () => {
-    const config = PricingConfig.parse({ TOKENMETER_PRICING_SOURCE: "bundled", TOKENMETER_PRICING_QUEUE: `pricing-${randomUUID()}` });
+    const config = {
+      ...PricingConfig.parse({ TOKENMETER_PRICING_SOURCE: "bundled", TOKENMETER_PRICING_QUEUE: `pricing-${randomUUID()}` }),
+      // The alert jobs start beside pricing: their own queue, so no schedule is left on a shared name.
+      TOKENMETER_ALERT_QUEUE: `alerts-${randomUUID()}`,
+    };
     const updates = new RedisPricingUpdates({ redis, channel: pricingChannel(`t-${randomUUID()}`) });
     const pricing = await startPricingRefresh({ store, config, updates, logger, registry: new Registry(), bullConnection: redis });
     const worker = pricing.worker;

@@ -179,6 +179,9 @@ describe("formats and operations", () => {
         .filter((p) => p.startsWith("/v1/analytics/"))
         .sort(),
     ).toEqual(["agents", "errors", "latency", "models", "summary", "usage", "users"].map((e) => `/v1/analytics/${e}`));
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining(["/v1/budgets", "/v1/budgets/check", "/v1/alerts/rules", "/v1/alerts/deliveries/{id}/resend"]),
+    );
     expect(Object.keys(doc.paths)).toContain("/v1/traces");
     for (const p of ["/v1/pricing/overrides", "/v1/pricing/overrides/{model}", "/v1/tags/keys", "/v1/tags/values"]) {
       expect(Object.keys(doc.paths)).toContain(p);

@@ -5,6 +5,10 @@ import { Hono } from "hono";
 import { routePath } from "hono/route";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
+import { createAlertApi } from "./alerts/api.js";
+import type { DeliveryPolicy } from "./alerts/deliver.js";
+import { createBudgetApi } from "./budgets/api.js";
+import { type BudgetRuntime, createBudgetRuntime } from "./budgets/runtime.js";
 import type { ResultCache } from "./cache.js";
 import { cacheKey, createCacheAside } from "./cache-aside.js";
 import type { EndpointDef, QueryContext } from "./endpoint.js";
@@ -30,6 +34,10 @@ export interface QueryAppOptions {
   now?: () => number;
   /** Extra readiness checks (e.g. the Kafka producer); name → async probe. */
   readiness?: Record<string, () => Promise<void>>;
+  /** Budgets' check snapshot and reservations (default: in memory, built here). */
+  budgets?: BudgetRuntime;
+  /** Webhook policy for the alert test/resend routes (default: DESIGN.md's, private targets refused). */
+  alertPolicy?: DeliveryPolicy;
   /** Extra route groups mounted at "/" (dashboard, pricing, ingest). */
   mount?: Hono[];
   /**
@@ -172,6 +180,20 @@ export function createQueryApp(opts: QueryAppOptions): Hono {
       return c.body(res.body, 200, { ...headers, "Content-Type": "application/json" });
     });
   }
+
+  // 4. Budgets and alerts (org-scoped CRUD, status, the pre-call check).
+  const budgets = opts.budgets ?? createBudgetRuntime({ store: opts.store, logger: opts.logger, now });
+  app.route("/", createBudgetApi({ store: opts.store, auth: opts.auth, runtime: budgets, now }));
+  app.route(
+    "/",
+    createAlertApi({
+      store: opts.store,
+      auth: opts.auth,
+      logger: opts.logger,
+      now,
+      ...(opts.alertPolicy ? { policy: opts.alertPolicy } : {}),
+    }),
+  );
 
   for (const m of opts.mount ?? []) app.route("/", m);
   return app as unknown as Hono;

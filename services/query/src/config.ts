@@ -1,7 +1,7 @@
-import { loadProcessConfig, type ProcessConfig, QueryConfig, RollupTagKeys } from "@tokenmeter/config";
+import { AlertsConfig, deliveryPolicy, loadProcessConfig, type ProcessConfig, QueryConfig, RollupTagKeys } from "@tokenmeter/config";
 
 // The schema is declared with every other process's in @tokenmeter/config (one name, one definition).
-export { QueryConfig, RollupTagKeys };
+export { AlertsConfig, deliveryPolicy, QueryConfig, RollupTagKeys };
 
 export type QueryConfigResult = ProcessConfig<QueryConfig>;
 

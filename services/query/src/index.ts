@@ -1,8 +1,14 @@
+export { DEFAULT_DELIVERY_POLICY } from "./alerts/api.js";
+export type { DeliveryPolicy } from "./alerts/deliver.js";
+export { type AlertJobs, startAlertJobs } from "./alerts/jobs.js";
+export { verifySignature } from "./alerts/notify.js";
 export { createQueryApp, ENDPOINTS, type QueryAppOptions, ttlSeconds } from "./app.js";
 export { bucketStart, bucketStarts, GRANULARITIES, type Granularity } from "./buckets.js";
+export { RedisReservations } from "./budgets/reservations.js";
+export { type BudgetRuntime, createBudgetRuntime } from "./budgets/runtime.js";
 export { createResultCache, MemoryResultCache, RedisResultCache, type ResultCache, type ResultCacheSettings } from "./cache.js";
 export { cacheKey } from "./cache-aside.js";
-export { loadQueryConfig, QueryConfig, RollupTagKeys } from "./config.js";
+export { AlertsConfig, deliveryPolicy, loadQueryConfig, QueryConfig, RollupTagKeys } from "./config.js";
 export { createDashboardRoutes } from "./dashboard/index.js";
 export { buildOpenApi } from "./openapi.js";
 export { type AnalyticsQuery, PARAMS, QUERY_LIMITS } from "./params.js";

@@ -44,6 +44,8 @@ const service = createQueryService({
   auth: { jwtSecret: config.TOKENMETER_JWT_SECRET, apiKeyHashes: parseApiKeys(config.TOKENMETER_API_KEYS) },
   logger,
   registry: new Registry(),
+  // Budgets' check refresh and shared reservations (Redis when configured), the webhook policy.
+  config,
 });
 
 // 4. Serve.

@@ -1,4 +1,5 @@
 import type { z } from "zod";
+import { budgetAlertPaths } from "./budgets/openapi.js";
 import type { EndpointDef } from "./endpoint.js";
 import { pricingOverridePaths } from "./openapi-pricing.js";
 import { ErrorBody, jsonSchema, otherPaths } from "./openapi-routes.js";
@@ -46,6 +47,6 @@ export function buildOpenApi(endpoints: readonly EndpointDef[]): Record<string, 
     openapi: "3.1.0",
     info: { title: "Tokenmeter Query API", version: "1" },
     components: { securitySchemes: { bearer: { type: "http", scheme: "bearer", bearerFormat: "JWT (HS256, org_id claim) or API key" } } },
-    paths: { ...paths, ...otherPaths() },
+    paths: { ...paths, ...otherPaths(), ...budgetAlertPaths() },
   };
 }

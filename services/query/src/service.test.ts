@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dropTestStore, openTestStore } from "../../../test/support/store.js";
 import { ENDPOINTS } from "./app.js";
 import { MemoryResultCache } from "./cache.js";
+import { AlertsConfig } from "./config.js";
 import { createQueryService, type QueryService } from "./service.js";
 import { JWT_SECRET } from "./testing/fixture.js";
 
@@ -48,5 +49,49 @@ describe("createQueryService", () => {
       expect((await service.app.request(path)).status, path).toBe(200);
     }
     expect(await (await service.app.request("/extra")).text()).toBe("mounted");
+  });
+});
+
+describe("createQueryService with a config naming Redis", () => {
+  it("serves budgets and alerts, and holds reservations in Redis: a hold made through one replica is seen and released through another", async () => {
+    const config = {
+      ...AlertsConfig.parse({}),
+      TOKENMETER_REDIS_URL: process.env.TOKENMETER_TEST_REDIS_URL ?? "redis://127.0.0.1:6379",
+      TOKENMETER_REDIS_KEY_PREFIX: `test-service-${process.pid}-${Date.now()}:`,
+    };
+    const replica = () =>
+      createQueryService({
+        store,
+        cache: new MemoryResultCache(),
+        auth: { jwtSecret: JWT_SECRET },
+        logger: pino({ level: "silent" }),
+        registry: new Registry(),
+        config,
+      });
+    const [a, b] = [replica(), replica()];
+    try {
+      const headers = { authorization: `Bearer ${await issueToken(JWT_SECRET, "org-replicas")}`, "content-type": "application/json" };
+      const post = (s: QueryService, path: string, body: unknown) =>
+        s.app.request(path, { method: "POST", headers, body: JSON.stringify(body) });
+      expect((await a.app.request("/v1/alerts/rules", { headers })).status).toBe(200);
+      const created = await post(a, "/v1/budgets", {
+        name: "room for one call",
+        metric: "cost_usd",
+        limit: 1,
+        window: { period: "month", tz: "UTC" },
+        enforcement: "hard",
+      });
+      expect(created.status).toBe(201);
+      const check = async (s: QueryService, key: string) =>
+        ((await (await post(s, "/v1/budgets/check", { estimate: 0.6, idempotency_key: key })).json()) as { allowed: boolean }).allowed;
+      expect(await check(a, "call-a")).toBe(true);
+      // B sees A's hold (in memory it would not, and would let this through).
+      expect(await check(b, "call-b")).toBe(false);
+      expect((await b.app.request("/v1/budgets/reservations/call-a", { method: "DELETE", headers })).status).toBe(204);
+      expect(await check(b, "call-b")).toBe(true);
+    } finally {
+      await a.close();
+      await b.close();
+    }
   });
 });

@@ -1,10 +1,16 @@
 import type { Store } from "@tokenmeter/clickhouse";
+import { createOutageLog } from "@tokenmeter/core";
 import type { AuthOptions } from "@tokenmeter/http";
 import type { Hono } from "hono";
+import { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
+import type { DeliveryPolicy } from "./alerts/deliver.js";
 import { createQueryApp } from "./app.js";
+import { RedisReservations } from "./budgets/reservations.js";
+import { type BudgetRuntime, createBudgetRuntime } from "./budgets/runtime.js";
 import type { ResultCache } from "./cache.js";
+import { deliveryPolicy, type QueryConfig } from "./config.js";
 import { createDashboardRoutes } from "./dashboard/index.js";
 import { createPricingRoutes, type PricingRoutesOptions } from "./routes/pricing.js";
 
@@ -22,22 +28,52 @@ export interface QueryServiceDeps {
   mount?: Hono[];
   /** Called after an org's price override is stored (the all-in-one reloads its price book and re-prices). */
   onPriceOverride?: PricingRoutesOptions["onOverride"];
+  /**
+   * The settings the service builds its budget runtime and webhook policy from
+   * (the query service's and the all-in-one's configs both carry them). Unset:
+   * the defaults, reservations in memory.
+   */
+  config?: QueryServiceSettings;
+  /** A budget runtime made by the caller (tests), used instead of one built from `config`; the caller stops it. */
+  budgets?: BudgetRuntime;
+  /**
+   * A Redis connection to hold budget reservations on (the all-in-one shares its one), when `config` names
+   * Redis; unset: the service opens its own. Each reservation call is bounded by RedisReservations' timeout.
+   */
+  redis?: Redis;
+  /** Webhook policy of the alert routes, instead of the one `config` describes. */
+  alertPolicy?: DeliveryPolicy;
 }
+
+/** The settings createQueryService reads: the budget check's, webhook delivery's, and where Redis is. */
+export type QueryServiceSettings = Pick<
+  QueryConfig,
+  | "TOKENMETER_BUDGET_REFRESH_MS"
+  | "TOKENMETER_REDIS_URL"
+  | "TOKENMETER_REDIS_KEY_PREFIX"
+  | "TOKENMETER_WEBHOOK_ALLOW_PRIVATE"
+  | "TOKENMETER_WEBHOOK_TIMEOUT_MS"
+  | "TOKENMETER_WEBHOOK_RETRY_BASE_MS"
+  | "TOKENMETER_WEBHOOK_MAX_ATTEMPTS"
+>;
 
 export interface QueryService {
   /** Everything the query service serves, ready for `serve({ fetch: app.fetch })` or `app.request()`. */
   app: Hono;
-  /** Closes what the service holds (the result cache); the store is the caller's. */
+  /** Closes what the service holds (the result cache, the budget runtime it built); the store is the caller's. */
   close(): Promise<void>;
 }
 
 /**
  * The query service, whole: the analytics API behind auth and the cache, the
- * pricing API, the dashboard (`GET /`), OpenAPI, health and metrics. The
+ * pricing API, budgets (the pre-call check) and alerts, the dashboard
+ * (`GET /`), OpenAPI, health and metrics. The
  * standalone process (main.ts) and the all-in-one both serve exactly this, so
  * the two cannot drift apart (DESIGN.md "Service topology").
  */
 export function createQueryService(deps: QueryServiceDeps): QueryService {
+  const budgets = deps.budgets ? { runtime: deps.budgets, close: async () => {} } : startBudgets(deps);
+  const alertPolicy = deps.alertPolicy ?? (deps.config ? deliveryPolicy(deps.config) : undefined);
   const app = createQueryApp({
     store: deps.store,
     cache: deps.cache,
@@ -46,11 +82,43 @@ export function createQueryService(deps: QueryServiceDeps): QueryService {
     registry: deps.registry,
     now: deps.now,
     readiness: deps.readiness,
+    budgets: budgets.runtime,
+    ...(alertPolicy ? { alertPolicy } : {}),
     mount: [
       createPricingRoutes({ store: deps.store, auth: deps.auth, now: deps.now, onOverride: deps.onPriceOverride }),
       createDashboardRoutes(),
       ...(deps.mount ?? []),
     ],
   });
-  return { app, close: () => deps.cache.close() };
+  return {
+    app,
+    async close() {
+      await budgets.close();
+      await deps.cache.close();
+    },
+  };
+}
+
+/** The pre-call check's snapshot; reservations in Redis when configured, so every replica sees each hold. */
+function startBudgets(deps: QueryServiceDeps): { runtime: BudgetRuntime; close(): Promise<void> } {
+  const url = deps.config?.TOKENMETER_REDIS_URL;
+  // One retry per command: a hold must answer within its bound, not queue behind a reconnect.
+  const own = url && !deps.redis ? new Redis(url, { maxRetriesPerRequest: 1 }) : undefined;
+  // Without an error listener ioredis prints every reconnect failure with a stack; one warn line per outage instead.
+  if (own) createOutageLog(deps.logger, "redis (budget reservations)").watch(own);
+  const redis = url ? (deps.redis ?? own) : undefined;
+  const runtime = createBudgetRuntime({
+    store: deps.store,
+    logger: deps.logger,
+    now: deps.now ?? Date.now,
+    ...(deps.config ? { refreshMs: deps.config.TOKENMETER_BUDGET_REFRESH_MS } : {}),
+    ...(redis && deps.config ? { reservations: new RedisReservations(redis, `${deps.config.TOKENMETER_REDIS_KEY_PREFIX}budgets`) } : {}),
+  });
+  return {
+    runtime,
+    async close() {
+      runtime.stop();
+      own?.disconnect();
+    },
+  };
 }

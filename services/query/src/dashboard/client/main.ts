@@ -2,6 +2,7 @@ import "uplot/dist/uPlot.min.css";
 import "./styles.css";
 import { createApi, type HttpError } from "./api.js";
 import { authScreen, forgetToken, orgOf, takeToken } from "./auth.js";
+import { createBudgetSection } from "./budgets.js";
 import { createPalettes } from "./colors.js";
 import { Controls } from "./controls.js";
 import { KpiRow } from "./kpis.js";
@@ -65,7 +66,9 @@ function startDashboard(token: string): void {
   });
   view.attach(controls, createPanels(view));
   onSystemThemeChange(() => view.rerender(), signal);
-  root().replaceChildren(controls.el, view.el);
+  const budgets = createBudgetSection(token);
+  root().replaceChildren(controls.el, view.el, budgets.el);
+  budgets.load();
   window.addEventListener("popstate", () => view.restore(readState(location.search)), { signal });
   history.replaceState(null, "", writeState(view.state));
   view.load();

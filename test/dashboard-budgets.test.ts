@@ -1,0 +1,85 @@
+import { randomUUID } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createDashboardRoutes } from "@tokenmeter/query";
+import { pino } from "pino";
+import type { Browser } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTokenmeter, type Tokenmeter } from "../apps/tokenmeter/src/app.js";
+import { loadConfig } from "../apps/tokenmeter/src/config.js";
+import { launchBrowser, openPage } from "./support/browser.js";
+
+// The Budgets panel in a real Chromium: a budget's bar and figures from its
+// status, its per-group table on click, and the alert history.
+const SECRET = "dashboard-budgets-secret-0123456789";
+const ORG = "acme-budgets";
+
+describe("dashboard budgets panel in headless Chromium", () => {
+  const dataDir = mkdtempSync(join(tmpdir(), "tm-dash-budgets-"));
+  let tm: Tokenmeter;
+  let browser: Browser;
+  let token = "";
+  const post = async (path: string, body: unknown) => {
+    const res = await fetch(`${tm.url}${path}`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    expect(res.status, await res.clone().text()).toBeLessThan(300);
+    return (await res.json()) as Record<string, unknown>;
+  };
+
+  beforeAll(async () => {
+    const parsed = loadConfig({ TOKENMETER_DATA_DIR: dataDir, TOKENMETER_PORT: "0", TOKENMETER_DEMO: "0", TOKENMETER_JWT_SECRET: SECRET });
+    if (!parsed.ok) throw new Error(parsed.errors.join("; "));
+    tm = await startTokenmeter(parsed.config, { logger: pino({ level: "silent" }), mount: [createDashboardRoutes()] });
+    token = await tm.issueToken(ORG);
+    const now = Date.now();
+    const events = ["ann", "ann", "ann", "bob"].map((user, i) => ({
+      event_id: randomUUID(),
+      event_time: new Date(now - 60_000 - i * 1000).toISOString(),
+      provider: "openai",
+      model: "gpt-4o",
+      user_id: user,
+      input_tokens: 100,
+      output_tokens: 10,
+      cost_usd: 1,
+      status_code: 200,
+    }));
+    await post("/v1/events", events);
+    browser = await launchBrowser();
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await tm?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it("shows each budget's spent, limit and per-group table", async () => {
+    const b = await post("/v1/budgets", {
+      name: "Per user daily",
+      metric: "cost_usd",
+      limit: 2,
+      window: { period: "day", tz: "UTC" },
+      per: "user_id",
+      enforcement: "hard",
+    });
+    const { page, problems } = await openPage(browser);
+    await page.goto(`${tm.url}/#token=${token}`);
+    const row = page.locator(`[data-budget="${b.id}"]`);
+    await row.waitFor({ timeout: 30_000 });
+    expect(await row.textContent()).toContain("$4.00 of $2.00");
+    expect(await page.locator('[data-card="budgets"]').getAttribute("data-state")).toBe("ready");
+    const groups = page.locator('[data-card="budgets"] .budget-groups tbody tr');
+    expect(await groups.first().isVisible()).toBe(false);
+    await row.click();
+    expect(await groups.first().isVisible()).toBe(true);
+    expect(await groups.count()).toBe(2);
+    expect(await groups.first().textContent()).toContain("ann");
+    expect(await groups.first().textContent()).toContain("exceeded");
+    expect(await page.locator('[data-card="alerts"]').getAttribute("data-state")).toBe("empty");
+    expect(problems.errors).toEqual([]);
+  });
+});
