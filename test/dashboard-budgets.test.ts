@@ -79,6 +79,8 @@ describe("dashboard budgets panel in headless Chromium", () => {
     expect(await groups.count()).toBe(2);
     expect(await groups.first().textContent()).toContain("ann");
     expect(await groups.first().textContent()).toContain("exceeded");
+    // The alert history loads on its own request: wait for it to settle, then it must be the empty state.
+    await page.locator('[data-card="alerts"]:not([data-state="loading"])').waitFor({ timeout: 30_000 });
     expect(await page.locator('[data-card="alerts"]').getAttribute("data-state")).toBe("empty");
     expect(problems.errors).toEqual([]);
   });

@@ -68,23 +68,8 @@ const tm = await startTokenmeter(config, {
 }).catch((err: NodeJS.ErrnoException) => (err.code === "EADDRINUSE" ? fail(portInUse()) : Promise.reject(err)));
 if (tty) process.stdout.write("\r\x1b[K");
 
-// 5. The URL block is the last thing printed, on every start.
-const token = await tm.issueToken("acme");
-console.log(
-  [
-    "",
-    "  Tokenmeter is running.",
-    "",
-    `  Dashboard:  ${tm.url}/#token=${token}`,
-    `  API:        curl -H "Authorization: Bearer ${token}" ${tm.url}/v1/analytics/usage`,
-    `  Demo token (org "acme", 30 days): ${token}`,
-    "",
-    "  Ctrl+C stops it.",
-    "",
-  ].join("\n"),
-);
-
-// 6. Ctrl+C / SIGTERM: drain, say so, exit 0.
+// 5. Ctrl+C / SIGTERM: drain, say so, exit 0 — handled before the URL block says "Ctrl+C stops it",
+//    or a Ctrl+C typed at once would find the default handler and kill the process (exit 130).
 let stopping = false;
 for (const signal of ["SIGTERM", "SIGINT"] as const) {
   process.on(signal, () => {
@@ -104,6 +89,22 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
     );
   });
 }
+
+// 6. The URL block is the last thing printed, on every start.
+const token = await tm.issueToken("acme");
+console.log(
+  [
+    "",
+    "  Tokenmeter is running.",
+    "",
+    `  Dashboard:  ${tm.url}/#token=${token}`,
+    `  API:        curl -H "Authorization: Bearer ${token}" ${tm.url}/v1/analytics/usage`,
+    `  Demo token (org "acme", 30 days): ${token}`,
+    "",
+    "  Ctrl+C stops it.",
+    "",
+  ].join("\n"),
+);
 
 /** Whether host:port can be listened on now (checked before the minutes-long start, not instead of handling EADDRINUSE). */
 function portFree(host: string, port: number): Promise<boolean> {

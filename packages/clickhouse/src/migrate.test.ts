@@ -32,7 +32,7 @@ describe.each(drivers)("migrate with %s", (_name, open) => {
       try {
         const [appliedA, appliedB] = await Promise.all([migrate(a), migrate(b)]);
         // Every version applied by at least one of them, and every object exists.
-        expect([...new Set([...appliedA, ...appliedB])].sort()).toEqual(versions);
+        expect([...new Set([...appliedA, ...appliedB])].sort((x, y) => x - y)).toEqual(versions);
         expect(await tables(a)).toEqual(expect.arrayContaining(["llm_usage", "llm_usage_daily", "llm_usage_hourly", "schema_migrations"]));
         expect(await ledger(a)).toEqual(versions);
         // Re-running changes nothing.
