@@ -9,6 +9,8 @@ import { retryDelayMs } from "./notify.js";
 /** One scheduler id per deployment: every replica upserts the same one, so there is one schedule. */
 export const EVALUATE_SCHEDULER_ID = "alerts-evaluate-schedule";
 const KEEP = { age: 7 * 86_400 };
+/** How long close() waits for the workers and queues to let go of Redis. */
+const CLOSE_BOUND_MS = 5_000;
 
 /** BullMQ job ids may not contain ":"; delivery ids are "<event>:<channel>". */
 const jobId = (delivery_id: string) => delivery_id.replaceAll(":", "_");
@@ -88,8 +90,20 @@ export async function startBullAlerts(opts: BullAlertOptions): Promise<Dispatche
       });
     },
     async close() {
-      await Promise.all([evalWorker.close(), deliverWorker.close()]);
-      await Promise.all([evalQueue.close(), deliverQueue.close()]);
+      // Bounded: after a Redis outage a worker's blocking connection can still be reconnecting, and
+      // close() waits on it without end (seen: the all-in-one's SIGTERM never finishing). Past the bound
+      // the process exits anyway; an interrupted delivery is retried from the outbox (Idempotency-Key).
+      const closed = Promise.all([evalWorker.close(), deliverWorker.close()]).then(() =>
+        Promise.all([evalQueue.close(), deliverQueue.close()]),
+      );
+      let timer: NodeJS.Timeout | undefined;
+      const bound = new Promise<"timeout">((r) => {
+        timer = setTimeout(() => r("timeout"), CLOSE_BOUND_MS);
+      });
+      const outcome = await Promise.race([closed.then(() => "closed" as const), bound]);
+      clearTimeout(timer);
+      if (outcome === "timeout")
+        log.info({ bound_ms: CLOSE_BOUND_MS }, "alert queues did not close in time; leaving them to the process exit");
     },
   };
 }
