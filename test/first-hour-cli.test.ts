@@ -135,7 +135,10 @@ describe("the all-in-one on a terminal", () => {
     const { spawn } = await import("node:child_process");
     const dir = mkdtempSync(join(tmpdir(), "tm-tty-"));
     const env = { TOKENMETER_DATA_DIR: dir, TOKENMETER_PORT: "0", TOKENMETER_DEMO_EVENTS: "20000", TOKENMETER_LOG_LEVEL: "info" };
-    const child = spawn("script", ["-qefc", `${process.execPath} --import tsx apps/tokenmeter/src/main.ts`, "/dev/null"], {
+    // `exec`: node itself is the terminal's foreground process, as under a user's interactive shell.
+    // Without it `script` runs `$SHELL -c`, and where that is dash (SHELL unset or /bin/sh) the
+    // shell stays in between and dies of the Ctrl+C itself: exit 130 whatever node does.
+    const child = spawn("script", ["-qefc", `exec ${process.execPath} --import tsx apps/tokenmeter/src/main.ts`, "/dev/null"], {
       cwd: root,
       env: { ...process.env, ...env },
       stdio: ["pipe", "pipe", "pipe"],
