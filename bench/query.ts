@@ -9,13 +9,13 @@
  *
  *   tsx bench/query.ts [--quick] [--events=10000000] [--runs=30] [--cached-runs=300]
  */
-import type { ChdbStore } from "@tokenmeter/clickhouse";
 import { issueToken } from "@tokenmeter/http";
 import { createQueryApp, MemoryResultCache, type ResultCache } from "@tokenmeter/query";
 import { pino } from "pino";
 import { Registry } from "prom-client";
 import { benchArgs, numberOption } from "./lib/args.js";
 import { benchDataDir, countRows, openBenchStore, removeDataDir } from "./lib/chdb.js";
+import { activeParts, FOUR_ORGS, insertSql, NO_CACHE, waitForMerges } from "./lib/generate.js";
 import { type Figure, writeResult } from "./lib/results.js";
 import { distribution } from "./lib/stats.js";
 import { formatTable } from "./lib/table.js";
@@ -56,70 +56,13 @@ function iso(ms: number): string {
   return new Date(ms).toISOString();
 }
 
-/** One generated llm_usage row per number; hashes with different seeds stand in for independent random fields. */
-function insertSql(offset: number, count: number): string {
-  const h = (seed: number) => `cityHash64(number, ${seed})`;
-  const user = `(${h(3)} % 2000)`;
-  const agent = `(${user} % 40)`;
-  return `INSERT INTO llm_usage (event_id, event_time, org_id, project_id, user_id, agent_id, provider, model, operation,
-    input_tokens, output_tokens, cached_input_tokens, reasoning_tokens, cost_usd, cost_source, duration_ms, ttfb_ms,
-    proxy_overhead_ms, status_code, error_code, source)
-  SELECT
-    generateUUIDv4(number),
-    fromUnixTimestamp64Milli(toInt64(${START} + ${h(1)} % ${DAYS * DAY_MS}), 'UTC'),
-    multiIf(${h(2)} % 10 < 6, 'acme', ${h(2)} % 10 < 8, 'globex', ${h(2)} % 10 < 9, 'initech', 'umbrella'),
-    ['web', 'api', 'batch', 'mobile'][${agent} % 4 + 1],
-    concat('u', toString(${user})),
-    concat('agent-', toString(${agent})),
-    ['openai', 'openai', 'anthropic', 'google'][(${agent} + ${h(4)} % 2) % 4 + 1],
-    ['gpt-4o', 'gpt-4o-mini', 'claude-sonnet-4', 'gemini-2.5-pro'][(${agent} + ${h(4)} % 2) % 4 + 1],
-    'chat',
-    ${h(5)} % 6000,
-    ${h(6)} % 1500,
-    ${h(7)} % 1000,
-    ${h(8)} % 200,
-    (${h(9)} % 100000) / 1e7,
-    if(${h(10)} % 40 = 0, 'unpriced', 'computed'),
-    if(${h(11)} % 20 = 0, NULL, toUInt32(200 + ${h(11)} % 20000)),
-    toUInt32(50 + ${h(12)} % 2000),
-    toUInt32(${h(13)} % 40),
-    if(${h(14)} % 50 = 0, 500, if(${h(14)} % 70 = 0, 429, 200)),
-    multiIf(${h(14)} % 50 = 0, 'timeout', ${h(14)} % 70 = 0, 'rate_limit', ''),
-    'bench'
-  FROM numbers(${offset}, ${count})`;
-}
-
-/** Waits (bounded) until no merge runs for 3 s in a row; returns how long it waited. */
-async function waitForMerges(store: ChdbStore, maxMs: number): Promise<number> {
-  const started = performance.now();
-  let quietSince = performance.now();
-  while (performance.now() - started < maxMs) {
-    const [r] = await store.query<{ n: number }>("SELECT count() AS n FROM system.merges WHERE database = currentDatabase()");
-    if (Number(r?.n ?? 0) > 0) quietSince = performance.now();
-    else if (performance.now() - quietSince >= 3_000) break;
-    await new Promise((res) => setTimeout(res, 500));
-  }
-  return performance.now() - started;
-}
-
-/** Active parts per table: how merged the store is when measured. */
-async function activeParts(store: ChdbStore): Promise<Record<string, number>> {
-  const rows = await store.query<{ table: string; n: number }>(
-    "SELECT table, count() AS n FROM system.parts WHERE database = currentDatabase() AND active GROUP BY table ORDER BY table",
-  );
-  return Object.fromEntries(rows.map((r) => [r.table, Number(r.n)]));
-}
-
-/** A cache that never holds anything: every request is a miss that runs its store queries. */
-const NO_CACHE: ResultCache = { get: async () => null, set: async () => {}, ping: async () => {}, close: async () => {} };
-
 const dataDir = benchDataDir("query");
 const store = await openBenchStore(dataDir, "bench_query");
 try {
   // 1. Build the store in 1 M-row INSERTs (bounded memory; each fills the rollups through the MVs).
   const t0 = performance.now();
   for (let off = 0; off < events; off += 1_000_000) {
-    await store.command(insertSql(off, Math.min(1_000_000, events - off)));
+    await store.command(insertSql(off, Math.min(1_000_000, events - off), { end: NOW, days: DAYS, orgs: FOUR_ORGS }));
     process.stderr.write(`[query] inserted ${Math.min(off + 1_000_000, events).toLocaleString("en-US")} events\n`);
   }
   const buildMs = performance.now() - t0;

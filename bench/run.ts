@@ -14,18 +14,22 @@ import { join } from "node:path";
 import { benchArgs, numberOption } from "./lib/args.js";
 import { produceEventSet, startBroker, stopBroker } from "./lib/kafka.js";
 import { type BenchResult, type Figure, REPO_DIR, RESULTS_DIR, runMeta } from "./lib/results.js";
-import { plan, type Step, scriptExists, type TopicArgs } from "./lib/scenarios.js";
+import { plan, type Step, scaleStep, scriptExists, type TopicArgs } from "./lib/scenarios.js";
 import { rate, round } from "./lib/stats.js";
 import { formatTable } from "./lib/table.js";
 
 const args = benchArgs();
 const only = args.options.only?.split(",");
+/** `--scale`: the data-growth scenario alone (stores of 1 M, 10 M, 50 M events; it takes its own time). */
+const scale = process.argv.includes("--scale");
+const selected = (topic: TopicArgs): Step[] =>
+  scale ? [scaleStep(args.quick)] : plan(args.quick, topic).filter((s) => !only || only.includes(s.result));
 const started = Date.now();
 const outcomes: { step: string; status: string; ms: number }[] = [];
 
 /** `--report`: run nothing, tabulate the result files already in bench/results/ (e.g. of runs done in parts). */
 function reportExisting() {
-  for (const step of plan(args.quick, placeholderTopic())) {
+  for (const step of [...plan(args.quick, placeholderTopic()), scaleStep(args.quick)]) {
     if (existsSync(resultPath(step.result))) outcomes.push({ step: step.result, status: "ok", ms: 0 });
   }
   report({});
@@ -34,7 +38,7 @@ function reportExisting() {
 async function main() {
   // 1. Broker and the shared topic for scenario 1.
   const brokerDir = mkdtempSync(join(tmpdir(), "tokenmeter-bench-broker-"));
-  const steps = plan(args.quick, placeholderTopic()).filter((s) => !only || only.includes(s.result));
+  const steps = selected(placeholderTopic());
   const needsTopic = steps.some((s) => s.result === "ingest-kafka" || s.result === "ceilings");
   const needsBroker = needsTopic || steps.some((s) => s.result === "freshness" || s.result === "profile");
   let produced: Record<string, number> = {};
@@ -52,7 +56,7 @@ async function main() {
       log(`produced in ${p.produce_ms} ms (${produced.produce_rate} events/s)`);
     }
     // 2. Every scenario, one child process each, in order.
-    for (const step of plan(args.quick, topic).filter((s) => !only || only.includes(s.result))) {
+    for (const step of selected(topic)) {
       if (!scriptExists(step)) {
         outcomes.push({ step: step.result, status: step.optional ? "not landed yet" : "missing", ms: 0 });
         continue;

@@ -60,6 +60,11 @@ export function plan(quick: boolean, topic: TopicArgs): Step[] {
   ];
 }
 
+/** `pnpm bench --scale`: stores of 1 M, 10 M and 50 M events (quick: 100 k, 1 M), run on its own. */
+export function scaleStep(quick: boolean): Step {
+  return { result: "scale", script: "scale.ts", args: quick ? ["--quick"] : [], timeoutMs: (quick ? 5 : 90) * 60_000 };
+}
+
 export function scriptExists(step: Step): boolean {
   return existsSync(join(BENCH_DIR, step.script));
 }
