@@ -1,4 +1,3 @@
-import { availableParallelism } from "node:os";
 import type { Store } from "@tokenmeter/clickhouse";
 import type { Pricer } from "@tokenmeter/core";
 import type { Kafka, Producer } from "kafkajs";
@@ -47,7 +46,7 @@ export const DEFAULT_KAFKA_INGEST: Omit<KafkaIngestSettings, "topic" | "dlqTopic
   maxBytesPerPartition: 4 * 1024 * 1024,
   maxInFlightBytes: 320 * 1024 * 1024,
   maxEventBytes: 256 * 1024,
-  stageWorkers: availableParallelism(),
+  stageWorkers: 0,
 };
 
 export interface KafkaIngestOptions {
