@@ -84,6 +84,15 @@ export const KafkaConsumerEnv = z.object({
   TOKENMETER_KAFKA_MAX_IN_FLIGHT_BYTES: positiveInt.default(320 * 1024 * 1024),
   /** A message larger than this goes to the DLQ undecoded (an event is a few KB at most). */
   TOKENMETER_KAFKA_MAX_EVENT_BYTES: positiveInt.default(256 * 1024),
+  /**
+   * Worker threads that decode, validate, price and serialize fetched messages: "auto" = one per core, 0 = on the
+   * main thread. Off by default: on 2 shared cores it did not win (docs/benchmarks.md §1, "Staging on worker threads").
+   */
+  TOKENMETER_KAFKA_STAGE_WORKERS: z
+    .union([z.literal("auto"), z.coerce.number().int("must be an integer").min(0, "must be >= 0")], {
+      message: 'must be "auto" or a whole number >= 0',
+    })
+    .default(0),
 });
 
 /**

@@ -19,6 +19,9 @@ export class PriceBook implements Pricer {
   private latestVersion = "";
   /** org → model → its overrides, oldest first (an org's own prices win for its events). */
   private overrides = new Map<string, Map<string, PriceOverride[]>>();
+  private versionList: readonly PriceVersion[] = [];
+  private overrideList: readonly PriceOverride[] = [];
+  private changes = 0;
 
   constructor(
     versions: readonly PriceVersion[] = [],
@@ -44,6 +47,8 @@ export class PriceBook implements Pricer {
 
   /** Swaps in the orgs' overrides. */
   replaceOverrides(overrides: readonly PriceOverride[]): void {
+    this.overrideList = overrides;
+    this.changes++;
     const out = new Map<string, Map<string, PriceOverride[]>>();
     for (const o of overrides) {
       const byModel = out.get(o.org_id) ?? new Map<string, PriceOverride[]>();
@@ -70,6 +75,8 @@ export class PriceBook implements Pricer {
 
   /** Swaps in a new table at once; lookups never see half of it. */
   replace(versions: readonly PriceVersion[]): void {
+    this.versionList = versions;
+    this.changes++;
     const byModel = new Map<string, PriceVersion[]>();
     let latest: PriceVersion | undefined;
     for (const v of versions) {
@@ -149,6 +156,20 @@ export class PriceBook implements Pricer {
   /** Version of the most recent price change ('' when the book is empty). */
   get version(): string {
     return this.latestVersion;
+  }
+
+  /**
+   * Bumped by every swap of the table or the overrides: a copy of the book
+   * elsewhere (an ingest worker thread) prices like this one while their
+   * serials match.
+   */
+  get serial(): number {
+    return this.changes;
+  }
+
+  /** What the book was built from: `new PriceBook(versions, undefined, overrides)` prices the same. */
+  tables(): { versions: readonly PriceVersion[]; overrides: readonly PriceOverride[] } {
+    return { versions: this.versionList, overrides: this.overrideList };
   }
 
   get size(): number {

@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import type { Store } from "@tokenmeter/clickhouse";
 import type { Pricer } from "@tokenmeter/core";
@@ -81,6 +82,7 @@ export async function startIngestTransport(opts: IngestTransportOptions): Promis
         maxInFlightBytes: c.TOKENMETER_KAFKA_MAX_IN_FLIGHT_BYTES,
         maxEventBytes: c.TOKENMETER_KAFKA_MAX_EVENT_BYTES,
         dedupWindowMs: c.TOKENMETER_DEDUP_WINDOW_MS,
+        stageWorkers: c.TOKENMETER_KAFKA_STAGE_WORKERS === "auto" ? availableParallelism() : c.TOKENMETER_KAFKA_STAGE_WORKERS,
       },
     });
     // Idempotent + acks=all: HTTP answers 200 only after the broker has the events.

@@ -16,6 +16,15 @@ describe("Kafka configuration", () => {
     expect(c.ok && c.config.TOKENMETER_FAULT_EXTRA_MEMBER_SIGNAL).toBe(true);
   });
 
+  it("stages on the main thread by default; worker threads by count or one per core ('auto')", () => {
+    const workers = (v?: string) => {
+      const c = loadKafkaIngestConfig(v === undefined ? {} : { TOKENMETER_KAFKA_STAGE_WORKERS: v });
+      return c.ok ? c.config.TOKENMETER_KAFKA_STAGE_WORKERS : c.errors.join("; ");
+    };
+    expect([workers(), workers("auto"), workers("3"), workers("0")]).toEqual([0, "auto", 3, 0]);
+    for (const bad of ["-1", "1.5", "many"]) expect(workers(bad)).toMatch(/TOKENMETER_KAFKA_STAGE_WORKERS/);
+  });
+
   it("tools need brokers; flags win over the environment", () => {
     expect(loadKafkaToolConfig({}).ok).toBe(false);
     const c = loadKafkaToolConfig({ TOKENMETER_KAFKA_BROKERS: "a:1", TOKENMETER_KAFKA_TOPIC: "t" }, { TOKENMETER_KAFKA_BROKERS: "b:2" });

@@ -5,6 +5,7 @@ import type { Logger } from "pino";
 import type { KafkaMetrics } from "./metrics.js";
 import type { StoredLookup } from "./plan-insert.js";
 import type { ReadRangesOptions } from "./range-reader.js";
+import type { StagePool } from "./stage-pool.js";
 
 export interface KafkaConsumerOptions {
   kafka: Kafka;
@@ -36,6 +37,8 @@ export interface KafkaConsumerOptions {
   retry?: { retryMinMs: number; retryMaxMs: number };
   /** Clock of validation (event_time bounds, DLQ timestamps); tests pin it. */
   now?: () => number;
+  /** Worker threads that stage fetched messages (shared by a process's members); none = staged on the main thread. */
+  stagePool?: StagePool;
 }
 
 export interface KafkaConsumer {

@@ -2,10 +2,11 @@ import { msUntilTimeFlush } from "@tokenmeter/core";
 import type { Batch, Consumer } from "kafkajs";
 import { type PreparedPlan, preparePlan, type WriteDeps, type WriteOutcome, writePlan } from "./commit-protocol.js";
 import type { KafkaConsumer, KafkaConsumerOptions } from "./consumer-options.js";
-import { batchPolicyOf, consumerConfigOf, readerOptionsOf, STAGE_SLICE } from "./consumer-options.js";
+import { batchPolicyOf, consumerConfigOf, readerOptionsOf } from "./consumer-options.js";
 import { batchPlan } from "./intent.js";
 import { createLineArena } from "./line-arena.js";
 import { nextWork, type Work } from "./next-work.js";
+import { inThreadSlices, pooledSlices } from "./pooled-stager.js";
 import { readMessagesAt } from "./range-reader.js";
 import type { Redo } from "./redo.js";
 import { loadRedos } from "./redo-setup.js";
@@ -36,16 +37,12 @@ export function createKafkaConsumer(opts: KafkaConsumerOptions): KafkaConsumer {
   const admin = opts.kafka.admin();
   const readerOptions = readerOptionsOf(opts);
   const staging = createStaging();
-  const stager = createStager({
-    topic: opts.topic,
-    pricer: opts.pricer,
-    maxEventBytes: opts.maxEventBytes,
-    arena: createLineArena(),
-    metrics: opts.metrics,
-    logger: log,
-    now,
-  });
+  const stagerOptions = { topic: opts.topic, pricer: opts.pricer, maxEventBytes: opts.maxEventBytes, metrics: m, logger: log, now };
+  const stager = createStager({ ...stagerOptions, arena: createLineArena() });
   const stage = stager.stage;
+  /** Main-thread ms of pooled staging (packing, unpacking), reported with the next batch like the in-thread stager's. */
+  const poolMs = { ms: 0 };
+  const slicesOf = opts.stagePool ? pooledSlices(stager, opts.stagePool, stagerOptions, poolMs) : inThreadSlices(stager);
   /** Bumped by every group join: work started under an older generation is fenced. */
   let generation = 0;
   let assigned = new Set<number>();
@@ -113,16 +110,14 @@ export function createKafkaConsumer(opts: KafkaConsumerOptions): KafkaConsumer {
     let messages = batch.messages;
     const redo = redoOf.get(p);
     if (redo?.waiting(p)) messages = redo.collect(p, messages, batch.lastOffset());
-    for (let i = 0; i < messages.length; i += STAGE_SLICE) {
-      if (i > 0) {
-        // Let the running batch's statement completions through (see STAGE_SLICE).
-        await new Promise<void>((r) => setImmediate(r));
-        // A join cleared staging meanwhile: the rest is fetched again from the committed offsets.
-        if (gen !== generation || stopping) return;
-      }
-      staging.append(p, stage(p, messages.slice(i, i + STAGE_SLICE)), performance.now());
+    // A join clearing staging meanwhile ends it: the rest is fetched again from the committed offsets.
+    const live = () => gen === generation && !stopping;
+    for await (const items of slicesOf(p, messages, live)) {
+      if (!live()) return;
+      staging.append(p, items, performance.now());
       schedule();
     }
+    if (!live()) return;
     ctx.resolveOffset(batch.lastOffset());
     m.lag.set(
       { topic: batch.topic, partition: String(p) },
@@ -215,7 +210,8 @@ export function createKafkaConsumer(opts: KafkaConsumerOptions): KafkaConsumer {
       log.warn({ op: "redo", ranges: plan.ranges }, "recorded plan has offsets missing from the log; redone under another token");
     }
     const commit = redo ? [...redo.owned] : plan.ranges.map((r) => r.partition);
-    const flags = { redo: redo !== null, exact, commit, stageMs: stager.takeStageMs() };
+    const flags = { redo: redo !== null, exact, commit, stageMs: stager.takeStageMs() + poolMs.ms };
+    poolMs.ms = 0;
     return { result: await preparePlan(deps(gen), plan, ranges, flags), bytes };
   }
 

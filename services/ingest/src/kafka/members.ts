@@ -7,6 +7,8 @@ import { ensureTopics } from "./client.js";
 import { createKafkaConsumer, type KafkaConsumer } from "./consumer.js";
 import { createKafkaMetrics } from "./metrics.js";
 import { createStoredLookup } from "./plan-insert.js";
+import { createStagePool, type StagePool } from "./stage-pool.js";
+import { priceFeedOf } from "./stage-slice.js";
 
 export interface KafkaIngestSettings {
   topic: string;
@@ -28,6 +30,8 @@ export interface KafkaIngestSettings {
   maxEventBytes: number;
   /** Stored-copy lookup window each side of a range's event times (TOKENMETER_DEDUP_WINDOW_MS); default 1 day. */
   dedupWindowMs?: number;
+  /** Worker threads staging fetched messages, shared by the members (TOKENMETER_KAFKA_STAGE_WORKERS); 0 = on the main thread. */
+  stageWorkers?: number;
 }
 
 /** Defaults matching kafka-config.ts, for callers that build settings by hand (tests, bench). */
@@ -42,6 +46,7 @@ export const DEFAULT_KAFKA_INGEST: Omit<KafkaIngestSettings, "topic" | "dlqTopic
   maxBytesPerPartition: 4 * 1024 * 1024,
   maxInFlightBytes: 320 * 1024 * 1024,
   maxEventBytes: 256 * 1024,
+  stageWorkers: 0,
 };
 
 export interface KafkaIngestOptions {
@@ -92,6 +97,7 @@ export async function startKafkaIngest(opts: KafkaIngestOptions): Promise<KafkaI
   const metrics = createKafkaMetrics(opts.registry);
   const lookup = createStoredLookup(opts.store, s.dedupWindowMs);
   const members: KafkaConsumer[] = [];
+  const stagePool = startStagePool(opts);
 
   async function addMember(): Promise<void> {
     const member = createKafkaConsumer({
@@ -116,6 +122,7 @@ export async function startKafkaIngest(opts: KafkaIngestOptions): Promise<KafkaI
       heartbeatIntervalMs: s.heartbeatIntervalMs,
       ...(opts.retry ? { retry: opts.retry } : {}),
       ...(opts.now ? { now: opts.now } : {}),
+      ...(stagePool ? { stagePool } : {}),
     });
     members.push(member);
     await member.start();
@@ -132,7 +139,21 @@ export async function startKafkaIngest(opts: KafkaIngestOptions): Promise<KafkaI
     ready: () => members.length > 0 && members.every((m) => m.ready()),
     async stop() {
       while (members.length > 0) await members.pop()!.stop();
+      await stagePool?.close();
       await producer.disconnect();
     },
   };
+}
+
+/** The staging workers, when asked for and the pricer can be copied into them (else staging stays on the main thread). */
+function startStagePool(opts: KafkaIngestOptions): StagePool | null {
+  const size = opts.settings.stageWorkers ?? 0;
+  if (size === 0) return null;
+  const feed = priceFeedOf(opts.pricer);
+  if (!feed) {
+    opts.logger.warn({ op: "stage_pool", workers: size }, "pricer cannot be copied into worker threads; staging on the main thread");
+    return null;
+  }
+  opts.logger.info({ op: "stage_pool", workers: size }, "staging on worker threads");
+  return createStagePool({ size, feed, logger: opts.logger });
 }

@@ -5,6 +5,7 @@ import { insertLinesSplitting, payloadLines, type RefusedRow, type SplitListener
 import { DEDUP_WINDOW_MS, eventKey, type IdFilter, idFilters, storedIdQuery } from "../dedup/stored-ids.js";
 import { type BatchPlan, planToken } from "./intent.js";
 import { joinLines, type LineRef } from "./line-arena.js";
+import { kafkaSource } from "./source.js";
 
 /**
  * Storing one batch plan (ranges of several partitions) as ONE insert whose
@@ -14,10 +15,8 @@ import { joinLines, type LineRef } from "./line-arena.js";
  * docs/exactly-once.md.
  */
 
-/** `source` column of a row read from Kafka: where exactly it came from. */
-export function kafkaSource(topic: string, partition: number, offset: string): string {
-  return `kafka:${topic}:${partition}:${offset}`;
-}
+// Also the staging worker's, which must not load the store's native engine (chDB crashes a worker thread's exit).
+export { kafkaSource };
 
 /**
  * A valid event of a plan, already priced and serialized as its llm_usage row

@@ -1,11 +1,11 @@
 import { type Pricer, usageTsvLine } from "@tokenmeter/core";
 import type { KafkaMessage } from "kafkajs";
 import type { Logger } from "pino";
-import { classifyMessage, toDlqMessage } from "./dlq.js";
+import { classifyMessage, type Drop, toDlqMessage } from "./dlq.js";
 import type { LineArena } from "./line-arena.js";
 import type { KafkaMetrics } from "./metrics.js";
 import { kafkaSource } from "./plan-insert.js";
-import type { StagedItem, StagedRange } from "./staging.js";
+import type { StagedItem, StagedPoison, StagedRange } from "./staging.js";
 
 export interface StagerOptions {
   topic: string;
@@ -57,13 +57,7 @@ export function createStager(o: StagerOptions): Stager {
             end,
           });
         } else {
-          items.push({
-            offset: msg.offset,
-            bytes,
-            poison: toDlqMessage({ topic: o.topic, partition, offset: msg.offset }, msg, c.drop, at),
-          });
-          o.metrics.rejected.inc({ kind: c.drop.kind });
-          o.logger.debug({ op: "dlq", partition, offset: msg.offset, kind: c.drop.kind, errors: c.drop.errors }, "poison message");
+          items.push(poisonItem(o, partition, msg, c.drop, at));
         }
       }
       o.metrics.consumed.inc(messages.length);
@@ -75,6 +69,23 @@ export function createStager(o: StagerOptions): Stager {
       stageMs = 0;
       return ms;
     },
+  };
+}
+
+/** A message that goes to the DLQ with its reason (counted, logged at debug). */
+export function poisonItem(
+  o: Pick<StagerOptions, "topic" | "metrics" | "logger">,
+  partition: number,
+  msg: KafkaMessage,
+  drop: Drop,
+  at: number,
+): StagedPoison {
+  o.metrics.rejected.inc({ kind: drop.kind });
+  o.logger.debug({ op: "dlq", partition, offset: msg.offset, kind: drop.kind, errors: drop.errors }, "poison message");
+  return {
+    offset: msg.offset,
+    bytes: msg.value?.length ?? 0,
+    poison: toDlqMessage({ topic: o.topic, partition, offset: msg.offset }, msg, drop, at),
   };
 }
 
