@@ -39,6 +39,7 @@ export const QueryConfig = z.object({
   ...AuthEnv.shape,
   ...StoreEnv.shape,
   ...RedisEnv.shape,
+  ...PricingUpdatesEnv.shape,
   ...CacheEnv.shape,
   ...TagRollupEnv.shape,
   ...BudgetCheckEnv.shape,

@@ -1,6 +1,4 @@
-import { oldestAcceptedMs } from "@tokenmeter/core";
-import { PriceBook, savePriceOverride } from "@tokenmeter/pricing";
-import { reprice } from "@tokenmeter/pricing-refresh";
+import { applyPriceOverride } from "@tokenmeter/pricing";
 import type { Command } from "commander";
 import { EXIT, type ExitCode, type JobContext, runJob, UsageError, usageExitCodes } from "../jobs/run.js";
 
@@ -50,15 +48,10 @@ export async function setJob({ store, logger }: JobContext, args: SetArgs, now =
     reasoning: null,
     tiers: [],
   };
-  // 2. Save, 3. re-price the org's stored events of the model (raw retention bounds how far back).
-  await savePriceOverride(store, { org_id: args.org, model: args.model, effective_from_ms: from, prices });
-  const book = await PriceBook.load(store);
-  const report = await reprice({
+  // 2. Save, 3. re-price the org's stored events of the model (raw retention bounds how far back): the API's path.
+  const report = await applyPriceOverride({
     store,
-    book,
-    model: args.model,
-    from: new Date(Math.max(from, oldestAcceptedMs(now))),
-    to: new Date(now + 60_000),
+    override: { org_id: args.org, model: args.model, effective_from_ms: from, prices },
     logger,
     now: () => now,
   });
