@@ -300,10 +300,10 @@ describe("distributed topology, started as deploy/k8s starts it", () => {
     const cost = (e: UsageEventInput) =>
       Number(e.input_tokens) * prices.input_cost_per_token + Number(e.output_tokens) * prices.output_cost_per_token;
     const headers = { ...(await bearer(org)), "content-type": "application/json" };
-    type Row = { event_id: string; cost_usd: number; cost_source: string };
+    type Row = { id: string; cost_usd: number; cost_source: string };
     const stored = async (ids: string[]) =>
       await store.query<Row>(
-        "SELECT toString(event_id) AS event_id, toFloat64(cost_usd) AS cost_usd, cost_source FROM llm_usage WHERE event_id IN {ids:Array(UUID)}",
+        "SELECT toString(event_id) AS id, toFloat64(cost_usd) AS cost_usd, cost_source FROM llm_usage WHERE event_id IN {ids:Array(UUID)}",
         { ids },
       );
     const post = async (url: string, events: UsageEventInput[]) => {
@@ -358,7 +358,7 @@ describe("distributed topology, started as deploy/k8s starts it", () => {
       30_000,
       200,
     );
-    const byId = new Map(rows.map((r) => [r.event_id, r]));
+    const byId = new Map(rows.map((r) => [r.id, r]));
     for (const e of all) {
       const r = byId.get(e.event_id as string)!;
       expect(r.cost_source, e.event_id as string).toBe("computed");
