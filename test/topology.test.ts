@@ -282,6 +282,101 @@ describe("distributed topology, started as deploy/k8s starts it", () => {
     expect(ingest.map((p) => p.proc.child.pid)).toEqual(pids);
   });
 
+  it("a price override PUT on a query pod re-prices the history and every ingest pod prices new events with it", async () => {
+    const org = `${ORG}-override`;
+    const model = `ft:gpt-4o-mini:${org}:${tag}`;
+    const prices = { input_cost_per_token: 3e-7, output_cost_per_token: 1.2e-6 };
+    const nowMs = Date.now();
+    const event = (i: number, ago: number): UsageEventInput => ({
+      event_id: randomUUID(),
+      event_time: new Date(nowMs - ago).toISOString(),
+      org_id: org,
+      provider: "openai",
+      model,
+      input_tokens: 1_000 + i,
+      output_tokens: 300 + i,
+      status_code: 200,
+    });
+    const cost = (e: UsageEventInput) =>
+      Number(e.input_tokens) * prices.input_cost_per_token + Number(e.output_tokens) * prices.output_cost_per_token;
+    const headers = { ...(await bearer(org)), "content-type": "application/json" };
+    type Row = { id: string; cost_usd: number; cost_source: string };
+    const stored = async (ids: string[]) =>
+      await store.query<Row>(
+        "SELECT toString(event_id) AS id, toFloat64(cost_usd) AS cost_usd, cost_source FROM llm_usage WHERE event_id IN {ids:Array(UUID)}",
+        { ids },
+      );
+    const post = async (url: string, events: UsageEventInput[]) => {
+      const res = await fetch(`${url}/v1/events`, { method: "POST", headers, body: JSON.stringify(events) });
+      expect(await res.json()).toEqual({ accepted: events.length, duplicates: 0, rejected: [] });
+    };
+
+    // 1. A day of history of a model the price list does not know: stored unpriced.
+    const history = Array.from({ length: 6 }, (_, i) => event(i, 86_400_000 + i * 60_000));
+    await post(ingest[0]!.url, history.slice(0, 3));
+    await post(ingest[1]!.url, history.slice(3));
+    const historyIds = history.map((e) => e.event_id as string);
+    await waitFor("the history stored", async () => (await stored(historyIds)).length === history.length, 30_000, 200);
+    expect((await stored(historyIds)).map((r) => r.cost_source)).toEqual(history.map(() => "unpriced"));
+
+    const range = `start=${new Date(nowMs - 3 * 86_400_000).toISOString()}&end=${new Date(nowMs + 120_000).toISOString()}`;
+    const unpricedModels = async () =>
+      (
+        (await (await fetch(`${query[1]!.url}/v1/pricing/unpriced?${range}`, { headers })).json()) as { models: { model: string }[] }
+      ).models.map((m) => m.model);
+    expect(await unpricedModels()).toContain(model);
+
+    // 2. The org prices it through a query pod; the pod re-prices the history and announces the new prices.
+    const reloads = ingest.map((p) => p.proc.logs.filter((l) => l.op === "pricing_reload").length);
+    const res = await fetch(`${query[0]!.url}/v1/pricing/overrides/${encodeURIComponent(model)}`, {
+      method: "PUT",
+      headers,
+      body: JSON.stringify(prices),
+    });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { reprice: unknown }).reprice).toMatchObject({ rows_changed: history.length, pricing_updated: true });
+    for (const [i, p] of ingest.entries())
+      await waitFor(
+        `${p.proc.name} reloads prices`,
+        async () => p.proc.logs.filter((l) => l.op === "pricing_reload").length > reloads[i]!,
+        30_000,
+        100,
+      );
+
+    // 3. New events through either ingest pod are priced with the override at ingest.
+    const fresh = [event(100, 1_000), event(101, 1_000)];
+    await post(ingest[0]!.url, fresh.slice(0, 1));
+    await post(ingest[1]!.url, fresh.slice(1));
+    const all = [...history, ...fresh];
+    let rows: Row[] = [];
+    await waitFor(
+      "the new events stored",
+      async () => {
+        rows = await stored(all.map((e) => e.event_id as string));
+        return rows.length === all.length;
+      },
+      30_000,
+      200,
+    );
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    for (const e of all) {
+      const r = byId.get(e.event_id as string)!;
+      expect(r.cost_source, e.event_id as string).toBe("computed");
+      expect(Math.abs(Number(r.cost_usd) - cost(e))).toBeLessThanOrEqual(1e-9);
+    }
+
+    // 4. The other query pod answers from the rebuilt rollups: nothing unpriced, the override's total.
+    const models = (await (await fetch(`${query[1]!.url}/v1/analytics/models?${range}`, { headers })).json()) as {
+      models: { model: string; requests: number; unpriced_requests: number; cost_usd: number }[];
+    };
+    const row = models.models.find((m) => m.model === model);
+    expect(row).toMatchObject({ requests: all.length, unpriced_requests: 0 });
+    expect(Math.abs((row?.cost_usd ?? 0) - all.reduce((s, e) => s + cost(e), 0))).toBeLessThanOrEqual(1e-9);
+    expect(await unpricedModels()).not.toContain(model);
+    const listed = (await (await fetch(`${query[1]!.url}/v1/pricing/overrides`, { headers })).json()) as { overrides: { model: string }[] };
+    expect(listed.overrides.map((o) => o.model)).toEqual([model]);
+  });
+
   it("counts every event once after an ingest pod is SIGKILLed mid-stream and the group rebalances (raw and every rollup)", async () => {
     const org = `${ORG}-kill`;
     const events = liveEvents(3_000, 1515).map((e) => ({ ...e, org_id: org }));

@@ -1,9 +1,9 @@
 import { createStore, migrate, type Store, storeConfigFromEnv, syncTagRollupKeys } from "@tokenmeter/clickhouse";
-import { oldestAcceptedMs, type UsageEvent, validateEvent } from "@tokenmeter/core";
+import { type UsageEvent, validateEvent } from "@tokenmeter/core";
 import { type AuthOptions, issueToken, listen, parseApiKeys } from "@tokenmeter/http";
 import { createIngestService, type IngestTransport } from "@tokenmeter/ingest";
 import { connectPricingUpdates, PriceBook } from "@tokenmeter/pricing";
-import { createWorker, reprice } from "@tokenmeter/pricing-refresh";
+import { createWorker } from "@tokenmeter/pricing-refresh";
 import { createQueryService, createResultCache } from "@tokenmeter/query";
 import type { Hono } from "hono";
 import { Redis } from "ioredis";
@@ -108,15 +108,8 @@ export async function startTokenmeter(config: AppConfig, opts: StartOptions): Pr
         if (!ingest.ready()) throw new Error("Kafka consumer has not joined its group");
       },
     },
-    // An org's new price override: this process prices with it at once, and the model's history is re-priced.
-    onPriceOverride: async (o) => {
-      await prices.reload();
-      const nowMs = (opts.now ?? Date.now)();
-      // History older than raw's retention has no raw rows to re-price.
-      const from = new Date(Math.max(o.from, oldestAcceptedMs(nowMs)));
-      const report = await reprice({ store, book: prices, model: o.model, from, to: new Date(nowMs + 60_000), logger, now: () => nowMs });
-      return { rows_changed: report.rows_changed, months: report.months.map((m) => m.month) };
-    },
+    // A price override is announced on the channel ingest follows (in-process, or Redis when configured).
+    pricingUpdates: pricing.updates,
     mount: [ingest.routes, ...(opts.mount ?? [])],
   });
 

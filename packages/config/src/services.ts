@@ -39,6 +39,7 @@ export const QueryConfig = z.object({
   ...AuthEnv.shape,
   ...StoreEnv.shape,
   ...RedisEnv.shape,
+  ...PricingUpdatesEnv.shape,
   ...CacheEnv.shape,
   ...TagRollupEnv.shape,
   ...BudgetCheckEnv.shape,
@@ -110,10 +111,17 @@ export const AppConfig = z.object({
 export type AppConfig = z.output<typeof AppConfig>;
 
 /**
- * The operator jobs (migrate, rebuild-rollups, backfill, reprice): only
- * storage and logging, so a job never fails on a setting it does not use.
+ * The operator jobs (migrate, rebuild-rollups, backfill, reprice, pricing set):
+ * storage and logging, so a job never fails on a setting it does not use, and
+ * the optional "pricing updated" channel `pricing set` announces an override on.
  */
-export const JobConfig = z.object({ ...StoreEnv.shape, ...ClusterEnv.shape, ...LogEnv.shape });
+export const JobConfig = z.object({
+  ...StoreEnv.shape,
+  ...ClusterEnv.shape,
+  ...LogEnv.shape,
+  ...RedisEnv.shape,
+  ...PricingUpdatesEnv.shape,
+});
 export type JobConfig = z.output<typeof JobConfig>;
 
 /** Every process's schema by the name the README configuration table uses in "read by". */

@@ -123,7 +123,14 @@ export interface EventCost {
   breakdown: CostBreakdown;
   total: number;
   /** Non-empty: the call must be stored unpriced (DESIGN.md: never a silent $0). */
-  unpriced_units: UnitKey[];
+  unpriced_units: readonly UnitKey[];
+}
+
+const NO_UNPRICED: readonly UnitKey[] = Object.freeze([]);
+
+function hasKeys(o: object): boolean {
+  for (const _ in o) return true;
+  return false;
 }
 
 /** An event's cost from its tokens, service tier and units (v1.1). */
@@ -132,10 +139,15 @@ export function computeEventCost(
   e: TokenUsage & { service_tier?: ServiceTier | undefined; units?: Units | undefined; image_size?: string | undefined },
 ): EventCost {
   const breakdown = computeCostBreakdown(p, e, e.service_tier);
-  const units = computeUnitCost(p.units, e.units, e.image_size);
-  breakdown.units = units.usd;
+  let unpriced = NO_UNPRICED;
+  // Most calls carry no units: skip the unit pricing (and its allocations); units stays 0, the sum below unchanged.
+  if (e.units !== undefined && hasKeys(e.units)) {
+    const units = computeUnitCost(p.units, e.units, e.image_size);
+    breakdown.units = units.usd;
+    unpriced = units.unpriced;
+  }
   const total = breakdown.input + breakdown.cached_input + breakdown.cache_write + breakdown.output + breakdown.reasoning + breakdown.units;
-  return { breakdown, total, unpriced_units: units.unpriced };
+  return { breakdown, total, unpriced_units: unpriced };
 }
 
 /**

@@ -1,3 +1,4 @@
+export * from "./apply-override.js";
 export * from "./connect.js";
 export * from "./diff.js";
 export * from "./follow.js";
@@ -6,5 +7,6 @@ export * from "./normalize.js";
 export * from "./overrides.js";
 export * from "./price-book.js";
 export * from "./pricing-table.js";
+export * from "./reprice.js";
 export * from "./snapshot.js";
 export * from "./updates.js";

@@ -22,6 +22,10 @@ export class PriceBook implements Pricer {
   private versionList: readonly PriceVersion[] = [];
   private overrideList: readonly PriceOverride[] = [];
   private changes = 0;
+  /** org → lower-case model → the same lists: the case-insensitive match without a scan per event. */
+  private overridesFolded = new Map<string, Map<string, PriceOverride[]>>();
+  /** Each override's pricing_version text, made once per load rather than once per event. */
+  private overrideVersions = new Map<PriceOverride, string>();
 
   constructor(
     versions: readonly PriceVersion[] = [],
@@ -57,15 +61,28 @@ export class PriceBook implements Pricer {
       byModel.set(o.model, list);
       out.set(o.org_id, byModel);
     }
-    for (const byModel of out.values()) for (const list of byModel.values()) list.sort((a, b) => a.effective_from_ms - b.effective_from_ms);
+    const folded = new Map<string, Map<string, PriceOverride[]>>();
+    const versions = new Map<PriceOverride, string>();
+    for (const [org, byModel] of out) {
+      const lower = new Map<string, PriceOverride[]>();
+      for (const [model, list] of byModel) {
+        list.sort((a, b) => a.effective_from_ms - b.effective_from_ms);
+        // The first model (in insertion order) of each lower-case name, as the scan this replaces found it.
+        if (!lower.has(model.toLowerCase())) lower.set(model.toLowerCase(), list);
+        for (const o of list) versions.set(o, `override:${new Date(o.effective_from_ms).toISOString()}`);
+      }
+      folded.set(org, lower);
+    }
     this.overrides = out;
+    this.overridesFolded = folded;
+    this.overrideVersions = versions;
   }
 
   /** The org's override in effect for a model at an instant (exact name, then case-insensitive). */
   override(org: string, model: string, atMs: number): PriceOverride | undefined {
     const byModel = this.overrides.get(org);
     if (!byModel) return undefined;
-    const list = byModel.get(model) ?? [...byModel.entries()].find(([m]) => m.toLowerCase() === model.toLowerCase())?.[1] ?? [];
+    const list = byModel.get(model) ?? this.overridesFolded.get(org)?.get(model.toLowerCase()) ?? [];
     for (let i = list.length - 1; i >= 0; i--) {
       const o = list[i];
       if (o && o.effective_from_ms <= atMs) return o;
@@ -103,10 +120,11 @@ export class PriceBook implements Pricer {
     if (own) {
       const c = computeEventCost(own.prices, e);
       if (c.unpriced_units.length > 0) return { cost_usd: 0, cost_source: "unpriced", pricing_version: "" };
-      const version = `override:${new Date(own.effective_from_ms).toISOString()}`;
+      const version = this.overrideVersions.get(own) ?? `override:${new Date(own.effective_from_ms).toISOString()}`;
       return { cost_usd: c.total, cost_source: "computed", pricing_version: version, breakdown: c.breakdown };
     }
-    const v = this.lookup(e.provider, e.model, e.event_time_ms, imageVariants(e.image_size, e.image_quality));
+    // No image size: no variant (imageVariants would return []), without its allocation per event.
+    const v = this.lookup(e.provider, e.model, e.event_time_ms, e.image_size ? imageVariants(e.image_size, e.image_quality) : NO_VARIANTS);
     if (!v) return { cost_usd: 0, cost_source: "unpriced", pricing_version: "" };
     const c = computeEventCost(v.prices, e);
     if (c.unpriced_units.length > 0) return { cost_usd: 0, cost_source: "unpriced", pricing_version: "" };
@@ -131,8 +149,8 @@ export class PriceBook implements Pricer {
   }
 
   /** The table key a reported (provider, model) prices as, or null if none. */
-  resolve(provider: string, model: string, variants: readonly string[] = []): string | null {
-    const memoKey = `${provider}\u0000${model}\u0000${variants.join("\u0000")}`;
+  resolve(provider: string, model: string, variants: readonly string[] = NO_VARIANTS): string | null {
+    const memoKey = variants.length === 0 ? `${provider}\u0000${model}\u0000` : `${provider}\u0000${model}\u0000${variants.join("\u0000")}`;
     const memo = this.resolved.get(memoKey);
     if (memo !== undefined) return memo;
     const plain = candidateKeys(provider, model);
@@ -176,6 +194,9 @@ export class PriceBook implements Pricer {
     return this.byModel.size;
   }
 }
+
+/** No image variant: shared by every call that is not an image call. */
+const NO_VARIANTS: readonly string[] = Object.freeze([]);
 
 /**
  * Image variant prefixes the way LiteLLM keys them: `<quality>/<size>/`, then

@@ -2,7 +2,6 @@ export * from "./config.js";
 export * from "./job.js";
 export * from "./metrics.js";
 export * from "./refresh.js";
-export * from "./reprice.js";
 export * from "./schedule.js";
 export * from "./seed.js";
 export * from "./sources/index.js";

@@ -1,5 +1,5 @@
 import type { Store } from "@tokenmeter/clickhouse";
-import { PriceBook, type PricingUpdates } from "@tokenmeter/pricing";
+import { PriceBook, type PricingUpdates, reprice } from "@tokenmeter/pricing";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
@@ -7,7 +7,6 @@ import type { PricingConfig } from "./config.js";
 import { type PricingWorker, type RepriceJobData, startPricingWorker } from "./job.js";
 import { createPricingMetrics } from "./metrics.js";
 import { type RefreshResult, runPricingRefresh } from "./refresh.js";
-import { reprice } from "./reprice.js";
 import { type InProcessSchedule, startInProcessSchedule } from "./schedule.js";
 import { reportStoredPrices, seedBundledPrices } from "./seed.js";
 import { sourceFromSpec } from "./sources/index.js";

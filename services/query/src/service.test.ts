@@ -58,6 +58,7 @@ describe("createQueryService with a config naming Redis", () => {
       ...AlertsConfig.parse({}),
       TOKENMETER_REDIS_URL: process.env.TOKENMETER_TEST_REDIS_URL ?? "redis://127.0.0.1:6379",
       TOKENMETER_REDIS_KEY_PREFIX: `test-service-${process.pid}-${Date.now()}:`,
+      TOKENMETER_REDIS_PREFIX: `test-service-${process.pid}-${Date.now()}`,
     };
     const replica = () =>
       createQueryService({

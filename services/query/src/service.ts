@@ -1,6 +1,7 @@
 import type { Store } from "@tokenmeter/clickhouse";
 import { createOutageLog } from "@tokenmeter/core";
 import type { AuthOptions } from "@tokenmeter/http";
+import { connectPricingUpdates, type PricingUpdates } from "@tokenmeter/pricing";
 import type { Hono } from "hono";
 import { Redis } from "ioredis";
 import type { Logger } from "pino";
@@ -12,7 +13,7 @@ import { type BudgetRuntime, createBudgetRuntime } from "./budgets/runtime.js";
 import type { ResultCache } from "./cache.js";
 import { deliveryPolicy, type QueryConfig } from "./config.js";
 import { createDashboardRoutes } from "./dashboard/index.js";
-import { createPricingRoutes, type PricingRoutesOptions } from "./routes/pricing.js";
+import { createPricingRoutes } from "./routes/pricing.js";
 
 export interface QueryServiceDeps {
   store: Store;
@@ -26,8 +27,11 @@ export interface QueryServiceDeps {
   readiness?: Record<string, () => Promise<void>>;
   /** Routes of other services sharing this server (the all-in-one mounts HTTP ingest here). */
   mount?: Hono[];
-  /** Called after an org's price override is stored (the all-in-one reloads its price book and re-prices). */
-  onPriceOverride?: PricingRoutesOptions["onOverride"];
+  /**
+   * Where a price override publishes "pricing updated" (the all-in-one passes the channel its ingest follows).
+   * Unset: Redis when `config` names it (the channel the worker publishes on), else no other pricer is told.
+   */
+  pricingUpdates?: PricingUpdates;
   /**
    * The settings the service builds its budget runtime and webhook policy from
    * (the query service's and the all-in-one's configs both carry them). Unset:
@@ -51,6 +55,7 @@ export type QueryServiceSettings = Pick<
   | "TOKENMETER_BUDGET_REFRESH_MS"
   | "TOKENMETER_REDIS_URL"
   | "TOKENMETER_REDIS_KEY_PREFIX"
+  | "TOKENMETER_REDIS_PREFIX"
   | "TOKENMETER_WEBHOOK_ALLOW_PRIVATE"
   | "TOKENMETER_WEBHOOK_TIMEOUT_MS"
   | "TOKENMETER_WEBHOOK_RETRY_BASE_MS"
@@ -66,7 +71,8 @@ export interface QueryService {
 
 /**
  * The query service, whole: the analytics API behind auth and the cache, the
- * pricing API, budgets (the pre-call check) and alerts, the dashboard
+ * pricing API (a price override is saved, announced on "pricing updated" and
+ * the model's history re-priced — in every topology), budgets (the pre-call check) and alerts, the dashboard
  * (`GET /`), OpenAPI, health and metrics. The
  * standalone process (main.ts) and the all-in-one both serve exactly this, so
  * the two cannot drift apart (DESIGN.md "Service topology").
@@ -74,6 +80,9 @@ export interface QueryService {
 export function createQueryService(deps: QueryServiceDeps): QueryService {
   const budgets = deps.budgets ? { runtime: deps.budgets, close: async () => {} } : startBudgets(deps);
   const alertPolicy = deps.alertPolicy ?? (deps.config ? deliveryPolicy(deps.config) : undefined);
+  // "pricing updated" after a price override: the caller's channel, else the deployment's Redis one.
+  const ownUpdates =
+    !deps.pricingUpdates && deps.config?.TOKENMETER_REDIS_URL ? connectPricingUpdates(deps.config, deps.logger) : undefined;
   const app = createQueryApp({
     store: deps.store,
     cache: deps.cache,
@@ -85,7 +94,13 @@ export function createQueryService(deps: QueryServiceDeps): QueryService {
     budgets: budgets.runtime,
     ...(alertPolicy ? { alertPolicy } : {}),
     mount: [
-      createPricingRoutes({ store: deps.store, auth: deps.auth, now: deps.now, onOverride: deps.onPriceOverride }),
+      createPricingRoutes({
+        store: deps.store,
+        auth: deps.auth,
+        now: deps.now,
+        logger: deps.logger,
+        updates: deps.pricingUpdates ?? ownUpdates?.updates,
+      }),
       createDashboardRoutes(),
       ...(deps.mount ?? []),
     ],
@@ -95,6 +110,7 @@ export function createQueryService(deps: QueryServiceDeps): QueryService {
     async close() {
       await budgets.close();
       await deps.cache.close();
+      ownUpdates?.close();
     },
   };
 }

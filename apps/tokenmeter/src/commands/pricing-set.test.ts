@@ -1,5 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { toUsageRow, type UsageEvent } from "@tokenmeter/core";
+import { type PricingUpdate, pricingChannel, RedisPricingUpdates } from "@tokenmeter/pricing";
+import { Redis } from "ioredis";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dropTestStore, openTestStore } from "../../../../test/support/store.js";
@@ -63,5 +65,23 @@ describe("tokenmeter pricing set", () => {
       { org_id: "acme", priced: 5, cost: "0.002112" },
       { org_id: "globex", priced: 0, cost: "0" },
     ]);
+  });
+
+  it('with Redis configured, announces the override on the deployment\'s "pricing updated" channel', async () => {
+    const prefix = `test-pricing-set-${randomUUID().slice(0, 8)}`;
+    const url = process.env.TOKENMETER_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
+    const redis = new Redis(url);
+    const heard: PricingUpdate[] = [];
+    const unsubscribe = await new RedisPricingUpdates({ redis, channel: pricingChannel(prefix) }).subscribe((u) => heard.push(u));
+    try {
+      const config = { TOKENMETER_REDIS_URL: url, TOKENMETER_REDIS_PREFIX: prefix };
+      const ctx = { store, logger: pino({ level: "silent" }), config } as unknown as JobContext;
+      expect(await setJob(ctx, { org: "initech", model: "ft:initech-v1", input: "1e-7", output: "2e-7" }, NOW)).toBe(0);
+      for (let i = 0; i < 50 && heard.length === 0; i++) await new Promise((r) => setTimeout(r, 100));
+      expect(heard).toEqual([{ version: expect.any(String), changed_models: 1 }]);
+    } finally {
+      await unsubscribe();
+      redis.disconnect();
+    }
   });
 });

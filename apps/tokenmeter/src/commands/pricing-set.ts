@@ -1,6 +1,4 @@
-import { oldestAcceptedMs } from "@tokenmeter/core";
-import { PriceBook, savePriceOverride } from "@tokenmeter/pricing";
-import { reprice } from "@tokenmeter/pricing-refresh";
+import { applyPriceOverride, connectPricingUpdates } from "@tokenmeter/pricing";
 import type { Command } from "commander";
 import { EXIT, type ExitCode, type JobContext, runJob, UsageError, usageExitCodes } from "../jobs/run.js";
 
@@ -31,7 +29,7 @@ export function registerPricingSet(pricing: Command): void {
   });
 }
 
-export async function setJob({ store, logger }: JobContext, args: SetArgs, now = Date.now()): Promise<ExitCode> {
+export async function setJob({ store, logger, config }: JobContext, args: SetArgs, now = Date.now()): Promise<ExitCode> {
   // 1. Validate every value, reporting each problem.
   const usd = (name: string, v: string | undefined): number | null => {
     if (v === undefined) return null;
@@ -50,18 +48,16 @@ export async function setJob({ store, logger }: JobContext, args: SetArgs, now =
     reasoning: null,
     tiers: [],
   };
-  // 2. Save, 3. re-price the org's stored events of the model (raw retention bounds how far back).
-  await savePriceOverride(store, { org_id: args.org, model: args.model, effective_from_ms: from, prices });
-  const book = await PriceBook.load(store);
-  const report = await reprice({
+  // 2. Save, 3. re-price the org's stored events of the model (raw retention bounds how far back): the API's path.
+  //    With Redis configured (in a pod), running ingest replicas are told on "pricing updated" and reload.
+  const pricing = config.TOKENMETER_REDIS_URL ? connectPricingUpdates(config, logger) : undefined;
+  const report = await applyPriceOverride({
     store,
-    book,
-    model: args.model,
-    from: new Date(Math.max(from, oldestAcceptedMs(now))),
-    to: new Date(now + 60_000),
+    override: { org_id: args.org, model: args.model, effective_from_ms: from, prices },
+    updates: pricing?.updates,
     logger,
     now: () => now,
-  });
+  }).finally(() => pricing?.close());
   logger.info(
     { op: "pricing_set", org: args.org, model: args.model, rows_changed: report.rows_changed },
     "override saved, history re-priced",

@@ -1,14 +1,6 @@
 import { createOutageLog } from "@tokenmeter/core";
-import { PriceBook } from "@tokenmeter/pricing";
-import {
-  enqueueReprice,
-  loadConfig,
-  PricingWorkerConfig,
-  type RepriceProgress,
-  type RepriceReport,
-  readEnv,
-  reprice,
-} from "@tokenmeter/pricing-refresh";
+import { PriceBook, type RepriceProgress, type RepriceReport, reprice } from "@tokenmeter/pricing";
+import { enqueueReprice, loadConfig, PricingWorkerConfig, readEnv } from "@tokenmeter/pricing-refresh";
 import cliProgress from "cli-progress";
 import type { Command } from "commander";
 import { Redis } from "ioredis";

@@ -1,7 +1,15 @@
 import type { Store } from "@tokenmeter/clickhouse";
 import { ApiError, type AuthEnv, type AuthOptions, authenticate } from "@tokenmeter/http";
-import { latestByModel, loadPriceOverrides, loadPriceVersions, type PriceVersion, savePriceOverride } from "@tokenmeter/pricing";
+import {
+  applyPriceOverride,
+  latestByModel,
+  loadPriceOverrides,
+  loadPriceVersions,
+  type PriceVersion,
+  type PricingUpdates,
+} from "@tokenmeter/pricing";
 import { Hono } from "hono";
+import { type Logger, pino } from "pino";
 import { z } from "zod";
 
 export interface PricingRoutesOptions {
@@ -9,12 +17,13 @@ export interface PricingRoutesOptions {
   auth: AuthOptions;
   /** Clock in epoch ms (default Date.now): the default range of /unpriced. */
   now?: () => number;
+  /** Where a price override's re-pricing logs (default: silent). */
+  logger?: Logger;
   /**
-   * After an override is saved: make every pricer follow it and re-price the
-   * org's history of the model from `from` on (the all-in-one reloads its
-   * PriceBook and runs the re-pricing job). Its result is returned as `reprice`.
+   * Where a saved override announces "pricing updated", so every process that
+   * prices events reloads (Redis in a deployment, in-process in the all-in-one).
    */
-  onOverride?: (o: { org_id: string; model: string; from: number }) => Promise<unknown>;
+  updates?: PricingUpdates;
 }
 
 const price = z.number().finite().nonnegative();
@@ -47,6 +56,7 @@ const MAX_UNPRICED_DAYS = 400;
 export function createPricingRoutes(opts: PricingRoutesOptions): Hono {
   const app = new Hono<AuthEnv>();
   const now = opts.now ?? Date.now;
+  const logger = opts.logger ?? pino({ level: "silent" });
   app.use("/v1/pricing/*", authenticate(opts.auth));
 
   app.get("/v1/pricing/models", async (c) => {
@@ -78,8 +88,15 @@ export function createPricingRoutes(opts: PricingRoutesOptions): Hono {
       reasoning: b.output_cost_per_reasoning_token ?? null,
       tiers: [],
     };
-    await savePriceOverride(opts.store, { org_id, model, effective_from_ms: from, prices });
-    const reprice = opts.onOverride ? await opts.onOverride({ org_id, model, from }) : null;
+    // Saved, announced to every pricer, then the model's history re-priced (the same path as `tokenmeter pricing set`).
+    const applied = await applyPriceOverride({
+      store: opts.store,
+      override: { org_id, model, effective_from_ms: from, prices },
+      updates: opts.updates,
+      logger,
+      now,
+    });
+    const reprice = { rows_changed: applied.rows_changed, months: applied.months, pricing_updated: applied.published };
     return c.json({ org_id, model, effective_from: new Date(from).toISOString(), ...b, reprice });
   });
 

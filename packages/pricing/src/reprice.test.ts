@@ -1,12 +1,12 @@
 import { randomUUID } from "node:crypto";
 import type { ChdbStore } from "@tokenmeter/clickhouse";
 import { toUsageRow, type UsageEvent } from "@tokenmeter/core";
-import { diffPrices, insertPriceVersions, PriceBook, parseLiteLlmDocument, planVersions } from "@tokenmeter/pricing";
-import { madeUpDocument, usageEvent } from "@tokenmeter/pricing/testing";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dropTestStore, openTestStore } from "../../../test/support/store.js";
+import { diffPrices, insertPriceVersions, PriceBook, parseLiteLlmDocument, planVersions } from "./index.js";
 import { reprice, scanSql } from "./reprice.js";
+import { madeUpDocument, usageEvent } from "./testing.js";
 
 const logger = pino({ level: "silent" });
 const NOW = Date.parse("2026-11-23T12:00:00Z");

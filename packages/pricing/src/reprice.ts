@@ -9,8 +9,8 @@ import {
   type UsageEvent,
   usdText,
 } from "@tokenmeter/core";
-import type { PriceBook } from "@tokenmeter/pricing";
 import type { Logger } from "pino";
+import type { PriceBook } from "./price-book.js";
 
 export interface RepriceOptions {
   store: Store;

@@ -1,0 +1,70 @@
+import type { Store } from "@tokenmeter/clickhouse";
+import { oldestAcceptedMs } from "@tokenmeter/core";
+import type { Logger } from "pino";
+import { type PriceOverride, savePriceOverride } from "./overrides.js";
+import { PriceBook } from "./price-book.js";
+import { reprice } from "./reprice.js";
+import type { PricingUpdates } from "./updates.js";
+
+export interface ApplyOverrideOptions {
+  store: Store;
+  override: PriceOverride;
+  /**
+   * Where "pricing updated" is published so every pricer reloads: Redis in a
+   * deployment (every ingest replica), in-process in the all-in-one. Unset: no
+   * other pricer is told (the CLI, whose processes price nothing afterwards).
+   */
+  updates?: PricingUpdates;
+  logger: Logger;
+  /** Clock in epoch ms (default Date.now): the end of the re-priced range and the retention guard. */
+  now?: () => number;
+}
+
+export interface AppliedOverride {
+  rows_changed: number;
+  /** Months whose raw rows were rewritten and rollups rebuilt (YYYY-MM). */
+  months: string[];
+  /** "pricing updated" was published (false: no channel, or publishing failed; see the log). */
+  published: boolean;
+}
+
+/**
+ * An org's price override, end to end — the one path of the API (query
+ * service, standalone or all-in-one) and `tokenmeter pricing set`:
+ * 1. save it (model_price_overrides);
+ * 2. publish "pricing updated", so every process pricing events reloads and
+ *    prices new events of the model with it (ADR 0005);
+ * 3. re-price the model's stored history from max(effective_from, oldest row
+ *    raw retains) to now + 1 min, rebuilding the touched rollup months.
+ * Publishing comes before the re-pricing so the ingest replicas switch while
+ * the history is rewritten; a failed publish is logged and the re-pricing
+ * still runs (the next refresh's notice reloads the replicas).
+ */
+export async function applyPriceOverride(opts: ApplyOverrideOptions): Promise<AppliedOverride> {
+  const o = opts.override;
+  const log = opts.logger.child({ op: "price_override", org_id: o.org_id, model: o.model });
+  await savePriceOverride(opts.store, o);
+  const book = await PriceBook.load(opts.store);
+  let published = false;
+  if (opts.updates) {
+    try {
+      await opts.updates.publish({ version: book.version, changed_models: 1 });
+      published = true;
+    } catch (err) {
+      log.error({ err }, "override saved but 'pricing updated' not published; ingest prices with it after the next notice");
+    }
+  }
+  const nowMs = (opts.now ?? Date.now)();
+  const report = await reprice({
+    store: opts.store,
+    book,
+    model: o.model,
+    // History older than raw's retention has no raw rows to re-price.
+    from: new Date(Math.max(o.effective_from_ms, oldestAcceptedMs(nowMs))),
+    to: new Date(nowMs + 60_000),
+    logger: log,
+    now: () => nowMs,
+  });
+  log.info({ rows_changed: report.rows_changed, published }, "price override applied");
+  return { rows_changed: report.rows_changed, months: report.months.map((m) => m.month), published };
+}
