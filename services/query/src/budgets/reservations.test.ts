@@ -55,3 +55,14 @@ for (const [name, make] of impls) {
     });
   });
 }
+
+describe("redis reservations", () => {
+  it("a short hold does not shorten the life of a longer one on the same line", async () => {
+    const prefix = `test-${randomUUID()}`;
+    const r = new RedisReservations(redis, prefix);
+    const now = Date.now();
+    await r.hold({ org_id: "o", lines: [line()], reservation: { id: "long", ttlMs: 3_600_000 }, now });
+    await r.hold({ org_id: "o", lines: [line()], reservation: { id: "short", ttlMs: 1_000 }, now });
+    for (const suffix of ["exp", "amt"]) expect(await redis.pttl(`${prefix}:budget-hold:{o}:b1::${suffix}`)).toBeGreaterThan(3_600_000);
+  });
+});

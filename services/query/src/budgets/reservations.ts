@@ -113,7 +113,9 @@ if allowed == 1 and id ~= '' then
   for i = 1, n do
     local z = KEYS[2 * i - 1]; local h = KEYS[2 * i]
     redis.call('ZADD', z, expires, id); redis.call('HSET', h, id, ARGV[5 + (i - 1) * 4 + 4])
-    redis.call('PEXPIRE', z, ttl + 60000); redis.call('PEXPIRE', h, ttl + 60000)
+    -- Lines are shared by holds of different TTLs: only ever lengthen their life.
+    if redis.call('PTTL', z) < ttl + 60000 then redis.call('PEXPIRE', z, ttl + 60000) end
+    if redis.call('PTTL', h) < ttl + 60000 then redis.call('PEXPIRE', h, ttl + 60000) end
   end
   reserved = 1
 end
