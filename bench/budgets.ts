@@ -16,6 +16,7 @@ import { randomUUID } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import { createServer, type Socket } from "node:net";
 import { join } from "node:path";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { serve } from "@hono/node-server";
 import { toUsageRow, type UsageEvent } from "@tokenmeter/core";
 import { issueToken } from "@tokenmeter/http";
@@ -30,7 +31,7 @@ import { MemoryResultCache } from "../services/query/src/cache.js";
 import { benchArgs, numberOption } from "./lib/args.js";
 import { benchDataDir, openBenchStore, removeDataDir } from "./lib/chdb.js";
 import { type Figure, writeResult } from "./lib/results.js";
-import { type Distribution, distribution } from "./lib/stats.js";
+import { type Distribution, distribution, round } from "./lib/stats.js";
 
 const args = benchArgs();
 const rps = numberOption(args, "rps", 500, 500);
@@ -39,6 +40,8 @@ const budgetCount = numberOption(args, "budgets", 1_000, 100);
 const groups = numberOption(args, "groups", 100, 100);
 const probes = numberOption(args, "probes", 50, 15);
 const eventsPerGroup = numberOption(args, "events-per-group", 200, 50);
+/** The check snapshot's refresh interval (TOKENMETER_BUDGET_REFRESH_MS). */
+const refreshMs = numberOption(args, "refresh-ms", 1_000, 1_000);
 const SECRET = "bench-budgets-secret-0123456789abcdef";
 const ORG = "bench-budgets";
 /** The org the check is measured on: a realistic handful of budgets match each call (the evaluation org has them all). */
@@ -132,7 +135,7 @@ await budgets.create(
 say(`created ${budgetCount} budgets and rules (webhooks to a receiver that never answers)`);
 
 // 3. The app with the check's snapshot.
-const runtime = createBudgetRuntime({ store, logger, now: Date.now, refreshMs: 1_000 });
+const runtime = createBudgetRuntime({ store, logger, now: Date.now, refreshMs });
 const app = createQueryApp({
   store,
   cache: new MemoryResultCache(),
@@ -160,6 +163,9 @@ say(`first check (loads the org's snapshot: 5 budgets) ${Math.round(performance.
 // 4. Check latency at a fixed arrival rate, from a separate process (as an agent runtime
 //    calls it): the figure is the service's, not shared with the generator's event loop.
 async function checkLoad(label: string) {
+  // How long this process's event loop stalls while it serves the load (chDB reads, refreshes, GC).
+  const stalls = monitorEventLoopDelay({ resolution: 10 });
+  stalls.enable();
   const child = spawn(
     process.execPath,
     [
@@ -179,11 +185,13 @@ async function checkLoad(label: string) {
     out += String(c);
   });
   const code = await new Promise<number | null>((r) => child.once("exit", r));
+  stalls.disable();
   if (code !== 0) throw new Error(`check load generator exited with ${code}`);
+  const loop = { p99: round(stalls.percentile(99) / 1e6), max: round(stalls.max / 1e6) };
   const d = JSON.parse(out.trim().split("\n").at(-1) ?? "{}") as Distribution & { failed: number };
   const failed = d.failed;
   say(
-    `check ${label}: ${d.count} requests at ${rps}/s from a separate process (${failed} failed): p50 ${d.p50} ms, p99 ${d.p99} ms, max ${d.max} ms`,
+    `check ${label}: ${d.count} requests at ${rps}/s from a separate process (${failed} failed): p50 ${d.p50} ms, p99 ${d.p99} ms, max ${d.max} ms; app event-loop delay p99 ${loop.p99} ms, max ${loop.max} ms`,
   );
   // In process (app.request, no socket): what the check itself costs, without the loopback HTTP stack.
   const inproc: number[] = [];
@@ -198,7 +206,7 @@ async function checkLoad(label: string) {
   }
   const ip = distribution(inproc);
   say(`check ${label}, in process: p50 ${ip.p50} ms, p99 ${ip.p99} ms`);
-  return { ...d, in_process: ip };
+  return { ...d, event_loop_delay: loop, in_process: ip };
 }
 const quiet = await checkLoad("idle");
 figures.push({
