@@ -162,9 +162,10 @@ say(`first check (loads the org's snapshot: 5 budgets) ${Math.round(performance.
 
 // 4. Check latency at a fixed arrival rate, from a separate process (as an agent runtime
 //    calls it): the figure is the service's, not shared with the generator's event loop.
+const LOOP_RESOLUTION_MS = 10;
 async function checkLoad(label: string) {
   // How long this process's event loop stalls while it serves the load (chDB reads, refreshes, GC).
-  const stalls = monitorEventLoopDelay({ resolution: 10 });
+  const stalls = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
   stalls.enable();
   const child = spawn(
     process.execPath,
@@ -187,7 +188,9 @@ async function checkLoad(label: string) {
   const code = await new Promise<number | null>((r) => child.once("exit", r));
   stalls.disable();
   if (code !== 0) throw new Error(`check load generator exited with ${code}`);
-  const loop = { p99: round(stalls.percentile(99) / 1e6), max: round(stalls.max / 1e6) };
+  // The histogram records each timer period whole: the stall is what exceeds the resolution.
+  const beyond = (ns: number) => round(Math.max(0, ns / 1e6 - LOOP_RESOLUTION_MS));
+  const loop = { p99: beyond(stalls.percentile(99)), max: beyond(stalls.max) };
   const d = JSON.parse(out.trim().split("\n").at(-1) ?? "{}") as Distribution & { failed: number };
   const failed = d.failed;
   say(
