@@ -6,12 +6,17 @@
  *
  *   tsx bench/budgets.ts [--quick] [--rps=500] [--duration-ms=20000] [--budgets=1000] [--groups=100] [--probes=50]
  *
- * One process: chDB, the query app on 127.0.0.1 and the load generator share
- * its event loop, so the check latencies include the generator's share.
+ * chDB and the query app on 127.0.0.1 run in this process; the check's load
+ * generator runs in a child process (bench/lib/check-load-process.ts), as an
+ * agent runtime would, so the HTTP figure is the service's. The in-process
+ * figure (app.request, no socket) is what the check itself costs.
  */
+import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import { createServer, type Socket } from "node:net";
+import { join } from "node:path";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { serve } from "@hono/node-server";
 import { toUsageRow, type UsageEvent } from "@tokenmeter/core";
 import { issueToken } from "@tokenmeter/http";
@@ -26,7 +31,7 @@ import { MemoryResultCache } from "../services/query/src/cache.js";
 import { benchArgs, numberOption } from "./lib/args.js";
 import { benchDataDir, openBenchStore, removeDataDir } from "./lib/chdb.js";
 import { type Figure, writeResult } from "./lib/results.js";
-import { distribution } from "./lib/stats.js";
+import { type Distribution, distribution, round } from "./lib/stats.js";
 
 const args = benchArgs();
 const rps = numberOption(args, "rps", 500, 500);
@@ -35,6 +40,8 @@ const budgetCount = numberOption(args, "budgets", 1_000, 100);
 const groups = numberOption(args, "groups", 100, 100);
 const probes = numberOption(args, "probes", 50, 15);
 const eventsPerGroup = numberOption(args, "events-per-group", 200, 50);
+/** The check snapshot's refresh interval (TOKENMETER_BUDGET_REFRESH_MS). */
+const refreshMs = numberOption(args, "refresh-ms", 1_000, 1_000);
 const SECRET = "bench-budgets-secret-0123456789abcdef";
 const ORG = "bench-budgets";
 /** The org the check is measured on: a realistic handful of budgets match each call (the evaluation org has them all). */
@@ -128,7 +135,7 @@ await budgets.create(
 say(`created ${budgetCount} budgets and rules (webhooks to a receiver that never answers)`);
 
 // 3. The app with the check's snapshot.
-const runtime = createBudgetRuntime({ store, logger, now: Date.now, refreshMs: 1_000 });
+const runtime = createBudgetRuntime({ store, logger, now: Date.now, refreshMs });
 const app = createQueryApp({
   store,
   cache: new MemoryResultCache(),
@@ -153,32 +160,42 @@ const t0 = performance.now();
 await post("/v1/budgets/check", { user_id: "u1" });
 say(`first check (loads the org's snapshot: 5 budgets) ${Math.round(performance.now() - t0)} ms`);
 
-// 4. Check latency at a fixed arrival rate (open loop: a slow answer does not slow the arrivals).
+// 4. Check latency at a fixed arrival rate, from a separate process (as an agent runtime
+//    calls it): the figure is the service's, not shared with the generator's event loop.
+const LOOP_RESOLUTION_MS = 10;
 async function checkLoad(label: string) {
-  const lat: number[] = [];
-  let failed = 0;
-  const inflight: Promise<void>[] = [];
-  const start = performance.now();
-  const total = Math.floor((rps * durationMs) / 1000);
-  for (let i = 0; i < total; i++) {
-    const due = start + (i * 1000) / rps;
-    const wait = due - performance.now();
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    inflight.push(
-      (async () => {
-        const t = performance.now();
-        try {
-          await post("/v1/budgets/check", { user_id: `u${i % groups}`, estimate: 0.001 });
-          lat.push(performance.now() - t);
-        } catch {
-          failed++;
-        }
-      })(),
-    );
-  }
-  await Promise.all(inflight);
-  const d = distribution(lat);
-  say(`check ${label}: ${d.count} requests at ${rps}/s (${failed} failed): p50 ${d.p50} ms, p99 ${d.p99} ms, max ${d.max} ms`);
+  // How long this process's event loop stalls while it serves the load (chDB reads, refreshes, GC).
+  const stalls = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
+  stalls.enable();
+  const child = spawn(
+    process.execPath,
+    [
+      "--import",
+      "tsx",
+      "bench/lib/check-load-process.ts",
+      `--url=${base}`,
+      `--token=${token}`,
+      `--rps=${rps}`,
+      `--duration-ms=${durationMs}`,
+      `--groups=${groups}`,
+    ],
+    { cwd: join(import.meta.dirname, ".."), stdio: ["ignore", "pipe", "inherit"] },
+  );
+  let out = "";
+  child.stdout.on("data", (c) => {
+    out += String(c);
+  });
+  const code = await new Promise<number | null>((r) => child.once("exit", r));
+  stalls.disable();
+  if (code !== 0) throw new Error(`check load generator exited with ${code}`);
+  // The histogram records each timer period whole: the stall is what exceeds the resolution.
+  const beyond = (ns: number) => round(Math.max(0, ns / 1e6 - LOOP_RESOLUTION_MS));
+  const loop = { p99: beyond(stalls.percentile(99)), max: beyond(stalls.max) };
+  const d = JSON.parse(out.trim().split("\n").at(-1) ?? "{}") as Distribution & { failed: number };
+  const failed = d.failed;
+  say(
+    `check ${label}: ${d.count} requests at ${rps}/s from a separate process (${failed} failed): p50 ${d.p50} ms, p99 ${d.p99} ms, max ${d.max} ms; app event-loop delay p99 ${loop.p99} ms, max ${loop.max} ms`,
+  );
   // In process (app.request, no socket): what the check itself costs, without the loopback HTTP stack.
   const inproc: number[] = [];
   for (let i = 0; i < 2_000; i++) {
@@ -192,10 +209,16 @@ async function checkLoad(label: string) {
   }
   const ip = distribution(inproc);
   say(`check ${label}, in process: p50 ${ip.p50} ms, p99 ${ip.p99} ms`);
-  return { ...d, failed, in_process: ip };
+  return { ...d, event_loop_delay: loop, in_process: ip };
 }
 const quiet = await checkLoad("idle");
-figures.push({ scenario: "budgets", metric: `check p99 at ${rps} rps (HTTP, loopback)`, value: quiet.p99, unit: "ms", target: "<= 5" });
+figures.push({
+  scenario: "budgets",
+  metric: `check p99 at ${rps} rps (HTTP, loopback, generator in its own process)`,
+  value: quiet.p99,
+  unit: "ms",
+  target: "<= 5",
+});
 figures.push({ scenario: "budgets", metric: "check p99 in process (no socket)", value: quiet.in_process.p99, unit: "ms" });
 
 // 5. Spent lag: insert one event for the probe budget, poll the check until its spent moves.

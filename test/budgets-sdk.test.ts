@@ -3,10 +3,11 @@ import { serve } from "@hono/node-server";
 import type { ChdbStore } from "@tokenmeter/clickhouse";
 import { issueToken } from "@tokenmeter/http";
 import { createBudgetRuntime, createQueryApp, MemoryResultCache } from "@tokenmeter/query";
-import { BudgetCheckError, BudgetExceededError, createBudgetClient } from "@tokenmeter/sdk";
+import { BudgetCheckError, BudgetExceededError, createBudgetClient, createUsageClient, HttpTransport } from "@tokenmeter/sdk";
 import { pino } from "pino";
 import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type RunningAllInOne, startAllInOne } from "./support/all-in-one.js";
 import { dropTestStore, openTestStore } from "./support/store.js";
 
 // The SDK's check/reserve against a real server on a real store: an agent loop
@@ -82,5 +83,56 @@ describe("SDK budget client", () => {
     const err = await client.check({}).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(BudgetCheckError);
     expect(err).toMatchObject({ status: 401, retryable: false });
+  });
+});
+
+describe("SDK reserve + track in the all-in-one", () => {
+  let aio: RunningAllInOne | undefined;
+  afterAll(async () => {
+    await aio?.stop();
+  });
+
+  it("track({ event_id: hold.key }) settles the hold: the budget ends up counting the call once, and never less in between", async () => {
+    aio = await startAllInOne({ TOKENMETER_DEMO_EVENTS: "0", TOKENMETER_BUDGET_REFRESH_MS: "200" });
+    const { url, token } = aio;
+    const created = await fetch(`${url}/v1/budgets`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify({
+        name: "settler cap",
+        metric: "requests",
+        limit: 10,
+        window: { period: "day", tz: "UTC" },
+        scope: { agent_id: "settler" },
+        enforcement: "hard",
+      }),
+    });
+    expect(created.status, await created.clone().text()).toBe(201);
+    const budgets = createBudgetClient({ baseUrl: url, token });
+    const call = { agent_id: "settler", provider: "openai", model: "gpt-4o" };
+    const hold = await budgets.reserve({ ...call, estimate: 1 });
+    expect(hold.key).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    expect(hold.id).toBe(hold.key);
+    // Another call's hold, whose event never comes: it stays.
+    const other = await budgets.reserve({ ...call, estimate: 2 });
+
+    const usage = createUsageClient({ transport: new HttpTransport({ url, token }), flushOnExit: false });
+    usage.track({ ...call, event_id: hold.key, input_tokens: 10, output_tokens: 2, status_code: 200 });
+    await usage.close();
+
+    const seen: { spent: number; held: number }[] = [];
+    const started = Date.now();
+    for (;;) {
+      const b = (await budgets.check(call)).budgets[0];
+      if (!b) throw new Error("the budget is missing from the check");
+      seen.push({ spent: b.spent, held: b.held });
+      if ((b.spent === 1 && b.held === 2) || Date.now() - started > 10_000) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    // Settled: the call counted once as spent, its hold gone, the other hold kept.
+    expect(seen.at(-1)).toEqual({ spent: 1, held: 2 });
+    // At no point did the call count as neither held nor spent.
+    expect(seen.every((x) => x.spent + x.held >= 3)).toBe(true);
+    await other.release();
   });
 });

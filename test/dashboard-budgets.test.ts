@@ -57,6 +57,25 @@ describe("dashboard budgets panel in headless Chromium", () => {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
+  it("without a per-user budget the Users card shows no budget bars", async () => {
+    // A budget split per another dimension is not a per-user one.
+    await post("/v1/budgets", {
+      name: "Per agent",
+      metric: "requests",
+      limit: 100,
+      window: { period: "month", tz: "UTC" },
+      per: "agent_id",
+    });
+    const { page, problems } = await openPage(browser);
+    await page.goto(`${tm.url}/#token=${token}`);
+    await page.locator('[data-card="users"][data-state="ready"]').waitFor({ timeout: 30_000 });
+    await page.locator('[data-card="budgets"]:not([data-state="loading"])').waitFor({ timeout: 30_000 });
+    expect(await page.locator('[data-card="users"] tbody tr').count()).toBe(2);
+    expect(await page.locator('[data-card="users"] [data-budget-bar]').count()).toBe(0);
+    expect(await page.locator('[data-card="users"] th[data-key="budget"]').count()).toBe(0);
+    expect(problems.errors).toEqual([]);
+  });
+
   it("shows each budget's spent, limit and per-group table", async () => {
     const b = await post("/v1/budgets", {
       name: "Per user daily",
@@ -72,7 +91,7 @@ describe("dashboard budgets panel in headless Chromium", () => {
     await row.waitFor({ timeout: 30_000 });
     expect(await row.textContent()).toContain("$4.00 of $2.00");
     expect(await page.locator('[data-card="budgets"]').getAttribute("data-state")).toBe("ready");
-    const groups = page.locator('[data-card="budgets"] .budget-groups tbody tr');
+    const groups = page.locator(`.budget:has([data-budget="${b.id}"]) .budget-groups tbody tr`);
     expect(await groups.first().isVisible()).toBe(false);
     await row.click();
     expect(await groups.first().isVisible()).toBe(true);
@@ -82,6 +101,64 @@ describe("dashboard budgets panel in headless Chromium", () => {
     // The alert history loads on its own request: wait for it to settle, then it must be the empty state.
     await page.locator('[data-card="alerts"]:not([data-state="loading"])').waitFor({ timeout: 30_000 });
     expect(await page.locator('[data-card="alerts"]').getAttribute("data-state")).toBe("empty");
+    expect(problems.errors).toEqual([]);
+  });
+
+  it("on the Users card, each user's bar of every per-user budget, from the budgets' own status calls", async () => {
+    // The earlier tests' budgets (per agent; $2 per user a day: ann $3, bob $1) and one per user on requests.
+    const byRequests = await post("/v1/budgets", {
+      name: "Per user requests",
+      metric: "requests",
+      limit: 4,
+      window: { rolling_hours: 24 },
+      per: "user_id",
+    });
+    const list = (await (await fetch(`${tm.url}/v1/budgets`, { headers: { authorization: `Bearer ${token}` } })).json()) as {
+      budgets: { id: string; name: string }[];
+    };
+    const byCost = list.budgets.find((b) => b.name === "Per user daily");
+    expect(list.budgets).toHaveLength(3);
+    const { page, problems } = await openPage(browser);
+    const statusCalls: string[] = [];
+    page.on("request", (r) => {
+      if (/\/v1\/budgets\/[^/]+\/status/.test(r.url())) statusCalls.push(r.url());
+    });
+    await page.goto(`${tm.url}/#token=${token}`);
+    await page.locator('[data-card="users"] [data-budget-bar]').first().waitFor({ timeout: 30_000 });
+    const bars = async (user: string) =>
+      await page
+        .locator('[data-card="users"] tbody tr', { hasText: user })
+        .locator("[data-budget-bar]")
+        .evaluateAll((els) =>
+          els.map((e) => ({
+            id: e.getAttribute("data-budget-bar"),
+            pct: e.getAttribute("data-pct"),
+            state: e.getAttribute("data-state"),
+            title: e.getAttribute("title"),
+          })),
+        );
+    const ann = await bars("ann");
+    const bob = await bars("bob");
+    expect(ann.map((b) => [b.id, b.pct, b.state])).toEqual([
+      [byCost?.id, "150", "exceeded"],
+      [byRequests.id, "75", "ok"],
+    ]);
+    expect(bob.map((b) => [b.id, b.pct, b.state])).toEqual([
+      [byCost?.id, "50", "ok"],
+      [byRequests.id, "25", "ok"],
+    ]);
+    // The title says the figures and when the window resets (a rolling one never does).
+    expect(ann[0]?.title).toMatch(/^Per user daily: \$3\.00 of \$2\.00 \(150%\) · resets /);
+    expect(bob[1]?.title).toContain("rolling window");
+    // The fill is the pct (capped at the bar's end).
+    const fills = await page
+      .locator('[data-card="users"] tbody tr', { hasText: "bob" })
+      .locator(".user-budget-fill")
+      .evaluateAll((els) => els.map((e) => (e as HTMLElement).style.width));
+    expect(fills).toEqual(["50%", "25%"]);
+    // One status call per budget (the Budgets panel's), none for the Users card's rows.
+    await page.locator('[data-card="budgets"][data-state="ready"]').waitFor({ timeout: 30_000 });
+    expect(statusCalls).toHaveLength(3);
     expect(problems.errors).toEqual([]);
   });
 });

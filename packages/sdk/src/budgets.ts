@@ -71,15 +71,29 @@ export interface BudgetClientOptions {
 }
 
 export interface Reservation extends CheckResult {
+  /**
+   * The idempotency key the estimate is held under (a UUID unless you passed
+   * your own). Report the call's usage with `track({ event_id: hold.key, ... })`:
+   * when that event is stored the service swaps the hold for the real figure
+   * itself (settlement), with no moment where the call counts as neither.
+   */
+  key: string;
+  /** The same as `key`. */
   id: string;
-  /** Frees the held estimate now (call it when the model call finished or was abandoned). */
+  /**
+   * Frees the held estimate now. Only for a call that will report no usage
+   * (abandoned before the provider was reached); after `track` let the event settle it.
+   */
   release(): Promise<void>;
 }
 
 export interface BudgetClient {
   /** Whether the call may go ahead now (nothing is held). */
   check(call: BudgetCall): Promise<CheckResult>;
-  /** Holds `estimate` under `key` for `ttlSeconds` (default 60) or throws BudgetExceededError. */
+  /**
+   * Holds `estimate` under `key` (default: a new UUID, so the call's event_id can
+   * settle it) for `ttlSeconds` (default 60) or throws BudgetExceededError.
+   */
   reserve(call: BudgetCall & { estimate: number }, opts?: { key?: string; ttlSeconds?: number }): Promise<Reservation>;
   release(key: string): Promise<void>;
 }
@@ -121,7 +135,7 @@ export function createBudgetClient(opts: BudgetClientOptions): BudgetClient {
       const key = o.key ?? globalThis.crypto.randomUUID();
       const result = await check({ ...call, idempotency_key: key, ttl_seconds: o.ttlSeconds ?? 60 });
       if (!result.allowed) throw new BudgetExceededError(result.budgets);
-      return { ...result, id: key, release: () => release(key) };
+      return { ...result, key, id: key, release: () => release(key) };
     },
     release,
   };

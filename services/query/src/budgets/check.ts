@@ -19,7 +19,9 @@ export const CheckInput = z.strictObject({
     .min(1)
     .max(200)
     .optional()
-    .describe("Hold `estimate` on every matching budget under this key (also read from the Idempotency-Key header)"),
+    .describe(
+      "Hold `estimate` on every matching budget under this key (also read from the Idempotency-Key header). A UUID key is settled (the hold dropped) once the usage event with that event_id is stored and counted",
+    ),
   ttl_seconds: z.number().int().min(1).max(3600).default(60).describe("How long a reservation is held unless released"),
 });
 export type CheckInput = z.output<typeof CheckInput>;

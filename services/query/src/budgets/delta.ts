@@ -102,3 +102,35 @@ export function applyDelta(budgets: readonly Budget[], spent: Map<string, Spent>
     }
   }
 }
+
+/** Most held keys one refresh looks up (the rest wait for the next refresh, or their TTL). */
+export const MAX_SETTLE_KEYS = 1_000;
+
+const Arrived = z.object({ id: z.string(), ingested: z.string() });
+
+/**
+ * Which of these reservation keys (UUIDs) have arrived as an event's id: one
+ * parameterized read for all of them, bounded like the delta to events of the
+ * last `recentMs` (the primary key narrows to the org's recent slice, the
+ * event_id bloom filter to its granules). Ids come back in lower case.
+ */
+export async function readArrived(
+  store: Store,
+  org_id: string,
+  ids: readonly string[],
+  now: number,
+  recentMs: number,
+  timeoutMs: number,
+): Promise<{ id: string; ingested: string }[]> {
+  if (ids.length === 0) return [];
+  const rows = await store.query(
+    // (`id`, not `event_id`: ClickHouse would read the alias in WHERE and compare text with UUIDs.)
+    `SELECT toString(event_id) AS id, toString(min(ingested_at)) AS ingested
+     FROM llm_usage
+     WHERE org_id = {org_id:String} AND event_time >= {from:DateTime64(3, 'UTC')} AND event_id IN {ids:Array(UUID)}
+     GROUP BY event_id`,
+    { org_id, from: new Date(now - recentMs), ids: ids.slice(0, MAX_SETTLE_KEYS) },
+    { timeoutMs },
+  );
+  return rows.map((r) => Arrived.parse(r));
+}

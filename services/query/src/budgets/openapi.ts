@@ -78,7 +78,7 @@ export function budgetAlertPaths(): Record<string, unknown> {
       ),
     },
     "/v1/budgets/reservations/{key}": {
-      delete: op("releaseReservation", "Release a reservation before its TTL", {
+      delete: op("releaseReservation", "Release a reservation before its TTL (a UUID key is also settled by its usage event)", {
         // The key the check was called with (its idempotency key), which the check returns as reservation.id.
         parameters: [{ name: "key", in: "path", required: true, schema: { type: "string" } }],
         responses: { 204: { description: "Released" }, ...errors(404) },

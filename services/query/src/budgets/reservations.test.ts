@@ -46,6 +46,24 @@ for (const [name, make] of impls) {
       expect((await hold("d", now + 1_001)).held).toEqual([0]);
     });
 
+    it("pending lists the org's live UUID-keyed holds only, bounded", async () => {
+      const r = make();
+      const now = Date.now();
+      const hold = (org: string, id: string, ttlMs = 60_000) =>
+        r.hold({ org_id: org, lines: [line({ limit: 100 })], reservation: { id, ttlMs }, now });
+      const [a, b, c, gone, freed, other] = Array.from({ length: 6 }, () => randomUUID());
+      for (const id of [a, b, c] as string[]) await hold("o", id);
+      await hold("o", "call-7");
+      await hold("o", gone as string, 1_000);
+      await hold("o", freed as string);
+      await hold("p", other as string);
+      await r.release("o", freed as string);
+      const live = await r.pending("o", now + 1_500, 10);
+      expect(live.sort()).toEqual([a, b, c].sort());
+      expect(await r.pending("o", now + 1_500, 2)).toHaveLength(2);
+      expect(await r.pending("p", now, 10)).toEqual([other]);
+    });
+
     it("soft lines never refuse; orgs do not share lines", async () => {
       const r = make();
       const now = Date.now();
@@ -55,3 +73,14 @@ for (const [name, make] of impls) {
     });
   });
 }
+
+describe("redis reservations", () => {
+  it("a short hold does not shorten the life of a longer one on the same line", async () => {
+    const prefix = `test-${randomUUID()}`;
+    const r = new RedisReservations(redis, prefix);
+    const now = Date.now();
+    await r.hold({ org_id: "o", lines: [line()], reservation: { id: "long", ttlMs: 3_600_000 }, now });
+    await r.hold({ org_id: "o", lines: [line()], reservation: { id: "short", ttlMs: 1_000 }, now });
+    for (const suffix of ["exp", "amt"]) expect(await redis.pttl(`${prefix}:budget-hold:{o}:b1::${suffix}`)).toBeGreaterThan(3_600_000);
+  });
+});

@@ -36,7 +36,20 @@ export interface Reservations {
   hold(req: HoldRequest): Promise<HoldResult>;
   /** Drops a reservation (the call finished or was abandoned); false when there was none. */
   release(org_id: string, id: string): Promise<boolean>;
+  /**
+   * Up to `limit` of the org's live reservation ids that are UUIDs: the ones a
+   * usage event can carry as its event_id, and so settle (see snapshot.ts).
+   */
+  pending(org_id: string, now: number, limit: number): Promise<string[]>;
 }
+
+/** The longest hold a check can ask for (CheckInput.ttl_seconds). */
+const MAX_TTL_MS = 3_600_000;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Whether an idempotency key can be an event's id (llm_usage.event_id is a UUID). */
+export const isUuid = (id: string): boolean => UUID.test(id);
 
 /** The single-process default: a map per line; expired holds are swept when a line is read. */
 export class MemoryReservations implements Reservations {
@@ -67,6 +80,18 @@ export class MemoryReservations implements Reservations {
     for (const k of entry.keys) this.lines.get(k)?.delete(own);
     this.index.delete(own);
     return true;
+  }
+
+  async pending(org_id: string, now: number, limit: number): Promise<string[]> {
+    const prefix = `${org_id}\u0000`;
+    const ids: string[] = [];
+    for (const [own, entry] of this.index) {
+      if (ids.length >= limit) break;
+      if (!own.startsWith(prefix) || entry.expires <= now) continue;
+      const id = own.slice(prefix.length);
+      if (isUuid(id)) ids.push(id);
+    }
+    return ids;
   }
 
   private heldOn(key: string, now: number, own: string | undefined): number {
@@ -113,7 +138,9 @@ if allowed == 1 and id ~= '' then
   for i = 1, n do
     local z = KEYS[2 * i - 1]; local h = KEYS[2 * i]
     redis.call('ZADD', z, expires, id); redis.call('HSET', h, id, ARGV[5 + (i - 1) * 4 + 4])
-    redis.call('PEXPIRE', z, ttl + 60000); redis.call('PEXPIRE', h, ttl + 60000)
+    -- Lines are shared by holds of different TTLs: only ever lengthen their life.
+    if redis.call('PTTL', z) < ttl + 60000 then redis.call('PEXPIRE', z, ttl + 60000) end
+    if redis.call('PTTL', h) < ttl + 60000 then redis.call('PEXPIRE', h, ttl + 60000) end
   end
   reserved = 1
 end
@@ -160,14 +187,17 @@ export class RedisReservations implements Reservations {
     ];
     if (reserved === 1 && req.reservation) {
       const index = this.indexKey(req.org_id, id);
-      await this.bounded(
-        this.redis
-          .multi()
-          .del(index)
-          .rpush(index, ...req.lines.map((l) => l.key))
-          .pexpire(index, ttl + 60_000)
-          .exec(),
-      );
+      const tx = this.redis
+        .multi()
+        .del(index)
+        .rpush(index, ...req.lines.map((l) => l.key))
+        .pexpire(index, ttl + 60_000);
+      // A UUID key may come back as an event's id: list it (score = expiry) for settlement.
+      if (isUuid(id)) {
+        const pending = this.pendingKey(req.org_id);
+        tx.zadd(pending, req.now + ttl, id).pexpire(pending, MAX_TTL_MS + 60_000);
+      }
+      await this.bounded(tx.exec());
     }
     return { allowed: allowed === 1, reserved: reserved === 1, held: held.map(Number) };
   }
@@ -177,13 +207,28 @@ export class RedisReservations implements Reservations {
     if (lines.length === 0) return false;
     const keys = lines.flatMap((l) => this.lineKeys(org_id, l));
     await this.bounded(this.redis.eval(RELEASE_SCRIPT, keys.length, ...keys, id));
-    await this.bounded(this.redis.del(this.indexKey(org_id, id)));
+    await this.bounded(this.redis.multi().del(this.indexKey(org_id, id)).zrem(this.pendingKey(org_id), id).exec());
     return true;
+  }
+
+  async pending(org_id: string, now: number, limit: number): Promise<string[]> {
+    const key = this.pendingKey(org_id);
+    const replies = await this.bounded(
+      this.redis.multi().zremrangebyscore(key, "-inf", now).zrangebyscore(key, `(${now}`, "+inf", "LIMIT", 0, limit).exec(),
+    );
+    const [err, live] = replies?.[1] ?? [new Error("redis transaction aborted"), []];
+    if (err) throw err;
+    return live as string[];
   }
 
   private lineKeys(org: string, line: string): [string, string] {
     const base = `${this.prefix}:budget-hold:{${org}}:${line}`;
     return [`${base}:exp`, `${base}:amt`];
+  }
+
+  /** The org's UUID-keyed reservations (member = id, score = expiry). */
+  private pendingKey(org: string): string {
+    return `${this.prefix}:budget-hold:{${org}}:pending`;
   }
 
   private indexKey(org: string, id: string): string {

@@ -23,11 +23,19 @@ export interface BudgetRuntimeOptions {
 
 export function createBudgetRuntime(opts: BudgetRuntimeOptions): BudgetRuntime {
   const repo = budgetRepo(opts.store);
-  const snapshot = new BudgetSnapshot({ store: opts.store, repo, logger: opts.logger, now: opts.now, refreshMs: opts.refreshMs });
+  const reservations = opts.reservations ?? new MemoryReservations();
+  const snapshot = new BudgetSnapshot({
+    store: opts.store,
+    repo,
+    logger: opts.logger,
+    now: opts.now,
+    reservations,
+    ...(opts.refreshMs !== undefined ? { refreshMs: opts.refreshMs } : {}),
+  });
   return {
     repo,
     snapshot,
-    reservations: opts.reservations ?? new MemoryReservations(),
+    reservations,
     stop: () => snapshot.stop(),
   };
 }

@@ -1,8 +1,9 @@
 import type { Store } from "@tokenmeter/clickhouse";
 import type { Logger } from "pino";
-import { applyDelta, LOOKBACK_MS, MAX_DELTA_ROWS, readDelta } from "./delta.js";
+import { applyDelta, LOOKBACK_MS, MAX_DELTA_ROWS, MAX_SETTLE_KEYS, readArrived, readDelta } from "./delta.js";
 import type { Budget } from "./model.js";
 import { type BudgetRepo, toBudget } from "./repo.js";
+import type { Reservations } from "./reservations.js";
 import { computeSpent, type Spent } from "./spent.js";
 
 export interface SnapshotOptions {
@@ -10,6 +11,8 @@ export interface SnapshotOptions {
   repo: BudgetRepo;
   logger: Logger;
   now: () => number;
+  /** Holds to settle when their call's event is counted (see refreshAll). */
+  reservations?: Reservations;
   /** How often an active org's new events are added (default 1 s: the check lags ingestion by about this much). */
   refreshMs?: number;
   /** How often each org's budgets are re-read and recomputed in full (default 30 s). */
@@ -35,7 +38,18 @@ interface Entry extends OrgView {
   cursor: string;
   /** Ids counted with ingested_at within LOOKBACK_MS of the cursor (id → ingested_at): a re-read skips them. */
   seen: Map<string, string>;
-  loading?: Promise<void>;
+  loading?: Promise<unknown>;
+}
+
+/** What a refresh installed: a full recompute, a delta on top, or nothing (failed). */
+type Counted = "full" | "delta" | false;
+
+interface Arrival {
+  /** The reservation key as held. */
+  key: string;
+  /** The event's id as the store prints it (lower case). */
+  id: string;
+  ingested: string;
 }
 
 /** How soon a full refresh is retried when a budget's figure is missing (its read failed). */
@@ -96,16 +110,30 @@ export class BudgetSnapshot {
     this.orgs.delete(org_id);
   }
 
-  /** Refreshes every active org once (the loop's step; tests and benchmarks call it). */
+  /**
+   * Refreshes every active org once (the loop's step; tests and benchmarks call it).
+   *
+   * Settlement: a reservation whose key is a UUID is dropped once the usage
+   * event with that event_id is counted. Order matters so that spent + held
+   * never falls below the truth on this replica: (1) find which held keys have
+   * arrived (one read per org), (2) read and install the snapshot, which sees
+   * every event step 1 saw, (3) only then release those holds. In between the
+   * call counts twice (held and spent) — the safe side.
+   */
   async refreshAll(): Promise<void> {
     const now = this.opts.now();
     for (const [org, e] of this.orgs) {
       if (now - e.usedAt > this.idleMs) this.orgs.delete(org);
       else if (e.loading) continue;
-      else if (now - e.fullAt >= Math.max(this.fullRefreshMs, 10 * e.fullMs)) await this.full(org, e);
-      // A budget whose read failed has no figure to add events to: read everything again soon, not in 30 s.
-      else if (now - e.fullAt >= RETRY_MISSING_MS && e.budgets.some((b) => !e.spent.has(b.id))) await this.full(org, e);
-      else await this.delta(org, e);
+      else {
+        const arrived = await this.arrivals(org);
+        let counted: Counted;
+        if (now - e.fullAt >= Math.max(this.fullRefreshMs, 10 * e.fullMs)) counted = await this.full(org, e);
+        // A budget whose read failed has no figure to add events to: read everything again soon, not in 30 s.
+        else if (now - e.fullAt >= RETRY_MISSING_MS && e.budgets.some((b) => !e.spent.has(b.id))) counted = await this.full(org, e);
+        else counted = await this.delta(org, e);
+        if (arrived.length > 0) await this.settle(org, e, arrived, counted);
+      }
     }
   }
 
@@ -125,24 +153,65 @@ export class BudgetSnapshot {
     this.timer.unref();
   }
 
-  private async delta(org_id: string, e: Entry): Promise<void> {
+  /** The org's held UUID keys that arrived as an event's id (key as held, lower-case id, ingested_at). */
+  private async arrivals(org_id: string): Promise<Arrival[]> {
+    const res = this.opts.reservations;
+    if (!res) return [];
+    try {
+      const keys = await res.pending(org_id, this.opts.now(), MAX_SETTLE_KEYS);
+      if (keys.length === 0) return [];
+      const byId = new Map(keys.map((k) => [k.toLowerCase(), k]));
+      const rows = await readArrived(this.opts.store, org_id, [...byId.keys()], this.opts.now(), DELTA_RECENT_MS, this.timeoutMs);
+      return rows.flatMap((r) => {
+        const key = byId.get(r.id);
+        return key === undefined ? [] : [{ key, id: r.id, ingested: r.ingested }];
+      });
+    } catch (err) {
+      this.opts.logger.warn({ err, op: "budget_settle", org_id }, "reading arrived reservations failed");
+      return [];
+    }
+  }
+
+  /**
+   * Releases the holds whose event the installed snapshot counts: after a full
+   * read, every event visible before it (all of `arrived`); after a delta, the
+   * ids it has counted (in `seen`) or that are older than any re-read (counted
+   * by an earlier one). Anything else waits for the next refresh.
+   */
+  private async settle(org_id: string, e: Entry, arrived: Arrival[], counted: Counted): Promise<void> {
+    if (!counted || !this.opts.reservations) return;
+    const horizon = chText(Date.parse(`${e.cursor.replace(" ", "T")}Z`) - LOOKBACK_MS);
+    for (const a of arrived) {
+      if (counted === "delta" && !e.seen.has(a.id) && a.ingested >= horizon) continue;
+      try {
+        await this.opts.reservations.release(org_id, a.key);
+      } catch (err) {
+        this.opts.logger.warn({ err, op: "budget_settle", org_id }, "releasing a settled reservation failed");
+      }
+    }
+  }
+
+  private async delta(org_id: string, e: Entry): Promise<Counted> {
     try {
       const read = await readDelta(this.opts.store, org_id, e.cursor, this.opts.now(), DELTA_RECENT_MS, this.timeoutMs);
       if (read.length > MAX_DELTA_ROWS) return await this.full(org_id, e);
       const rows = read.filter((r) => !e.seen.has(r.event_id));
-      if (rows.length === 0) return;
+      if (rows.length === 0) return "delta";
       applyDelta(e.budgets, e.spent, rows);
       for (const r of rows) e.seen.set(r.event_id, r.ingested);
       e.cursor = read[read.length - 1]?.ingested ?? e.cursor;
       // Forget what no re-read can return any more.
       const horizon = chText(Date.parse(`${e.cursor.replace(" ", "T")}Z`) - LOOKBACK_MS);
       for (const [id, at] of e.seen) if (at < horizon) e.seen.delete(id);
+      return "delta";
     } catch (err) {
       this.opts.logger.warn({ err, op: "budget_snapshot", org_id }, "budget delta refresh failed");
+      return false;
     }
   }
 
-  private async full(org_id: string, e: Entry): Promise<void> {
+  /** "full" when every budget's figure was recomputed (a failed one keeps its old figure: false). */
+  private async full(org_id: string, e: Entry): Promise<Counted> {
     const started = performance.now();
     try {
       // 1. Before the sums: the cursor, and the recent ids the sums will count. An event stored
@@ -157,6 +226,7 @@ export class BudgetSnapshot {
       const budgets = (await this.opts.repo.list(org_id)).map(toBudget);
       const now = this.opts.now();
       const spent = new Map<string, Spent>();
+      let complete = true;
       for (const b of budgets) {
         try {
           spent.set(b.id, await computeSpent(this.opts.store, org_id, b, now, this.timeoutMs));
@@ -164,6 +234,7 @@ export class BudgetSnapshot {
           // Keep the last good figure for this budget; the next refresh tries again.
           const old = e.spent.get(b.id);
           if (old) spent.set(b.id, old);
+          complete = false;
           this.opts.logger.warn({ err, op: "budget_snapshot", org_id, budget_id: b.id }, "budget spent refresh failed");
         }
       }
@@ -173,8 +244,10 @@ export class BudgetSnapshot {
       e.seen = new Map(recent.map((r) => [r.event_id, r.ingested]));
       e.fullAt = this.opts.now();
       e.fullMs = performance.now() - started;
+      return complete ? "full" : false;
     } catch (err) {
       this.opts.logger.warn({ err, op: "budget_snapshot", org_id }, "budget list refresh failed");
+      return false;
     } finally {
       e.loading = undefined;
     }

@@ -5,13 +5,15 @@ import { pino } from "pino";
 import { Registry } from "prom-client";
 import { createQueryApp } from "../app.js";
 import type { Reservations } from "../budgets/reservations.js";
-import { createBudgetRuntime } from "../budgets/runtime.js";
+import { type BudgetRuntime, createBudgetRuntime } from "../budgets/runtime.js";
 import { MemoryResultCache } from "../cache.js";
 import { JWT_SECRET } from "./fixture.js";
 
 /** A query app with budgets on a real store, and JSON helpers that authenticate as an org. */
 export interface BudgetTestApp {
   app: Hono;
+  /** The check's snapshot and reservations (a test drives `runtime.snapshot.refreshAll()` itself). */
+  runtime: BudgetRuntime;
   stop(): void;
   call(method: string, path: string, org: string, body?: unknown, headers?: Record<string, string>): Promise<Response>;
   json<T = Record<string, unknown>>(method: string, path: string, org: string, body?: unknown): Promise<T>;
@@ -47,6 +49,7 @@ export function makeBudgetApp(opts: { store: Store; now: () => number; reservati
   };
   return {
     app,
+    runtime: budgets,
     stop: () => budgets.stop(),
     call,
     async json<T>(method: string, path: string, org: string, body?: unknown): Promise<T> {

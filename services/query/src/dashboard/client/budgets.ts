@@ -1,6 +1,7 @@
 import { Card } from "./card.js";
 import { h } from "./dom.js";
 import * as f from "./format.js";
+import type { UserBudgets } from "./user-budgets.js";
 
 // The Budgets panel (each budget's bar: spent, limit, forecast marker, resets-at;
 // click a budget for its per-group table) and the alert history. Reads
@@ -91,7 +92,7 @@ function groupTable(s: Status): HTMLElement {
   );
 }
 
-export function createBudgetSection(token: string): { el: HTMLElement; load(): void } {
+export function createBudgetSection(token: string, userBudgets?: UserBudgets): { el: HTMLElement; load(): void } {
   const budgets = new Card({ id: "budgets", title: "Budgets", span: "full" });
   const alerts = new Card({ id: "alerts", title: "Alert history", span: "full" });
   const load = async () => {
@@ -99,9 +100,20 @@ export function createBudgetSection(token: string): { el: HTMLElement; load(): v
     alerts.loading();
     try {
       const list = (await getJson<{ budgets: BudgetDef[] }>("v1/budgets", token)).budgets;
-      if (list.length === 0) budgets.empty("No budgets yet: POST /v1/budgets (docs/budgets.md)");
-      else {
+      if (list.length === 0) {
+        budgets.empty("No budgets yet: POST /v1/budgets (docs/budgets.md)");
+        userBudgets?.set([]);
+      } else {
         const statuses = await Promise.all(list.map((b) => getJson<Status>(`v1/budgets/${b.id}/status`, token)));
+        // The per-user ones also feed the Users card's bars (from these same statuses: no request per row).
+        userBudgets?.set(
+          list.flatMap((b, i) => {
+            const s = statuses[i] as Status;
+            if (b.per !== "user_id") return [];
+            const users = new Map(s.groups.map((g) => [g.key, { spent: g.spent, pct: g.pct, state: g.state }]));
+            return [{ id: b.id, name: b.name, metric: s.metric, limit: s.limit, resets_at: s.resets_at, users }];
+          }),
+        );
         const rows = list.map((b, i) => {
           const s = statuses[i] as Status;
           const detail = h(

@@ -3,7 +3,8 @@ import type { Card } from "./card.js";
 import type { ViewContext } from "./context.js";
 import { h } from "./dom.js";
 import * as f from "./format.js";
-import { meter, sortableTable } from "./table.js";
+import { type Column, meter, type SortSpec, sortableTable } from "./table.js";
+import { figuresOf, type UserBudgets, userBudgetBar } from "./user-budgets.js";
 
 /** Top agents by requests; clicking one filters the dashboard to it. */
 export function renderAgents(card: Card, agents: AgentRow[], ctx: ViewContext): () => void {
@@ -45,33 +46,54 @@ export function renderAgents(card: Card, agents: AgentRow[], ctx: ViewContext): 
   return () => undefined;
 }
 
-/** Top users by cost. */
-export function renderUsers(card: Card, users: UserRow[], _ctx: ViewContext): () => void {
+/**
+ * Top users by cost; where per-user budgets exist, each row also shows this
+ * window's bar of every one of them (drawn again when they arrive or change).
+ */
+export function renderUsers(card: Card, users: UserRow[], _ctx: ViewContext, budgets?: UserBudgets): () => void {
   const max = Math.max(0, ...users.map((u) => u.cost_usd));
   const accent = getComputedStyle(document.documentElement).getPropertyValue("--accent-2").trim();
-  card.body.replaceChildren(
-    h(
-      "div",
-      { class: "table-wrap" },
-      sortableTable({
-        rows: users,
-        caption: "Top users",
-        sort: { key: "cost_usd", dir: "desc" },
-        columns: [
-          { key: "user_id", label: "User", value: (u) => u.user_id, cell: (u) => h("span", { class: "ident" }, u.user_id || "(none)") },
-          { key: "requests", label: "Requests", num: true, value: (u) => u.requests, cell: (u) => f.count(u.requests) },
-          { key: "total_tokens", label: "Tokens", num: true, value: (u) => u.total_tokens, cell: (u) => f.countShort(u.total_tokens) },
-          {
-            key: "cost_usd",
-            label: "Cost",
-            num: true,
-            value: (u) => u.cost_usd,
-            cell: (u) => meter(max > 0 ? u.cost_usd / max : 0, accent, f.usd(u.cost_usd)),
+  let sort: SortSpec = { key: "cost_usd", dir: "desc" };
+  const draw = () => {
+    const perUser = budgets?.current ?? [];
+    const columns: Column<UserRow>[] = [
+      { key: "user_id", label: "User", value: (u) => u.user_id, cell: (u) => h("span", { class: "ident" }, u.user_id || "(none)") },
+      { key: "requests", label: "Requests", num: true, value: (u) => u.requests, cell: (u) => f.count(u.requests) },
+      { key: "total_tokens", label: "Tokens", num: true, value: (u) => u.total_tokens, cell: (u) => f.countShort(u.total_tokens) },
+      {
+        key: "cost_usd",
+        label: "Cost",
+        num: true,
+        value: (u) => u.cost_usd,
+        cell: (u) => meter(max > 0 ? u.cost_usd / max : 0, accent, f.usd(u.cost_usd)),
+      },
+    ];
+    if (perUser.length > 0)
+      columns.push({
+        key: "budget",
+        label: "Budget",
+        title: "This window of each per-user budget (hover a bar for its figures and reset)",
+        num: true,
+        value: (u) => Math.max(...perUser.map((b) => figuresOf(b, u.user_id).pct)),
+        cell: (u) => h("span", { class: "user-budgets" }, ...perUser.map((b) => userBudgetBar(b, u.user_id))),
+      });
+    card.body.replaceChildren(
+      h(
+        "div",
+        { class: "table-wrap" },
+        sortableTable({
+          rows: users,
+          caption: "Top users",
+          sort,
+          onSort: (s) => {
+            sort = s;
           },
-        ],
-      }),
-    ),
-  );
-  card.note.textContent = `top ${users.length} by cost`;
-  return () => undefined;
+          columns,
+        }),
+      ),
+    );
+    card.note.textContent = `top ${users.length} by cost${perUser.length > 0 ? ` · ${perUser.length === 1 ? "budget" : "budgets"}: ${perUser.map((b) => b.name).join(", ")}` : ""}`;
+  };
+  draw();
+  return budgets ? budgets.subscribe(draw) : () => undefined;
 }

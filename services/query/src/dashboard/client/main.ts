@@ -9,6 +9,7 @@ import { KpiRow } from "./kpis.js";
 import { createPanels } from "./panels.js";
 import { readState, writeState } from "./state.js";
 import { applyTheme, currentTheme, cycleTheme, onSystemThemeChange } from "./theme.js";
+import { UserBudgets } from "./user-budgets.js";
 import { View } from "./view.js";
 
 function boot(): void {
@@ -64,9 +65,11 @@ function startDashboard(token: string): void {
       return t;
     },
   });
-  view.attach(controls, createPanels(view));
+  // Per-user budgets: loaded once by the Budgets section, drawn on the Users card too.
+  const userBudgets = new UserBudgets();
+  view.attach(controls, createPanels(view, userBudgets));
   onSystemThemeChange(() => view.rerender(), signal);
-  const budgets = createBudgetSection(token);
+  const budgets = createBudgetSection(token, userBudgets);
   root().replaceChildren(controls.el, view.el, budgets.el);
   budgets.load();
   window.addEventListener("popstate", () => view.restore(readState(location.search)), { signal });

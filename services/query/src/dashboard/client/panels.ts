@@ -8,6 +8,7 @@ import { renderAgents, renderUsers } from "./leaders.js";
 import { isModelsEmpty, renderModels } from "./models.js";
 import { GROUPS, type ViewState } from "./state.js";
 import { isUsageEmpty, renderCostTrend, renderTokenTrend } from "./trend.js";
+import type { UserBudgets } from "./user-budgets.js";
 
 /** One API call per source; several panels may draw from one source. Only series endpoints take a granularity. */
 export const SOURCES = {
@@ -38,7 +39,7 @@ export interface PanelHost {
 const NO_DATA = "No usage in this range";
 
 /** The dashboard's panels in page order, each with its card. */
-export function createPanels(host: PanelHost): Panel[] {
+export function createPanels(host: PanelHost, userBudgets?: UserBudgets): Panel[] {
   const card = (id: string, title: string, source: SourceKey, span: "full" | "half" | "two-thirds" | "third", tools: Node[] = []) =>
     new Card({ id, title, span, tools, onCsv: () => host.csv(source) });
   const stackBy = h(
@@ -93,7 +94,7 @@ export function createPanels(host: PanelHost): Panel[] {
       card: card("users", "Top users", "users", "half"),
       source: "users",
       empty: (d: { users: UserRow[] }) => (d.users.length === 0 ? NO_DATA : null),
-      render: (c, d: { users: UserRow[] }, ctx) => renderUsers(c, d.users, ctx),
+      render: (c, d: { users: UserRow[] }, ctx) => renderUsers(c, d.users, ctx, userBudgets),
     },
   ];
   return panels;
