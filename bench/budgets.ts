@@ -4,7 +4,7 @@
  * every alert's webhook pointed at a receiver that never answers, to show
  * deliveries do not hold up checks or queries.
  *
- *   tsx bench/budgets.ts [--quick] [--rps=500] [--duration-ms=20000] [--budgets=1000] [--groups=100] [--probes=50]
+ *   tsx bench/budgets.ts [--quick] [--rps=500] [--duration-ms=20000] [--budgets=1000] [--groups=100] [--probes=50] [--client=http|fetch]
  *
  * chDB and the query app on 127.0.0.1 run in this process; the check's load
  * generator runs in a child process (bench/lib/check-load-process.ts), as an
@@ -42,6 +42,8 @@ const probes = numberOption(args, "probes", 50, 15);
 const eventsPerGroup = numberOption(args, "events-per-group", 200, 50);
 /** The check snapshot's refresh interval (TOKENMETER_BUDGET_REFRESH_MS). */
 const refreshMs = numberOption(args, "refresh-ms", 1_000, 1_000);
+/** The generator's HTTP client (check-load-process.ts): node:http keep-alive (default) or undici's fetch. */
+const client = args.options.client ?? "http";
 const SECRET = "bench-budgets-secret-0123456789abcdef";
 const ORG = "bench-budgets";
 /** The org the check is measured on: a realistic handful of budgets match each call (the evaluation org has them all). */
@@ -178,6 +180,7 @@ async function checkLoad(label: string) {
       `--rps=${rps}`,
       `--duration-ms=${durationMs}`,
       `--groups=${groups}`,
+      `--client=${client}`,
     ],
     { cwd: join(import.meta.dirname, ".."), stdio: ["ignore", "pipe", "inherit"] },
   );
@@ -194,7 +197,7 @@ async function checkLoad(label: string) {
   const d = JSON.parse(out.trim().split("\n").at(-1) ?? "{}") as Distribution & { failed: number };
   const failed = d.failed;
   say(
-    `check ${label}: ${d.count} requests at ${rps}/s from a separate process (${failed} failed): p50 ${d.p50} ms, p99 ${d.p99} ms, max ${d.max} ms; app event-loop delay p99 ${loop.p99} ms, max ${loop.max} ms`,
+    `check ${label}: ${d.count} requests at ${rps}/s from a separate process over ${client} (${failed} failed): p50 ${d.p50} ms, p99 ${d.p99} ms, max ${d.max} ms; app event-loop delay p99 ${loop.p99} ms, max ${loop.max} ms`,
   );
   // In process (app.request, no socket): what the check itself costs, without the loopback HTTP stack.
   const inproc: number[] = [];
@@ -214,7 +217,7 @@ async function checkLoad(label: string) {
 const quiet = await checkLoad("idle");
 figures.push({
   scenario: "budgets",
-  metric: `check p99 at ${rps} rps (HTTP, loopback, generator in its own process)`,
+  metric: `check p99 at ${rps} rps (HTTP, loopback, generator in its own process, ${client} client)`,
   value: quiet.p99,
   unit: "ms",
   target: "<= 5",
