@@ -8,7 +8,7 @@
  *
  *   tsx bench/http-ingest.ts [--quick] [--clients=16] [--duration-ms=60000]
  *                            [--ack-rate=5000] [--ack-events-per-request=100] [--ack-duration-ms=20000]
- *                            [--process=writer --max-delay-ms=N --max-rows=N] [--result=name]
+ *                            [--process=writer --max-delay-ms=N --max-rows=N --idle-ms=N] [--result=name]
  */
 import { spawnApp } from "./lib/app.js";
 import { benchArgs, numberOption } from "./lib/args.js";
@@ -30,7 +30,7 @@ const ackDurationMs = numberOption(args, "ack-duration-ms", 20_000, 8_000);
 // 1. Server in its own process; realistic bodies prepared up front.
 // --process=writer --max-delay-ms=N: the writer alone with another batch policy (see the profile section).
 const processKind = args.options.process === "writer" ? "writer" : "app";
-const extraArgs = ["max-delay-ms", "max-rows"].filter((k) => args.options[k]).map((k) => `--${k}=${args.options[k]}`);
+const extraArgs = ["max-delay-ms", "max-rows", "idle-ms"].filter((k) => args.options[k]).map((k) => `--${k}=${args.options[k]}`);
 const app = await spawnApp({
   scenario: "http",
   orgs: ["acme"],

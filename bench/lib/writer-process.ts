@@ -23,6 +23,7 @@ if (!dataDir) throw new Error("--data-dir is required");
 const policy: Partial<BatchPolicy> = {};
 if (args.options["max-delay-ms"]) policy.maxDelayMs = Number(args.options["max-delay-ms"]);
 if (args.options["max-rows"]) policy.maxRows = Number(args.options["max-rows"]);
+if (args.options["idle-ms"]) policy.idleMs = Number(args.options["idle-ms"]);
 
 const jwtSecret = "bench-secret-bench-secret-bench-secret-0123";
 const logger = pino({ level: args.options["log-level"] ?? "warn" }, pino.destination(2));
