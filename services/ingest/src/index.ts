@@ -18,6 +18,7 @@ export * from "./kafka/metrics.js";
 export * from "./kafka/plan-insert.js";
 export * from "./kafka/range-reader.js";
 export * from "./kafka/redo.js";
+export * from "./kafka/source.js";
 export * from "./kafka/staging.js";
 export * from "./run.js";
 export * from "./server.js";

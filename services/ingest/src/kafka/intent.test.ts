@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { idFilters } from "../dedup/stored-ids.js";
 import { batchPlan, decodeIntent, encodeIntent, planKey, planToken } from "./intent.js";
-import { kafkaSource, storedSourcesSql } from "./plan-insert.js";
+import { storedSourcesSql } from "./plan-insert.js";
+import { kafkaSource } from "./source.js";
 
 const T = "llm.usage.v1";
 

@@ -15,9 +15,6 @@ import { kafkaSource } from "./source.js";
  * docs/exactly-once.md.
  */
 
-// Also the staging worker's, which must not load the store's native engine (chDB crashes a worker thread's exit).
-export { kafkaSource };
-
 /**
  * A valid event of a plan, already priced and serialized as its llm_usage row
  * (one TSV line, see usageTsvLine, newline included, in a line arena). One

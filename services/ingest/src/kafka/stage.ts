@@ -4,7 +4,7 @@ import type { Logger } from "pino";
 import { classifyMessage, type Drop, toDlqMessage } from "./dlq.js";
 import type { LineArena } from "./line-arena.js";
 import type { KafkaMetrics } from "./metrics.js";
-import { kafkaSource } from "./plan-insert.js";
+import { kafkaSource } from "./source.js";
 import type { StagedItem, StagedPoison, StagedRange } from "./staging.js";
 
 export interface StagerOptions {
