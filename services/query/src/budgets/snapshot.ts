@@ -180,7 +180,7 @@ export class BudgetSnapshot {
    */
   private async settle(org_id: string, e: Entry, arrived: Arrival[], counted: Counted): Promise<void> {
     if (!counted || !this.opts.reservations) return;
-    const horizon = chText(Date.parse(`${e.cursor.replace(" ", "T")}Z`) - LOOKBACK_MS);
+    const horizon = rereadHorizon(e.cursor);
     for (const a of arrived) {
       if (counted === "delta" && !e.seen.has(a.id) && a.ingested >= horizon) continue;
       try {
@@ -201,7 +201,7 @@ export class BudgetSnapshot {
       for (const r of rows) e.seen.set(r.event_id, r.ingested);
       e.cursor = read[read.length - 1]?.ingested ?? e.cursor;
       // Forget what no re-read can return any more.
-      const horizon = chText(Date.parse(`${e.cursor.replace(" ", "T")}Z`) - LOOKBACK_MS);
+      const horizon = rereadHorizon(e.cursor);
       for (const [id, at] of e.seen) if (at < horizon) e.seen.delete(id);
       return "delta";
     } catch (err) {
@@ -255,3 +255,6 @@ export class BudgetSnapshot {
 }
 
 const chText = (ms: number) => new Date(ms).toISOString().replace("T", " ").replace("Z", "");
+
+/** The oldest ingested_at (ClickHouse text) a delta from `cursor` can read again: LOOKBACK_MS before it. */
+const rereadHorizon = (cursor: string) => chText(Date.parse(`${cursor.replace(" ", "T")}Z`) - LOOKBACK_MS);

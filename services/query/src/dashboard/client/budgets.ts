@@ -1,7 +1,7 @@
 import { Card } from "./card.js";
 import { h } from "./dom.js";
 import * as f from "./format.js";
-import type { UserBudgets } from "./user-budgets.js";
+import type { BudgetState, UserBudgets } from "./user-budgets.js";
 
 // The Budgets panel (each budget's bar: spent, limit, forecast marker, resets-at;
 // click a budget for its per-group table) and the alert history. Reads
@@ -12,7 +12,7 @@ interface Figures {
   remaining: number;
   pct: number;
   forecast: number;
-  state: "ok" | "warning" | "exceeded";
+  state: BudgetState;
 }
 interface Status extends Figures {
   id: string;
@@ -41,16 +41,14 @@ async function getJson<T>(path: string, token: string): Promise<T> {
   return (await res.json()) as T;
 }
 
-const amount = (metric: string, x: number) => (metric === "cost_usd" ? f.usd(x) : f.count(x));
-
 /** A bar of spent against the limit, with the forecast as a marker (both capped at 120 % of the limit). */
 function bar(metric: string, limit: number, fig: Figures): HTMLElement {
   const scale = (x: number) => `${Math.min(100, (x / (limit * 1.2)) * 100)}%`;
   const fill = h("span", { class: `budget-fill budget-${fig.state}` });
   fill.style.width = scale(fig.spent);
-  const marker = h("span", { class: "budget-forecast", title: `Forecast at window end: ${amount(metric, fig.forecast)}` });
+  const marker = h("span", { class: "budget-forecast", title: `Forecast at window end: ${f.metricAmount(metric, fig.forecast)}` });
   marker.style.left = scale(fig.forecast);
-  const limitLine = h("span", { class: "budget-limit", title: `Limit: ${amount(metric, limit)}` });
+  const limitLine = h("span", { class: "budget-limit", title: `Limit: ${f.metricAmount(metric, limit)}` });
   limitLine.style.left = scale(limit);
   return h("span", { class: "budget-bar", role: "img", "aria-label": `${fig.pct}% of the limit` }, fill, limitLine, marker);
 }
@@ -82,7 +80,7 @@ function groupTable(s: Status): HTMLElement {
             "tr",
             {},
             h("td", { class: "ident" }, g.key || "(none)"),
-            h("td", { class: "num" }, amount(s.metric, g.spent)),
+            h("td", { class: "num" }, f.metricAmount(s.metric, g.spent)),
             h("td", { class: "num" }, `${g.pct}%`),
             h("td", {}, bar(s.metric, s.limit, g)),
             h("td", { class: `budget-state budget-${g.state}` }, g.state),
@@ -134,7 +132,7 @@ export function createBudgetSection(token: string, userBudgets?: UserBudgets): {
             h(
               "span",
               { class: "budget-figures" },
-              `${amount(s.metric, s.spent)} of ${amount(s.metric, s.limit)} · forecast ${amount(s.metric, s.forecast)}`,
+              `${f.metricAmount(s.metric, s.spent)} of ${f.metricAmount(s.metric, s.limit)} · forecast ${f.metricAmount(s.metric, s.forecast)}`,
               s.resets_at ? ` · resets ${new Date(s.resets_at).toLocaleString()}` : " · rolling",
             ),
           );

@@ -31,6 +31,11 @@ export function usd(v: number): string {
 export function plural(n: number, one: string, many = `${one}s`): string {
   return `${int.format(n)} ${n === 1 ? one : many}`;
 }
+/** An amount of a budget's metric: money for cost_usd, a count for tokens and requests. */
+export function metricAmount(metric: string, v: number): string {
+  return metric === "cost_usd" ? usd(v) : count(v);
+}
+
 export function usdShort(v: number): string {
   return Math.abs(v) < 1000 ? usd(v) : usdCompact.format(v);
 }

@@ -46,8 +46,6 @@ export class UserBudgets {
   }
 }
 
-const amount = (metric: string, x: number) => (metric === "cost_usd" ? f.usd(x) : f.count(x));
-
 /** The user's figures in a budget (0 and ok when they spent nothing this window). */
 export function figuresOf(b: UserBudget, user: string): UserFigures {
   return b.users.get(user) ?? { spent: 0, pct: 0, state: "ok" };
@@ -57,7 +55,7 @@ export function figuresOf(b: UserBudget, user: string): UserFigures {
 export function userBudgetBar(b: UserBudget, user: string): HTMLElement {
   const fig = figuresOf(b, user);
   const resets = b.resets_at ? `resets ${new Date(b.resets_at).toLocaleString()}` : "rolling window";
-  const title = `${b.name}: ${amount(b.metric, fig.spent)} of ${amount(b.metric, b.limit)} (${fig.pct}%) · ${resets}`;
+  const title = `${b.name}: ${f.metricAmount(b.metric, fig.spent)} of ${f.metricAmount(b.metric, b.limit)} (${fig.pct}%) · ${resets}`;
   const fill = h("span", { class: `user-budget-fill budget-${fig.state}` });
   fill.style.width = `${Math.max(0, Math.min(100, fig.pct))}%`;
   return h(
