@@ -9,7 +9,7 @@
  * stage does (services/ingest/src/kafka/line-arena.ts, copied here so the file
  * runs on commits before it): keeping 100k lines as JS strings instead made
  * the "JS" figure mostly GC of their concatenation trees, which the consumer
- * never pays (docs/benchmarks.md §8a). `--strings=1` measures that old way.
+ * never pays (docs/benchmarks.md §12a). `--strings=1` measures that old way.
  * Uses only APIs that exist before and after the change, so the same file
  * runs on both commits:
  *
