@@ -6,4 +6,5 @@ export * from "./outage-log.js";
 export * from "./pricer.js";
 export * from "./row.js";
 export * from "./row-tsv.js";
+export * from "./settles-within.js";
 export * from "./unit-cost.js";

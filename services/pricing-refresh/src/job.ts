@@ -1,4 +1,4 @@
-import { createOutageLog } from "@tokenmeter/core";
+import { createOutageLog, settlesWithin } from "@tokenmeter/core";
 import { type Job, Queue, QueueEvents, Worker } from "bullmq";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
@@ -132,8 +132,19 @@ export async function startPricingWorker(opts: PricingWorkerOptions): Promise<Pr
     enqueueReprice: (data) =>
       queue.add(REPRICE_JOB, data, { attempts: 3, backoff: { type: "exponential", delay: 60_000 }, removeOnComplete: 100 }),
     async close() {
-      await worker.close();
-      await queue.close();
+      // Bounded like the alert queues' (alerts/bull.ts): after a Redis outage the worker's blocking
+      // connection can keep close() waiting without end, and the process must still stop. Past the
+      // bound a running refresh is simply retried by the next schedule; a re-price job by BullMQ.
+      if (
+        !(await settlesWithin(
+          worker.close().then(() => queue.close()),
+          CLOSE_BOUND_MS,
+        ))
+      )
+        log.info({ bound_ms: CLOSE_BOUND_MS }, "pricing queue did not close in time; leaving it to the process exit");
     },
   };
 }
+
+/** How long close() waits for the worker and the queue to let go of Redis. */
+const CLOSE_BOUND_MS = 5_000;

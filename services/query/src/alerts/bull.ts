@@ -1,4 +1,4 @@
-import { createOutageLog } from "@tokenmeter/core";
+import { createOutageLog, settlesWithin } from "@tokenmeter/core";
 import { type Job, Queue, Worker } from "bullmq";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
@@ -96,13 +96,7 @@ export async function startBullAlerts(opts: BullAlertOptions): Promise<Dispatche
       const closed = Promise.all([evalWorker.close(), deliverWorker.close()]).then(() =>
         Promise.all([evalQueue.close(), deliverQueue.close()]),
       );
-      let timer: NodeJS.Timeout | undefined;
-      const bound = new Promise<"timeout">((r) => {
-        timer = setTimeout(() => r("timeout"), CLOSE_BOUND_MS);
-      });
-      const outcome = await Promise.race([closed.then(() => "closed" as const), bound]);
-      clearTimeout(timer);
-      if (outcome === "timeout")
+      if (!(await settlesWithin(closed, CLOSE_BOUND_MS)))
         log.info({ bound_ms: CLOSE_BOUND_MS }, "alert queues did not close in time; leaving them to the process exit");
     },
   };
