@@ -1,5 +1,6 @@
 // `pnpm start`: the whole product in one process on its embedded default.
 import { createServer } from "node:net";
+import { stopOnSignal } from "@tokenmeter/http";
 import { startTokenmeter } from "./app.js";
 import { loadConfig } from "./config.js";
 import { dataDirHolder, dataDirInUseMessage } from "./data-dir.js";
@@ -68,27 +69,16 @@ const tm = await startTokenmeter(config, {
 }).catch((err: NodeJS.ErrnoException) => (err.code === "EADDRINUSE" ? fail(portInUse()) : Promise.reject(err)));
 if (tty) process.stdout.write("\r\x1b[K");
 
-// 5. Ctrl+C / SIGTERM: drain, say so, exit 0 — handled before the URL block says "Ctrl+C stops it",
-//    or a Ctrl+C typed at once would find the default handler and kill the process (exit 130).
-let stopping = false;
-for (const signal of ["SIGTERM", "SIGINT"] as const) {
-  process.on(signal, () => {
-    if (stopping) return;
-    stopping = true;
+// 5. Ctrl+C / SIGTERM: drain, say so, exit 0 (1 if the stop overruns stopOnSignal's 60 s bound) — the same
+//    handler as every service's, installed before the URL block says "Ctrl+C stops it", or a Ctrl+C typed
+//    at once would find the default handler (exit 130).
+stopOnSignal(() => tm.stop(), {
+  logger,
+  onSignal: () => {
     if (tty) process.stdout.write("\n");
-    logger.info({ op: "shutdown", signal }, "draining");
-    tm.stop().then(
-      () => {
-        console.log("Tokenmeter stopped.");
-        process.exit(0);
-      },
-      (err) => {
-        logger.error({ err }, "shutdown failed");
-        process.exit(1);
-      },
-    );
-  });
-}
+  },
+  onStopped: () => console.log("Tokenmeter stopped."),
+});
 
 // 6. The URL block is the last thing printed, on every start.
 const token = await tm.issueToken("acme");

@@ -34,6 +34,10 @@ export interface StopOnSignalOptions {
   logger: Logger;
   /** After this long the process exits 1 whatever the stop is doing (the pod's grace period must exceed it). */
   hardStopMs?: number;
+  /** Runs first on the signal (the all-in-one ends its terminal's progress line). */
+  onSignal?: () => void;
+  /** Runs after a clean stop, just before exit 0 (the all-in-one's closing line for a person). */
+  onStopped?: () => void;
 }
 
 /**
@@ -45,6 +49,7 @@ export function stopOnSignal(stop: () => Promise<void>, opts: StopOnSignalOption
   const onSignal = (signal: string) => {
     if (stopping) return;
     stopping = true;
+    opts.onSignal?.();
     const started = Date.now();
     opts.logger.info({ op: "shutdown", signal }, "stopping");
     const hardStop = setTimeout(() => {
@@ -55,6 +60,7 @@ export function stopOnSignal(stop: () => Promise<void>, opts: StopOnSignalOption
     stop().then(
       () => {
         opts.logger.info({ op: "shutdown", ms: Date.now() - started }, "stopped");
+        opts.onStopped?.();
         process.exit(0);
       },
       (err: unknown) => {
