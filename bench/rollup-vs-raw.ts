@@ -139,7 +139,7 @@ async function tableSizes(s: ChdbStore) {
 /** Each case: planned (rollups) vs raw only; the same answer, then timings. */
 async function runCases(state: string, rows: (string | number)[][], figures: Figure[], cases: Record<string, unknown>) {
   for (const c of CASES) {
-    const planned = buildAggregateQuery(c.spec(planSegments(c.from, END, c.boundaries, { user: c.user, latency: false })));
+    const planned = buildAggregateQuery(c.spec(planSegments(c.from, END, c.boundaries, { user: c.user })));
     const raw = buildAggregateQuery(c.spec([{ source: "raw", from: c.from, to: END }]));
     const same = sameRows(await store.query(planned.sql, planned.params), await store.query(raw.sql, raw.params));
     const tp = await timeQuery(store, planned.sql, planned.params);

@@ -4,7 +4,7 @@ import { hourlyRetentionStart, planSegments, planSums, type SumsQuestion } from 
 const t = (s: string) => Date.parse(s);
 const show = (segs: ReturnType<typeof planSegments>) =>
   segs.map((s) => `${s.source} ${new Date(s.from).toISOString()} ${new Date(s.to).toISOString()}`);
-const none = { user: false, latency: false };
+const none = { user: false };
 
 describe("planSegments", () => {
   it("reads sums from hourly and minute edges from raw", () => {
@@ -17,7 +17,7 @@ describe("planSegments", () => {
   });
 
   it("reads whole days before the hourly retention from daily", () => {
-    const needs = { user: false, latency: false, hourlyFrom: t("2026-03-03T00:00:00Z") };
+    const needs = { user: false, hourlyFrom: t("2026-03-03T00:00:00Z") };
     const segs = planSegments(t("2026-03-01T10:30:00Z"), t("2026-03-05T07:42:00Z"), [t("2026-03-02T00:00:00Z")], needs);
     expect(show(segs)).toEqual([
       "raw 2026-03-01T10:30:00.000Z 2026-03-01T11:00:00.000Z",
@@ -40,10 +40,7 @@ describe("planSegments", () => {
   });
 
   it("cuts around a boundary off the hour grid, and gives up on many of them", () => {
-    const split = planSegments(t("2026-03-01T00:00:00Z"), t("2026-03-03T00:00:00Z"), [t("2026-03-01T18:30:00Z")], {
-      user: false,
-      latency: true,
-    });
+    const split = planSegments(t("2026-03-01T00:00:00Z"), t("2026-03-03T00:00:00Z"), [t("2026-03-01T18:30:00Z")], none);
     expect(show(split)).toEqual([
       "hourly 2026-03-01T00:00:00.000Z 2026-03-01T18:00:00.000Z",
       "raw 2026-03-01T18:00:00.000Z 2026-03-01T19:00:00.000Z",
@@ -55,24 +52,17 @@ describe("planSegments", () => {
     ]);
   });
 
-  it("uses raw for the latency of users", () => {
-    expect(planSegments(t("2026-03-01T00:00:00Z"), t("2026-03-03T00:00:00Z"), [], { user: true, latency: true })).toHaveLength(1);
-  });
-
-  it("never reads hourly for user questions, and never daily for latency", () => {
-    const users = planSegments(t("2026-03-01T10:00:00Z"), t("2026-03-04T00:00:00Z"), [], { user: true, latency: false });
+  it("never reads hourly for user questions", () => {
+    const users = planSegments(t("2026-03-01T10:00:00Z"), t("2026-03-04T00:00:00Z"), [], { user: true });
     expect(show(users)).toEqual([
       "raw 2026-03-01T10:00:00.000Z 2026-03-02T00:00:00.000Z",
       "daily 2026-03-02T00:00:00.000Z 2026-03-04T00:00:00.000Z",
     ]);
-    const latency = planSegments(t("2026-03-01T00:00:00Z"), t("2026-03-04T00:00:00Z"), [], { user: false, latency: true });
-    expect(show(latency)).toEqual(["hourly 2026-03-01T00:00:00.000Z 2026-03-04T00:00:00.000Z"]);
   });
 
   it("cuts user questions at a boundary off the day grid (the summary's period split)", () => {
     const segs = planSegments(t("2026-03-01T00:00:00Z"), t("2026-03-05T00:00:00Z"), [t("2026-03-03T10:00:00Z")], {
       user: true,
-      latency: false,
     });
     expect(show(segs)).toEqual([
       "daily 2026-03-01T00:00:00.000Z 2026-03-03T00:00:00.000Z",

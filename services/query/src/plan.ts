@@ -60,8 +60,6 @@ export interface PlanNeeds {
   tagRollup?: boolean;
   /** Filters, groups or counts by user_id: the hourly rollup has no user_id. */
   user: boolean;
-  /** Latency sketches: only the hourly rollup has them. */
-  latency: boolean;
   /**
    * Reads no column beyond org, time, provider, model and error_code (filters,
    * groups and the endpoint's own dimensions): the model rollup can answer
@@ -169,7 +167,6 @@ export function planSums(
     tagRollup,
     tags: tagKeys.size > 0,
     user: used.includes("user_id"),
-    latency: false,
     modelOnly: used.every((c) => MODEL_ROLLUP_COLUMNS.has(c)),
     hourlyFrom: q.hourly_from,
   });
@@ -184,11 +181,10 @@ function planPiece(start: number, end: number, inner: readonly number[], needs: 
   // 1. Less than a whole hour: raw.
   if (hs >= he) return [raw(start, end)];
   // The tag rollup has no daily form: its hours (13 months, as raw) answer whatever it answers.
-  const dailyOk = !needs.latency && !needs.tagRollup && onDayGrid;
+  const dailyOk = !needs.tagRollup && onDayGrid;
   // 2. user_id is only in the daily rollup; if days cannot answer, raw answers all.
   if (needs.user && !dailyOk) return [raw(start, end)];
-  // Only the full hourly rollup has the latency sketches.
-  const rollup: Source = needs.tagRollup ? "tag_hourly" : needs.modelOnly && !needs.latency ? "model_hourly" : "hourly";
+  const rollup: Source = needs.tagRollup ? "tag_hourly" : needs.modelOnly ? "model_hourly" : "hourly";
   const hourly = (from: number, to: number): Segment => (needs.user ? raw(from, to) : { source: rollup, from, to });
   const out: Segment[] = [raw(start, hs)];
   // 3. Whole UTC days from the daily rollup where it is needed (user_id, old history), hours around them from hourly.

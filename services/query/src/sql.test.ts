@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { buildLatencyQuery } from "./routes/latency.js";
 import { buildSummaryQuery } from "./routes/summary.js";
-import { bucketDim, buildAggregateQuery, column, latencySketch, REQUESTS, rangeValue, sumOf } from "./sql.js";
+import { bucketDim, buildAggregateQuery, column, REQUESTS, rangeValue, rawP95, sumOf } from "./sql.js";
 
 const t = (s: string) => Date.parse(s);
 
@@ -85,24 +85,28 @@ describe("buildAggregateQuery", () => {
     expect(q.params).toMatchObject({ from_0: "2026-03-01 11:00:00", to_0: "2026-03-02 00:00:00", provider: ["openai"] });
   });
 
-  it("merges latency states and ranks with a bound limit", () => {
-    const q = buildAggregateQuery({
+  it("merges raw-only p95 states and ranks with a bound limit; a rollup cannot answer them", () => {
+    const spec = {
       org_id: "o",
-      segments: [{ source: "hourly", from: 0, to: 3_600_000 }],
+      segments: [{ source: "raw" as const, from: 0, to: 3_600_000 }],
       dims: [column("agent_id")],
-      measures: [latencySketch("ttfb_ms")],
+      measures: [rawP95("ttfb_ms")],
       filters: {},
       where: "agent_id != ''",
       orderBy: "agent_id",
       limit: 5,
-    });
+    };
+    const q = buildAggregateQuery(spec);
     expect(q.sql).toBe(
-      "SELECT agent_id, quantilesTDigestMerge(0.5, 0.95, 0.99)(ttfb_ms_q) AS ttfb_ms_q FROM (" +
-        "SELECT agent_id AS agent_id, quantilesTDigestMergeState(0.5, 0.95, 0.99)(ttfb_ms_q) AS ttfb_ms_q FROM llm_usage_hourly" +
-        " WHERE org_id = {org_id:String} AND hour >= {from_0:DateTime('UTC')} AND hour < {to_0:DateTime('UTC')} AND agent_id != '' GROUP BY agent_id" +
+      "SELECT agent_id, quantileExactMerge(0.95)(ttfb_ms_p95) AS ttfb_ms_p95 FROM (" +
+        "SELECT agent_id AS agent_id, quantileExactState(0.95)(ttfb_ms) AS ttfb_ms_p95 FROM llm_usage" +
+        " WHERE org_id = {org_id:String} AND event_time >= {from_0:DateTime64(3, 'UTC')} AND event_time < {to_0:DateTime64(3, 'UTC')} AND agent_id != '' GROUP BY agent_id" +
         ") GROUP BY agent_id ORDER BY agent_id LIMIT {limit:UInt32}",
     );
     expect(q.params.limit).toBe(5);
+    expect(() => buildAggregateQuery({ ...spec, segments: [{ source: "hourly", from: 0, to: 3_600_000 }] })).toThrow(
+      "ttfb_ms_p95 exists in raw rows only",
+    );
   });
 
   it("buckets weeks on Monday and months in the zone", () => {

@@ -5,8 +5,11 @@ import { type Filters, type Segment, type Source, tagKeyOf } from "./plan.js";
 export interface Measure {
   name: string;
   raw: string;
-  /** Expression over the rollups (llm_usage_hourly, llm_usage_model_hourly, llm_usage_daily hold the same sums). */
-  rollup: string;
+  /**
+   * Expression over the rollups (llm_usage_hourly, llm_usage_model_hourly, llm_usage_daily hold the same sums).
+   * Absent: no rollup keeps what the measure needs, so only a raw-only plan may use it.
+   */
+  rollup?: string;
   outer: string;
 }
 
@@ -101,12 +104,14 @@ export const TOTAL_TOKENS: Measure = {
   rollup: "sum(input_tokens + output_tokens)",
   outer: "sum(total_tokens)",
 };
-/** A latency t-digest: states from raw rows and merged hourly states combine into one sketch. */
-export const latencySketch = (col: "duration_ms" | "ttfb_ms" | "proxy_overhead_ms"): Measure => ({
-  name: `${col}_q`,
-  raw: `quantilesTDigestState(0.5, 0.95, 0.99)(${col})`,
-  rollup: `quantilesTDigestMergeState(0.5, 0.95, 0.99)(${col}_q)`,
-  outer: `quantilesTDigestMerge(0.5, 0.95, 0.99)(${col}_q)`,
+/**
+ * The exact p95 of a latency column, from raw rows only (as /v1/analytics/latency and the summary compute it): no
+ * rollup keeps latency values (0014 dropped the hourly sketches nothing read). NULL when no call reported one.
+ */
+export const rawP95 = (col: "duration_ms" | "ttfb_ms"): Measure => ({
+  name: `${col}_p95`,
+  raw: `quantileExactState(0.95)(${col})`,
+  outer: `quantileExactMerge(0.95)(${col}_p95)`,
 });
 /**
  * Exact distinct non-empty values of a dimension: value sets merged across
@@ -195,6 +200,11 @@ export function rangeValue(source: Source, ms: number): string {
   return source === "raw" ? text : source === "daily" ? text.slice(0, 10) : text.slice(0, 19);
 }
 
+function rollupOf(m: Measure, source: Source): string {
+  if (m.rollup === undefined) throw new Error(`measure ${m.name} exists in raw rows only, but the plan reads ${source}`);
+  return m.rollup;
+}
+
 /**
  * One SELECT per table (org-bound, its segments' ranges ORed), UNION ALL, then
  * an outer GROUP BY that combines sums and merges sketch states.
@@ -226,7 +236,7 @@ export function buildAggregateQuery(spec: AggregateSpec): BuiltQuery {
   const selects = [...bySource].map(([source, ranges]) => {
     const cols = [
       ...spec.dims.map((d) => `${d.expr(source)} AS ${d.name}`),
-      ...spec.measures.map((m) => `${source === "raw" ? m.raw : m.rollup} AS ${m.name}`),
+      ...spec.measures.map((m) => `${source === "raw" ? m.raw : rollupOf(m, source)} AS ${m.name}`),
     ];
     const range = ranges.length === 1 ? ranges[0] : `(${ranges.map((r) => `(${r})`).join(" OR ")})`;
     const where = `org_id = {org_id:String} AND ${range}${filtersOf(source)}${spec.where ? ` AND ${spec.where}` : ""}`;

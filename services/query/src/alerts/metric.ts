@@ -4,7 +4,7 @@ import { scopeFilters } from "../budgets/model.js";
 import { usd } from "../endpoint.js";
 import { iso, parseQuery } from "../params.js";
 import { planSegments } from "../plan.js";
-import { buildAggregateQuery, type Dimension, ERRORS, groupDim, latencySketch, REQUESTS, sumOf, TOTAL_TOKENS } from "../sql.js";
+import { buildAggregateQuery, type Dimension, ERRORS, groupDim, REQUESTS, rawP95, sumOf, TOTAL_TOKENS } from "../sql.js";
 import type { MetricSource } from "./model.js";
 
 export interface MetricValue {
@@ -19,15 +19,17 @@ const Row = z.object({
   errors: z.coerce.number(),
   cost_usd: z.coerce.number(),
   total_tokens: z.coerce.number(),
-  duration_ms_q: z.array(z.coerce.number().nullable()).optional(),
-  ttfb_ms_q: z.array(z.coerce.number().nullable()).optional(),
+  // null: no call in the window reported the figure (not coerced: null must not become 0).
+  duration_ms_p95: z.number().nullable().optional(),
+  ttfb_ms_p95: z.number().nullable().optional(),
 });
 
 /**
  * A metric rule's figures over [tick − window, tick), per group (top
  * `max_groups` by requests) or for the whole slice under the key "". Planned
  * like the analytics (the filters parsed by the same function; rollups where
- * the range allows, raw at the edges).
+ * the range allows, raw at the edges); a p95 rule reads raw rows (its window
+ * is at most 1,440 minutes).
  */
 export async function metricValues(store: Store, org_id: string, src: MetricSource, tick: number): Promise<Map<string, MetricValue>> {
   const start = tick - src.window_minutes * 60_000;
@@ -36,9 +38,11 @@ export async function metricValues(store: Store, org_id: string, src: MetricSour
   const per = src.per;
   const tag = per?.startsWith("tag.") ?? false;
   const used = [...Object.keys(q.filters), ...(per ? [per] : [])];
-  const segments = tag
-    ? [{ source: "raw" as const, from: q.start, to: q.end }]
-    : planSegments(q.start, q.end, q.buckets, { user: used.includes("user_id"), latency, hourlyFrom: q.hourly_from });
+  // A tag group and a percentile read raw rows only (no rollup keeps a tag per group or latency values).
+  const segments =
+    tag || latency
+      ? [{ source: "raw" as const, from: q.start, to: q.end }]
+      : planSegments(q.start, q.end, q.buckets, { user: used.includes("user_id"), hourlyFrom: q.hourly_from });
   const dims: Dimension[] = per ? [tag ? { name: "grp", expr: () => "tags[{per_tag:String}]" } : groupDim(per)] : [];
   const built = buildAggregateQuery({
     org_id,
@@ -49,7 +53,7 @@ export async function metricValues(store: Store, org_id: string, src: MetricSour
       ERRORS,
       sumOf("cost_usd"),
       TOTAL_TOKENS,
-      ...(latency ? [latencySketch(src.metric === "p95_ttfb_ms" ? "ttfb_ms" : "duration_ms")] : []),
+      ...(latency ? [rawP95(src.metric === "p95_ttfb_ms" ? "ttfb_ms" : "duration_ms")] : []),
     ],
     filters: q.filters,
     orderBy: "requests DESC",
@@ -76,7 +80,7 @@ function figure(metric: MetricSource["metric"], r: z.infer<typeof Row>): number 
     case "error_rate":
       return r.requests > 0 ? Math.round((r.errors / r.requests) * 1e6) / 1e6 : null;
     default: {
-      const p95 = (metric === "p95_ttfb_ms" ? r.ttfb_ms_q : r.duration_ms_q)?.[1];
+      const p95 = metric === "p95_ttfb_ms" ? r.ttfb_ms_p95 : r.duration_ms_p95;
       return p95 === undefined || p95 === null || Number.isNaN(p95) ? null : Math.round(p95);
     }
   }

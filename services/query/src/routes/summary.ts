@@ -73,7 +73,6 @@ export function buildSummaryQuery(
     params: { split: rangeValue("raw", split) },
     segments: planSegments(prevStart, end, [split], {
       user: true,
-      latency: false,
       hourlyFrom,
       tags: Object.keys(filters).some((k) => tagKeyOf(k) !== null),
     }),

@@ -21,7 +21,7 @@ export async function getUsers(ctx: QueryContext): Promise<UsersResponse> {
   const { q } = ctx;
   // user_id lives in raw and the daily rollup only; tags in raw only.
   const tags = Object.keys(q.filters).some((k) => tagKeyOf(k) !== null);
-  const segments = planSegments(q.start, q.end, [], { user: true, latency: false, hourlyFrom: q.hourly_from, tags });
+  const segments = planSegments(q.start, q.end, [], { user: true, hourlyFrom: q.hourly_from, tags });
   const built = buildAggregateQuery({
     org_id: ctx.org_id,
     segments,
