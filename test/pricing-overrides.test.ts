@@ -2,10 +2,12 @@ import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { toUsageRow } from "@tokenmeter/core";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTokenmeter, type Tokenmeter } from "../apps/tokenmeter/src/app.js";
 import { loadConfig } from "../apps/tokenmeter/src/config.js";
+import { usageEvent } from "../packages/pricing/src/testing.js";
 
 // Price overrides per org (issue 16): an org prices a model the price list
 // does not know; its unpriced history is re-priced and new events are priced
@@ -60,6 +62,8 @@ describe("PUT /v1/pricing/overrides/{model}", () => {
       TOKENMETER_PORT: "0",
       TOKENMETER_DEMO: "0",
       TOKENMETER_JWT_SECRET: "overrides-secret-overrides-secret-0123",
+      // Long enough for the straggler test to store its row after the answer, short enough to wait for.
+      TOKENMETER_PRICING_STRAGGLER_DELAY_MS: "2000",
     });
     if (!parsed.ok) throw new Error(parsed.errors.join("; "));
     tm = await startTokenmeter(parsed.config, { logger: pino({ level: "error" }) });
@@ -107,6 +111,46 @@ describe("PUT /v1/pricing/overrides/{model}", () => {
     expect(list.overrides.map((o) => o.model)).toEqual([MODEL]);
     expect(((await (await call("GET", "/v1/pricing/overrides", "globex")).json()) as { overrides: unknown[] }).overrides).toEqual([]);
   });
+
+  it("re-prices, after answering, an event priced with the old price and stored after the re-price passed (the straggler pass)", async () => {
+    const model = `${MODEL}-stragglers`;
+    const history = Array.from({ length: 3 }, (_, i) => ({ ...event(i, 86_400_000 + i * 60_000), model }));
+    expect((await call("POST", "/v1/events", "acme", history)).status).toBe(200);
+    const res = await call("PUT", `/v1/pricing/overrides/${encodeURIComponent(model)}`, "acme", PRICES);
+    expect(res.status).toBe(200);
+    // The answer reports the first pass, as before.
+    expect(((await res.json()) as { reprice: { rows_changed: number } }).reprice).toMatchObject({ rows_changed: 3, pricing_updated: true });
+
+    // Priced by an ingest process that had not reloaded yet, stored once the first pass was done.
+    const late = { ...event(7, 2 * 86_400_000), model };
+    const straggler = usageEvent({
+      event_id: late.event_id,
+      event_time_ms: Date.parse(late.event_time),
+      org_id: "acme",
+      provider: late.provider,
+      model,
+      input_tokens: late.input_tokens,
+      cached_input_tokens: late.cached_input_tokens,
+      output_tokens: late.output_tokens,
+    });
+    await tm.store.insert("llm_usage", [toUsageRow(straggler, { cost_usd: 0, cost_source: "unpriced", pricing_version: "" }, "test")]);
+    const unpriced = async () =>
+      Number(
+        (
+          await tm.store.query<{ n: number }>("SELECT countIf(cost_source = 'unpriced') AS n FROM llm_usage WHERE model = {model:String}", {
+            model,
+          })
+        )[0]?.n,
+      );
+    expect(await unpriced()).toBe(1);
+    // The straggler pass runs 2 s after the first (TOKENMETER_PRICING_STRAGGLER_DELAY_MS), in the background.
+    for (let i = 0; i < 150 && (await unpriced()) > 0; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(await unpriced()).toBe(0);
+    const [row] = await tm.store.query<{ cost_usd: number }>("SELECT cost_usd FROM llm_usage WHERE event_id = {id:UUID}", {
+      id: late.event_id,
+    });
+    expect(Math.abs(Number(row?.cost_usd) - cost(late))).toBeLessThan(1e-9);
+  }, 30_000);
 
   it("prices non-token units at ingest from the bundled list (image variant, audio seconds) and leaves an unpriced unit unpriced", async () => {
     const base = {

@@ -47,6 +47,17 @@ export const RedisEnv = z.object({ TOKENMETER_REDIS_URL: z.url({ message: "must 
 /** The "pricing updated" channel `<prefix>:pricing-updated`: every process that prices or publishes prices reads it. */
 export const PricingUpdatesEnv = z.object({ TOKENMETER_REDIS_PREFIX: z.string().default("tokenmeter") });
 
+/**
+ * A price override's straggler pass (query, all-in-one, `pricing set`): how
+ * long after the override's re-price its second pass runs, once every ingest
+ * process has reloaded and flushed what it priced before. The default covers
+ * the default batching (500 ms) and a failing insert's retries (≈ 8 s); raise
+ * it with TOKENMETER_BATCH_MAX_DELAY_MS / TOKENMETER_KAFKA_MAX_DELAY_MS.
+ */
+export const PriceOverrideEnv = z.object({
+  TOKENMETER_PRICING_STRAGGLER_DELAY_MS: z.coerce.number().int("must be an integer").min(100).max(120_000).default(10_000),
+});
+
 /** The query result cache. */
 export const CacheEnv = z.object({
   TOKENMETER_REDIS_KEY_PREFIX: z.string().default("tokenmeter:q:"),

@@ -19,6 +19,7 @@ import {
   KafkaTopicsEnv,
   ListenEnv,
   LogEnv,
+  PriceOverrideEnv,
   PricingJobEnv,
   PricingUpdatesEnv,
   QueryPortEnv,
@@ -40,6 +41,7 @@ export const QueryConfig = z.object({
   ...StoreEnv.shape,
   ...RedisEnv.shape,
   ...PricingUpdatesEnv.shape,
+  ...PriceOverrideEnv.shape,
   ...CacheEnv.shape,
   ...TagRollupEnv.shape,
   ...BudgetCheckEnv.shape,
@@ -106,6 +108,7 @@ export const AppConfig = z.object({
   ...BatchEnv.shape,
   ...KafkaConsumerEnv.shape,
   ...PricingConfig.shape,
+  ...PriceOverrideEnv.shape,
   ...AlertsConfig.shape,
 });
 export type AppConfig = z.output<typeof AppConfig>;
@@ -121,6 +124,7 @@ export const JobConfig = z.object({
   ...LogEnv.shape,
   ...RedisEnv.shape,
   ...PricingUpdatesEnv.shape,
+  ...PriceOverrideEnv.shape,
 });
 export type JobConfig = z.output<typeof JobConfig>;
 

@@ -4,6 +4,7 @@ import type { Logger } from "pino";
 import { type PriceOverride, savePriceOverride } from "./overrides.js";
 import { PriceBook } from "./price-book.js";
 import { reprice } from "./reprice.js";
+import { INSERT_LOOKBACK_MS, type StragglerPass, storeNowMs } from "./stragglers.js";
 import type { PricingUpdates } from "./updates.js";
 
 export interface ApplyOverrideOptions {
@@ -18,6 +19,14 @@ export interface ApplyOverrideOptions {
   logger: Logger;
   /** Clock in epoch ms (default Date.now): the end of the re-priced range and the retention guard. */
   now?: () => number;
+  /**
+   * Where the second, straggler pass goes once the first is done: the query
+   * service's StragglerPasses (run in the background, after the answer), the
+   * CLI's (which waits for it). Unset: no second pass. None either when
+   * "pricing updated" was not published: no pricer reloads, so there is
+   * nothing a few seconds' wait would catch.
+   */
+  stragglers?: { schedule(pass: StragglerPass): void };
 }
 
 export interface AppliedOverride {
@@ -35,7 +44,11 @@ export interface AppliedOverride {
  * 2. publish "pricing updated", so every process pricing events reloads and
  *    prices new events of the model with it (ADR 0005);
  * 3. re-price the model's stored history from max(effective_from, oldest row
- *    raw retains) to now + 1 min, rebuilding the touched rollup months.
+ *    raw retains) to now + 1 min, rebuilding the touched rollup months;
+ * 4. schedule the straggler pass (stragglers.ts): the same again, after the
+ *    ingest processes have reloaded and flushed, for the org's rows stored
+ *    since step 3 began — events priced with the old prices that were still
+ *    in an ingest buffer when step 3 scanned their day.
  * Publishing comes before the re-pricing so the ingest replicas switch while
  * the history is rewritten; a failed publish is logged and the re-pricing
  * still runs (the next refresh's notice reloads the replicas).
@@ -55,16 +68,21 @@ export async function applyPriceOverride(opts: ApplyOverrideOptions): Promise<Ap
     }
   }
   const nowMs = (opts.now ?? Date.now)();
+  const from = Math.max(o.effective_from_ms, oldestAcceptedMs(nowMs));
+  // Read before the scan: a row stamped earlier (less the lookback) was in the table when the scan passed it.
+  const scanStartMs = published && opts.stragglers ? await storeNowMs(opts.store) : undefined;
   const report = await reprice({
     store: opts.store,
     book,
     model: o.model,
     // History older than raw's retention has no raw rows to re-price.
-    from: new Date(Math.max(o.effective_from_ms, oldestAcceptedMs(nowMs))),
+    from: new Date(from),
     to: new Date(nowMs + 60_000),
     logger: log,
     now: () => nowMs,
   });
-  log.info({ rows_changed: report.rows_changed, published }, "price override applied");
+  if (scanStartMs !== undefined)
+    opts.stragglers?.schedule({ org_id: o.org_id, model: o.model, from_ms: from, ingested_since_ms: scanStartMs - INSERT_LOOKBACK_MS });
+  log.info({ rows_changed: report.rows_changed, published, straggler_pass: scanStartMs !== undefined }, "price override applied");
   return { rows_changed: report.rows_changed, months: report.months.map((m) => m.month), published };
 }

@@ -9,4 +9,5 @@ export * from "./price-book.js";
 export * from "./pricing-table.js";
 export * from "./reprice.js";
 export * from "./snapshot.js";
+export * from "./stragglers.js";
 export * from "./updates.js";

@@ -62,13 +62,27 @@ const ev = (model: string, iso: string, input: number, output: number, over: Par
 
 describe("reprice", () => {
   it("scans only computed and unpriced rows (exact SQL)", () => {
-    expect(scanSql("m")).toBe(`SELECT toString(event_id) AS event_id, toUnixTimestamp64Milli(event_time) AS t, org_id, provider, model,
+    expect(
+      scanSql({ model: "m" }),
+    ).toBe(`SELECT toString(event_id) AS event_id, toUnixTimestamp64Milli(event_time) AS t, org_id, provider, model,
   input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens,
   units, service_tier, image_size, image_quality, cost_usd, cost_source, pricing_version
 FROM llm_usage
 WHERE event_time >= {from:DateTime64(3, 'UTC')} AND event_time < {to:DateTime64(3, 'UTC')}
   AND cost_source IN ('computed', 'unpriced')
   AND model = {model:String}`);
+  });
+
+  it("narrows the straggler pass's scan to one org's rows stored since an instant (exact SQL)", () => {
+    expect(
+      scanSql({ model: "m", orgId: "acme", ingestedSince: new Date(0) })
+        .split("\n")
+        .slice(-3),
+    ).toEqual([
+      "  AND model = {model:String}",
+      "  AND org_id = {org_id:String}",
+      "  AND ingested_at >= {ingested_since:DateTime64(3, 'UTC')}",
+    ]);
   });
 
   it("prices an unknown model's events once its price exists, rebuilds rollups exactly, and is idempotent", async () => {

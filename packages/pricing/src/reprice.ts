@@ -21,6 +21,20 @@ export interface RepriceOptions {
   to: Date;
   /** Only this model (as stored in llm_usage). */
   model?: string;
+  /** Only this org's rows (the primary key's first column, so the scan reads only its slice). */
+  orgId?: string;
+  /**
+   * Only rows stored (ingested_at, the store's clock) at or after this instant:
+   * the straggler pass of a price override, which looks for the few rows
+   * inserted after its first pass had scanned their day.
+   */
+  ingestedSince?: Date;
+  /**
+   * Stops the run at its next safe point (before a day's scan or a month's
+   * rewrite; a month being rewritten is finished with its rollups), rejecting
+   * with the signal's reason.
+   */
+  signal?: AbortSignal;
   logger: Logger;
   onProgress?: (p: RepriceProgress) => void;
   /** Injected clock for the raw-retention guard. */
@@ -137,7 +151,8 @@ export async function reprice(opts: RepriceOptions): Promise<RepriceReport> {
   for (let i = 0; i < days; i++) {
     const start = fromMs + i * DAY_MS;
     const end = Math.min(toMs, start + DAY_MS);
-    const rows = await scanCandidates(opts.store, start, end, opts.model);
+    opts.signal?.throwIfAborted();
+    const rows = await scanCandidates(opts.store, start, end, opts);
     for (const r of rows) {
       scanned++;
       const next = priceRow(opts.book, r);
@@ -166,6 +181,8 @@ export async function reprice(opts: RepriceOptions): Promise<RepriceReport> {
   // 2 + 3. rewrite raw, rebuild rollups, month by month
   const months: MonthResult[] = [];
   for (const [month, changes] of opts.dryRun ? [] : [...changesByMonth].sort(([a], [b]) => a.localeCompare(b))) {
+    // Never between the raw rewrite and the rebuild: rollups would disagree with raw until the next run.
+    opts.signal?.throwIfAborted();
     await applyChanges(opts.store, month, changes);
     const [result] = await rebuildRollups(opts.store, {
       fromMonth: month,
@@ -196,15 +213,28 @@ FROM llm_usage
 WHERE event_time >= {from:DateTime64(3, 'UTC')} AND event_time < {to:DateTime64(3, 'UTC')}
   AND cost_source IN ('computed', 'unpriced')`;
 
-/** The candidate rows of one window; exported for the exact-SQL test. */
-export function scanSql(model?: string): string {
-  return model === undefined ? SCAN_SQL : `${SCAN_SQL}\n  AND model = {model:String}`;
+/** Which candidate rows a scan reads besides the time window. */
+export interface ScanFilter {
+  model?: string;
+  orgId?: string;
+  ingestedSince?: Date;
 }
 
-async function scanCandidates(store: Store, fromMs: number, toMs: number, model?: string): Promise<CandidateRow[]> {
+/** The candidate rows of one window; exported for the exact-SQL test. */
+export function scanSql(f: ScanFilter = {}): string {
+  let sql = SCAN_SQL;
+  if (f.model !== undefined) sql += "\n  AND model = {model:String}";
+  if (f.orgId !== undefined) sql += "\n  AND org_id = {org_id:String}";
+  if (f.ingestedSince !== undefined) sql += "\n  AND ingested_at >= {ingested_since:DateTime64(3, 'UTC')}";
+  return sql;
+}
+
+async function scanCandidates(store: Store, fromMs: number, toMs: number, f: ScanFilter): Promise<CandidateRow[]> {
   const params: Record<string, unknown> = { from: toClickHouseTime(fromMs), to: toClickHouseTime(toMs) };
-  if (model !== undefined) params.model = model;
-  const rows = await store.query<CandidateRow>(scanSql(model), params);
+  if (f.model !== undefined) params.model = f.model;
+  if (f.orgId !== undefined) params.org_id = f.orgId;
+  if (f.ingestedSince !== undefined) params.ingested_since = toClickHouseTime(f.ingestedSince.getTime());
+  const rows = await store.query<CandidateRow>(scanSql(f), params);
   return rows.map((r) => ({ ...r, t: Number(r.t), cost_usd: Number(r.cost_usd) }));
 }
 

@@ -56,6 +56,7 @@ describe("createQueryService with a config naming Redis", () => {
   it("serves budgets and alerts, and holds reservations in Redis: a hold made through one replica is seen and released through another", async () => {
     const config = {
       ...AlertsConfig.parse({}),
+      TOKENMETER_PRICING_STRAGGLER_DELAY_MS: 10_000,
       TOKENMETER_REDIS_URL: process.env.TOKENMETER_TEST_REDIS_URL ?? "redis://127.0.0.1:6379",
       TOKENMETER_REDIS_KEY_PREFIX: `test-service-${process.pid}-${Date.now()}:`,
       TOKENMETER_REDIS_PREFIX: `test-service-${process.pid}-${Date.now()}`,

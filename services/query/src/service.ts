@@ -1,7 +1,7 @@
 import type { Store } from "@tokenmeter/clickhouse";
 import { createOutageLog } from "@tokenmeter/core";
 import type { AuthOptions } from "@tokenmeter/http";
-import { connectPricingUpdates, type PricingUpdates } from "@tokenmeter/pricing";
+import { connectPricingUpdates, type PricingUpdates, StragglerPasses } from "@tokenmeter/pricing";
 import type { Hono } from "hono";
 import { Redis } from "ioredis";
 import type { Logger } from "pino";
@@ -49,13 +49,14 @@ export interface QueryServiceDeps {
   alertPolicy?: DeliveryPolicy;
 }
 
-/** The settings createQueryService reads: the budget check's, webhook delivery's, and where Redis is. */
+/** The settings createQueryService reads: the budget check's, webhook delivery's, a price override's straggler pass, and where Redis is. */
 export type QueryServiceSettings = Pick<
   QueryConfig,
   | "TOKENMETER_BUDGET_REFRESH_MS"
   | "TOKENMETER_REDIS_URL"
   | "TOKENMETER_REDIS_KEY_PREFIX"
   | "TOKENMETER_REDIS_PREFIX"
+  | "TOKENMETER_PRICING_STRAGGLER_DELAY_MS"
   | "TOKENMETER_WEBHOOK_ALLOW_PRIVATE"
   | "TOKENMETER_WEBHOOK_TIMEOUT_MS"
   | "TOKENMETER_WEBHOOK_RETRY_BASE_MS"
@@ -65,7 +66,10 @@ export type QueryServiceSettings = Pick<
 export interface QueryService {
   /** Everything the query service serves, ready for `serve({ fetch: app.fetch })` or `app.request()`. */
   app: Hono;
-  /** Closes what the service holds (the result cache, the budget runtime it built); the store is the caller's. */
+  /**
+   * Closes what the service holds (a waiting or running straggler pass, the result cache, the budget runtime
+   * it built); the store is the caller's.
+   */
   close(): Promise<void>;
 }
 
@@ -83,6 +87,13 @@ export function createQueryService(deps: QueryServiceDeps): QueryService {
   // "pricing updated" after a price override: the caller's channel, else the deployment's Redis one.
   const ownUpdates =
     !deps.pricingUpdates && deps.config?.TOKENMETER_REDIS_URL ? connectPricingUpdates(deps.config, deps.logger) : undefined;
+  // A price override's second pass, in the background after the answer; close() ends its wait.
+  const stragglers = new StragglerPasses({
+    store: deps.store,
+    logger: deps.logger,
+    now: deps.now,
+    ...(deps.config ? { delayMs: deps.config.TOKENMETER_PRICING_STRAGGLER_DELAY_MS } : {}),
+  });
   const app = createQueryApp({
     store: deps.store,
     cache: deps.cache,
@@ -100,6 +111,7 @@ export function createQueryService(deps: QueryServiceDeps): QueryService {
         now: deps.now,
         logger: deps.logger,
         updates: deps.pricingUpdates ?? ownUpdates?.updates,
+        stragglers,
       }),
       createDashboardRoutes(),
       ...(deps.mount ?? []),
@@ -108,6 +120,8 @@ export function createQueryService(deps: QueryServiceDeps): QueryService {
   return {
     app,
     async close() {
+      // First: a running pass still needs the store and stops at its next safe point.
+      await stragglers.close();
       await budgets.close();
       await deps.cache.close();
       ownUpdates?.close();

@@ -74,7 +74,7 @@ describe("tokenmeter pricing set", () => {
     const heard: PricingUpdate[] = [];
     const unsubscribe = await new RedisPricingUpdates({ redis, channel: pricingChannel(prefix) }).subscribe((u) => heard.push(u));
     try {
-      const config = { TOKENMETER_REDIS_URL: url, TOKENMETER_REDIS_PREFIX: prefix };
+      const config = { TOKENMETER_REDIS_URL: url, TOKENMETER_REDIS_PREFIX: prefix, TOKENMETER_PRICING_STRAGGLER_DELAY_MS: 100 };
       const ctx = { store, logger: pino({ level: "silent" }), config } as unknown as JobContext;
       expect(await setJob(ctx, { org: "initech", model: "ft:initech-v1", input: "1e-7", output: "2e-7" }, NOW)).toBe(0);
       for (let i = 0; i < 50 && heard.length === 0; i++) await new Promise((r) => setTimeout(r, 100));

@@ -1,4 +1,4 @@
-import { applyPriceOverride, connectPricingUpdates } from "@tokenmeter/pricing";
+import { applyPriceOverride, connectPricingUpdates, StragglerPasses } from "@tokenmeter/pricing";
 import type { Command } from "commander";
 import { EXIT, type ExitCode, type JobContext, runJob, UsageError, usageExitCodes } from "../jobs/run.js";
 
@@ -49,14 +49,23 @@ export async function setJob({ store, logger, config }: JobContext, args: SetArg
     tiers: [],
   };
   // 2. Save, 3. re-price the org's stored events of the model (raw retention bounds how far back): the API's path.
-  //    With Redis configured (in a pod), running ingest replicas are told on "pricing updated" and reload.
+  //    With Redis configured (in a pod), running ingest replicas are told on "pricing updated" and reload,
+  //    so the straggler pass follows (step 5), waited for here: the job is done when it is.
   const pricing = config.TOKENMETER_REDIS_URL ? connectPricingUpdates(config, logger) : undefined;
+  const stragglers = new StragglerPasses({
+    store,
+    logger,
+    now: () => now,
+    delayMs: config.TOKENMETER_PRICING_STRAGGLER_DELAY_MS,
+    keepAlive: true,
+  });
   const report = await applyPriceOverride({
     store,
     override: { org_id: args.org, model: args.model, effective_from_ms: from, prices },
     updates: pricing?.updates,
     logger,
     now: () => now,
+    stragglers,
   }).finally(() => pricing?.close());
   logger.info(
     { op: "pricing_set", org: args.org, model: args.model, rows_changed: report.rows_changed },
@@ -65,5 +74,8 @@ export async function setJob({ store, logger, config }: JobContext, args: SetArg
   process.stdout.write(
     `${JSON.stringify({ org_id: args.org, model: args.model, effective_from: new Date(from).toISOString(), rows_changed: report.rows_changed })}\n`,
   );
+  // 5. The straggler pass (logged; it never throws), then done.
+  await stragglers.idle();
+  await stragglers.close();
   return EXIT.ok;
 }

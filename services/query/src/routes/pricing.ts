@@ -7,6 +7,7 @@ import {
   loadPriceVersions,
   type PriceVersion,
   type PricingUpdates,
+  type StragglerPass,
 } from "@tokenmeter/pricing";
 import { Hono } from "hono";
 import { type Logger, pino } from "pino";
@@ -24,6 +25,11 @@ export interface PricingRoutesOptions {
    * prices events reloads (Redis in a deployment, in-process in the all-in-one).
    */
   updates?: PricingUpdates;
+  /**
+   * Where a price override's straggler pass is scheduled, to run in the
+   * background after the answer (createQueryService's StragglerPasses). Unset: none.
+   */
+  stragglers?: { schedule(pass: StragglerPass): void };
 }
 
 const price = z.number().finite().nonnegative();
@@ -88,13 +94,15 @@ export function createPricingRoutes(opts: PricingRoutesOptions): Hono {
       reasoning: b.output_cost_per_reasoning_token ?? null,
       tiers: [],
     };
-    // Saved, announced to every pricer, then the model's history re-priced (the same path as `tokenmeter pricing set`).
+    // Saved, announced to every pricer, then the model's history re-priced (the same path as `tokenmeter pricing set`);
+    // the straggler pass runs after the answer, which reports the first pass only.
     const applied = await applyPriceOverride({
       store: opts.store,
       override: { org_id, model, effective_from_ms: from, prices },
       updates: opts.updates,
       logger,
       now,
+      stragglers: opts.stragglers,
     });
     const reprice = { rows_changed: applied.rows_changed, months: applied.months, pricing_updated: applied.published };
     return c.json({ org_id, model, effective_from: new Date(from).toISOString(), ...b, reprice });
