@@ -63,6 +63,13 @@ export function tsvField(s: string): string {
   return NEEDS_ESCAPE.test(s) ? s.replace(/[\t\n\r\\\0]/g, (c) => ESCAPES[c]!) : s;
 }
 
+const UNESCAPES: Record<string, string> = { t: "\t", n: "\n", r: "\r", "\\": "\\", "0": "\0" };
+
+/** The string a {@link tsvField} field holds (what a writer reads back from its own lines). */
+export function tsvUnescape(field: string): string {
+  return field.includes("\\") ? field.replace(/\\([tnr0\\])/g, (_, c: string) => UNESCAPES[c]!) : field;
+}
+
 const nullable = (n: number | null): string => (n === null ? "\\N" : `${n}`);
 
 /**

@@ -38,7 +38,7 @@ export function createKafkaMetrics(registry?: Registry) {
     ),
     batchBytes: histogram(
       "tokenmeter_kafka_batch_bytes",
-      "JSONEachRow bytes per insert",
+      "payload bytes per insert (llm_usage TSV lines)",
       [1e3, 1e4, 1e5, 1e6, 4e6, 16e6, 32e6, 64e6, 128e6],
     ),
     flushSeconds: histogram(

@@ -1,7 +1,7 @@
 import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { reportedOrUnpriced } from "@tokenmeter/core";
+import { reportedOrUnpriced, toUsageRow } from "@tokenmeter/core";
 import { Registry } from "prom-client";
 import { afterEach, describe, expect, it } from "vitest";
 import { dedupToken, eventKey } from "../dedup/stored-ids.js";
@@ -151,6 +151,32 @@ describe("exactly-once effect", () => {
       await restarted.flush();
       await expect(retry).resolves.toEqual({ accepted: 0, duplicates: 20 });
       await restarted.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("redoes a JSONEachRow flush journaled by the version before TSV payloads, as it was written, under its token", async () => {
+    const inner = await freshStore();
+    const dir = await mkdtemp(join(tmpdir(), "tm-journal-"));
+    try {
+      // What that version journaled: one JSON row per line, token from the event keys (unchanged since).
+      const batch = events(7).map((e, i) => ({ ...e, org_id: i % 2 === 0 ? "org\twith-tab" : e.org_id }));
+      const token = dedupToken(batch.map((e) => eventKey(e.org_id, e.event_id)));
+      const payload = Buffer.from(batch.map((e) => `${JSON.stringify(toUsageRow(e, reportedOrUnpriced.price(e), "http"))}\n`).join(""));
+      await (await fileFlushJournal(dir)).record({ token, payload });
+      const store = wrapInserts(inner, (_, insert) => insert);
+      const w = createBatchWriter({ store, logger, pricer: reportedOrUnpriced, policy: idle, journal: await fileFlushJournal(dir) });
+      expect(await w.recover()).toBe(1);
+      expect(store.tokens).toEqual([token]);
+      expect(await counts(inner)).toEqual({ raw: 7, daily: 7, hourly: 7 });
+      expect(await readdir(dir)).toEqual([]);
+      // The same events through today's TSV path: all known (keys read back from the JSON payload), none stored twice.
+      const again = w.write(batch);
+      await w.flush();
+      await expect(again).resolves.toEqual({ accepted: 0, duplicates: 7 });
+      expect(await counts(inner)).toEqual({ raw: 7, daily: 7, hourly: 7 });
+      await w.close();
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -54,7 +54,8 @@ function gatedStore(inner: Store) {
     command: (sql, params, opts) => inner.command(sql, params, opts),
     close: () => inner.close(),
     insert: async (table, payload, opts) => {
-      rows.push(payload.toString().split("\n").filter(Boolean).length);
+      // TSV after a header line of column names.
+      rows.push(payload.toString().split("\n").filter(Boolean).length - 1);
       if (rows.length === 1) {
         started();
         await gate;

@@ -25,7 +25,7 @@ describe("flush triggers", () => {
   it("flushes when maxBytes is reached, each insert within maxBytes", async () => {
     const store = wrapInserts(await freshStore(), (_, insert) => insert);
     const registry = new Registry();
-    const w = createBatchWriter({ store, logger, registry, pricer: reportedOrUnpriced, policy: { ...idle, maxBytes: 2_000 } });
+    const w = createBatchWriter({ store, logger, registry, pricer: reportedOrUnpriced, policy: { ...idle, maxBytes: 1_100 } });
     const writes = events(12).map((e) => w.write([e]));
     // No row or time trigger can fire: the first write resolves only through the bytes trigger.
     await expect(writes[0]).resolves.toEqual({ accepted: 1, duplicates: 0 });
@@ -33,7 +33,7 @@ describe("flush triggers", () => {
     await w.close();
     expect(await Promise.all(writes)).toEqual(Array(12).fill({ accepted: 1, duplicates: 0 }));
     expect(store.sizes.length).toBeGreaterThanOrEqual(4);
-    for (const size of store.sizes) expect(size).toBeLessThanOrEqual(2_000);
+    for (const size of store.sizes) expect(size).toBeLessThanOrEqual(1_100);
     expect((await counts(store)).raw).toBe(12);
   });
 

@@ -1,5 +1,5 @@
-import type { FlushReason, UsageEvent, UsageRow } from "@tokenmeter/core";
-import { flushReason, groupCommitDue, hasRoom, nextTimer, resolveBatchPolicy, toUsageRow } from "@tokenmeter/core";
+import type { FlushReason, UsageEvent } from "@tokenmeter/core";
+import { flushReason, groupCommitDue, hasRoom, nextTimer, resolveBatchPolicy } from "@tokenmeter/core";
 import { DEDUP_WINDOW_MS } from "../dedup/stored-ids.js";
 import type { WriteResult } from "../sink.js";
 import { createAdmission } from "./admission.js";
@@ -195,11 +195,11 @@ export function createBatchWriter(opts: BatchWriterOptions): BatchWriter {
     armTimer();
   }
 
-  async function writeRows(rows: UsageRow[]): Promise<WriteResult> {
+  async function write(events: UsageEvent[], source = "http"): Promise<WriteResult> {
     if (closing) throw new WriterClosedError("batch writer is closed");
-    if (rows.length === 0) return { accepted: 0, duplicates: 0 };
-    const { ticket, promise } = newTicket(rows.length);
-    await admit(rows.map((r, i) => toPending(r, ticket, i)));
+    if (events.length === 0) return { accepted: 0, duplicates: 0 };
+    const { ticket, promise } = newTicket(events.length);
+    await admit(events.map((e, i) => toPending(e, opts.pricer.price(e), source, ticket, i)));
     return promise;
   }
 
@@ -234,8 +234,7 @@ export function createBatchWriter(opts: BatchWriterOptions): BatchWriter {
   }
 
   return {
-    writeRows,
-    write: (events: UsageEvent[], source = "http") => writeRows(events.map((e) => toUsageRow(e, opts.pricer.price(e), source))),
+    write,
     flush,
     close,
     recover,

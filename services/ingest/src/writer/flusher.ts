@@ -1,11 +1,11 @@
 import type { Store } from "@tokenmeter/clickhouse";
-import { type BatchPolicy, type FlushReason, mayRetry, retryDelayMs } from "@tokenmeter/core";
+import { type BatchPolicy, type FlushReason, mayRetry, retryDelayMs, USAGE_TSV_HEADER } from "@tokenmeter/core";
 import type { Logger } from "pino";
 import { insertLinesSplitting, logSplits, type RefusedRow } from "../dedup/bisect.js";
 import { dedupToken, findStoredKeys, storedIdQuery } from "../dedup/stored-ids.js";
 import type { FlushJournal, JournaledFlush } from "./flush-journal.js";
 import type { WriterMetrics } from "./metrics.js";
-import { keysOfPayload, refusedKeys } from "./payload-keys.js";
+import { keysOfPayload, payloadShape, refusedKeys } from "./payload-keys.js";
 import { fail, newestTime, type Pending, refuse, settle, splitRepeats } from "./pending.js";
 
 /** A batch after its duplicate check, ready to insert. */
@@ -56,9 +56,7 @@ export interface FlusherDeps {
  */
 export function createFlusher(deps: FlusherDeps) {
   const { store, table, journal, logger: log, metrics: m } = deps;
-  const insertSettings = (token: string) => ({
-    settings: { insert_deduplication_token: token, deduplicate_blocks_in_dependent_materialized_views: 1 },
-  });
+  const insertSettings = (token: string) => ({ insert_deduplication_token: token, deduplicate_blocks_in_dependent_materialized_views: 1 });
   /**
    * Flushes whose insert failed after retries but may have landed in part
    * (raw without rollups): redone, identically, before any later insert.
@@ -102,7 +100,11 @@ export function createFlusher(deps: FlusherDeps) {
       let refused: RefusedRow[] = [];
       if (p.kept.length > 0) {
         const keys = p.kept.map((r) => r.key);
-        flush = { token: dedupToken(keys), payload: Buffer.from(p.kept.map((r) => r.line).join("")), keys: new Set(keys) };
+        flush = {
+          token: dedupToken(keys),
+          payload: Buffer.from(USAGE_TSV_HEADER + p.kept.map((r) => r.line).join("")),
+          keys: new Set(keys),
+        };
         const { token, payload } = flush;
         await journal.record({ token, payload });
         refused = await insertSplit(payload, token);
@@ -176,11 +178,12 @@ export function createFlusher(deps: FlusherDeps) {
 
   /** One flush's insert, each part retried while the store is unavailable, split on a refused row. */
   function insertSplit(payload: Buffer, token: string, op = "insert"): Promise<RefusedRow[]> {
+    const { format, headerLines } = payloadShape(payload);
     return insertLinesSplitting(
       payload,
       token,
-      0,
-      (part, tok) => withRetry(op, () => store.insert(table, part, insertSettings(tok))),
+      headerLines,
+      (part, tok) => withRetry(op, () => store.insert(table, part, { format, settings: insertSettings(tok) })),
       logSplits(log, op),
     );
   }

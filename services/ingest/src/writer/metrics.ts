@@ -44,7 +44,7 @@ export function createWriterMetrics(registry?: Registry) {
     () =>
       new Histogram({
         name: "tokenmeter_writer_batch_bytes",
-        help: "JSONEachRow bytes per insert",
+        help: "payload bytes per insert (llm_usage TSV lines)",
         buckets: [1e3, 1e4, 1e5, 1e6, 4e6, 8e6, 16e6, 64e6],
         registers,
       }),

@@ -1,13 +1,11 @@
 import type { Store } from "@tokenmeter/clickhouse";
-import type { BatchPolicy, Pricer, UsageRow } from "@tokenmeter/core";
+import type { BatchPolicy, Pricer } from "@tokenmeter/core";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import type { EventSink, WriteResult } from "../sink.js";
 import type { FlushJournal } from "./flush-journal.js";
 
 export interface BatchWriter extends EventSink {
-  /** Rows already priced (the Kafka consumer uses this with its own source column). */
-  writeRows(rows: UsageRow[]): Promise<WriteResult>;
   /** Flushes everything buffered when called; rejects if one of those flushes failed. */
   flush(): Promise<void>;
   /** Flushes what is buffered, then refuses new writes. */
