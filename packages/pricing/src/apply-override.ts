@@ -4,7 +4,7 @@ import type { Logger } from "pino";
 import { type PriceOverride, savePriceOverride } from "./overrides.js";
 import { PriceBook } from "./price-book.js";
 import { reprice } from "./reprice.js";
-import { INSERT_LOOKBACK_MS, type StragglerPass, storeNowMs } from "./stragglers.js";
+import { INSERT_LOOKBACK_MS, type StragglerScheduler, storeNowMs } from "./stragglers.js";
 import type { PricingUpdates } from "./updates.js";
 
 export interface ApplyOverrideOptions {
@@ -26,7 +26,7 @@ export interface ApplyOverrideOptions {
    * "pricing updated" was not published: no pricer reloads, so there is
    * nothing a few seconds' wait would catch.
    */
-  stragglers?: { schedule(pass: StragglerPass): void };
+  stragglers?: StragglerScheduler;
 }
 
 export interface AppliedOverride {

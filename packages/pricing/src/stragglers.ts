@@ -21,6 +21,9 @@ export interface StragglerPass {
   ingested_since_ms: number;
 }
 
+/** Where a price override hands its straggler pass (StragglerPasses; tests may pass their own). */
+export type StragglerScheduler = Pick<StragglerPasses, "schedule">;
+
 /**
  * Default wait between the first pass and the straggler pass: long enough for
  * every ingest process to hear "pricing updated", reload, and flush what it

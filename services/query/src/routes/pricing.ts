@@ -7,7 +7,7 @@ import {
   loadPriceVersions,
   type PriceVersion,
   type PricingUpdates,
-  type StragglerPass,
+  type StragglerScheduler,
 } from "@tokenmeter/pricing";
 import { Hono } from "hono";
 import { type Logger, pino } from "pino";
@@ -29,7 +29,7 @@ export interface PricingRoutesOptions {
    * Where a price override's straggler pass is scheduled, to run in the
    * background after the answer (createQueryService's StragglerPasses). Unset: none.
    */
-  stragglers?: { schedule(pass: StragglerPass): void };
+  stragglers?: StragglerScheduler;
 }
 
 const price = z.number().finite().nonnegative();
