@@ -1,12 +1,12 @@
 import type { Store } from "@tokenmeter/clickhouse";
-import { type BatchPolicy, type FlushReason, mayRetry, retryDelayMs, USAGE_TSV_HEADER } from "@tokenmeter/core";
+import { type BatchPolicy, type FlushReason, mayRetry, retryDelayMs } from "@tokenmeter/core";
 import type { Logger } from "pino";
 import { insertLinesSplitting, logSplits, type RefusedRow } from "../dedup/bisect.js";
 import { dedupToken, findStoredKeys, storedIdQuery } from "../dedup/stored-ids.js";
 import type { FlushJournal, JournaledFlush } from "./flush-journal.js";
 import type { WriterMetrics } from "./metrics.js";
 import { keysOfPayload, payloadShape, refusedKeys } from "./payload-keys.js";
-import { fail, newestTime, type Pending, refuse, settle, splitRepeats } from "./pending.js";
+import { fail, newestTime, type Pending, payloadOf, refuse, settle, splitRepeats } from "./pending.js";
 
 /** A batch after its duplicate check, ready to insert. */
 export interface Prepared {
@@ -102,7 +102,7 @@ export function createFlusher(deps: FlusherDeps) {
         const keys = p.kept.map((r) => r.key);
         flush = {
           token: dedupToken(keys),
-          payload: Buffer.from(USAGE_TSV_HEADER + p.kept.map((r) => r.line).join("")),
+          payload: payloadOf(p.kept),
           keys: new Set(keys),
         };
         const { token, payload } = flush;

@@ -45,6 +45,11 @@ export function newTicket(rows: number): { ticket: Ticket; promise: Promise<Writ
  */
 const HEADER_BYTES = Buffer.byteLength(USAGE_TSV_HEADER);
 
+/** One flush's payload: the column-name header once, then the rows' lines (what takeBatch sizes against maxBytes). */
+export function payloadOf(rows: readonly Pending[]): Buffer {
+  return Buffer.from(USAGE_TSV_HEADER + rows.map((r) => r.line).join(""));
+}
+
 export function toPending(e: UsageEvent, cost: PricedCost, source: string, ticket: Ticket, index: number): Pending {
   const line = usageTsvLine(e, cost, source);
   return {
