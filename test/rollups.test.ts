@@ -165,10 +165,6 @@ function keyNames(expr: string): string {
     .join(", ");
 }
 
-function groupKey(row: Record<string, unknown>, keys: string): string {
-  return JSON.stringify(keys.split(", ").map((k) => row[k]));
-}
-
 function chunk<T>(items: T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));

@@ -2,7 +2,7 @@ import type { Store } from "@tokenmeter/clickhouse";
 import type { BatchPolicy, Pricer } from "@tokenmeter/core";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
-import type { EventSink, WriteResult } from "../sink.js";
+import type { EventSink } from "../sink.js";
 import type { FlushJournal } from "./flush-journal.js";
 
 export interface BatchWriter extends EventSink {
