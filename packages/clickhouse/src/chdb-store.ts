@@ -1,5 +1,5 @@
 import { mkdirSync } from "node:fs";
-import { Session } from "chdb";
+import type { Session } from "chdb";
 import { isLostCreateRace, parseExceptionCode, storeErrorFromCode } from "./errors.js";
 import {
   assertIdentifier,
@@ -55,6 +55,10 @@ export class ChdbStore implements Store {
     const database = assertIdentifier(opts.database ?? "tokenmeter");
     mkdirSync(opts.dataDir, { recursive: true });
     const timeoutMs = opts.timeoutMs ?? 30_000;
+    // Loaded here, not at the top: the engine's library costs ~170 MB of RSS
+    // the moment it loads, and the services on a server (HTTP driver) import
+    // this package without ever opening the embedded engine.
+    const { Session } = await import("chdb");
     const writer = new Session(opts.dataDir, { installSignalHandlers: false });
     const create = `CREATE DATABASE IF NOT EXISTS ${database}`;
     await run(() => writer.queryAsync(create, { timeout: timeoutMs })).catch((err: unknown) => {
