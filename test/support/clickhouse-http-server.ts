@@ -39,6 +39,9 @@ export interface ClickHouseHttpServer {
   close(): Promise<void>;
 }
 
+/** Room for the SET statement of the largest parameter a request may carry (a body is bounded by memory only). */
+const MAX_PARAM_STATEMENT_BYTES = 256 * 1024 * 1024;
+
 /** URL parameters the HTTP layer consumes; every other one is a setting. */
 const RESERVED = new Set([
   "query",
@@ -112,7 +115,10 @@ async function handle(req: IncomingMessage, res: ServerResponse, opts: ClickHous
   const session = new Session(opts.dataDir, { installSignalHandlers: false });
   try {
     const timeout = opts.statementTimeoutMs ?? 60_000;
-    const setup = [`USE ${quoteIdentifier(database)}`];
+    // A server binds param_* values apart from the statement's text, so max_query_size (256 KiB) does not
+    // bound them; here each goes in as a SET statement, whose text must be allowed to hold it. A request's
+    // own max_query_size, if it sends one, comes later and wins.
+    const setup = [`USE ${quoteIdentifier(database)}`, `SET max_query_size = ${MAX_PARAM_STATEMENT_BYTES}`];
     for (const [k, v] of params) {
       if (k.startsWith("param_")) setup.push(`SET ${quoteIdentifier(k)} = ${quoteString(v)}`);
       else if (!RESERVED.has(k)) setup.push(`SET ${quoteIdentifier(k)} = ${settingValue(v)}`);

@@ -7,7 +7,7 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isDataError } from "./errors.js";
 import { migrate } from "./migrate.js";
-import { type Store, StoreError } from "./store.js";
+import { DEFAULT_MAX_PARAM_BYTES, type Store, StoreError } from "./store.js";
 
 /** A fresh store on its own, empty database, and how to dispose of it. */
 export type OpenStore = () => Promise<Store>;
@@ -72,6 +72,19 @@ export function describeStoreConformance(name: string, openStore: OpenStore): vo
           empty: [],
         },
       ]);
+    });
+
+    it("binds a parameter as large as maxParamBytes allows, past max_query_size (the Kafka consumer's id lookup)", async () => {
+      // The stored-copy lookup sends up to maxParamBytes of ids in one String; a server binds it apart
+      // from the statement text, so its 256 KiB max_query_size must not apply.
+      const bytes = Math.min(store.maxParamBytes ?? DEFAULT_MAX_PARAM_BYTES, 2 * 1024 * 1024) - 16;
+      const s = "1234567890123456_".repeat(Math.floor(bytes / 17));
+      const [row] = await store.query<{ n: number; parts: number }>(
+        "SELECT length({s:String}) AS n, length(splitByChar('_', {s:String})) AS parts",
+        { s },
+      );
+      expect(row).toEqual({ n: s.length, parts: Math.floor(bytes / 17) + 1 });
+      expect(s.length).toBeGreaterThan(256 * 1024);
     });
 
     it("binds injection-looking strings as data, never as SQL", async () => {
