@@ -72,6 +72,7 @@ try {
         metric: `events/s (${clients} clients x ${eventsPerRequest}-event requests)`,
         value: eps,
         unit: "events/s",
+        target: ">= 30000",
       },
       { scenario: "2 http ingest", metric: `ack latency p50 at ${ackRate} events/s`, value: ackLat.p50, unit: "ms", target: "<= 50" },
       { scenario: "2 http ingest", metric: `ack latency p99 at ${ackRate} events/s`, value: ackLat.p99, unit: "ms", target: "<= 250" },

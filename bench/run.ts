@@ -39,7 +39,7 @@ async function main() {
   // 1. Broker and the shared topic for scenario 1.
   const brokerDir = mkdtempSync(join(tmpdir(), "tokenmeter-bench-broker-"));
   const steps = selected(placeholderTopic());
-  const needsTopic = steps.some((s) => s.result === "ingest-kafka" || s.result === "ceilings");
+  const needsTopic = steps.some((s) => ["ingest-kafka", "ceilings", "ingest-pod"].includes(s.result));
   const needsBroker = needsTopic || steps.some((s) => s.result === "freshness" || s.result === "profile");
   let produced: Record<string, number> = {};
   let topic = placeholderTopic();
@@ -165,16 +165,29 @@ function ratios(results: Record<string, BenchResult>): Figure[] {
   if (d?.batch_ms_p99 !== undefined)
     out.push({ scenario: "1 ingest", metric: "ours: flush (batch insert) latency p99", value: d.batch_ms_p99, unit: "ms" });
   const pick = (re: RegExp) => c.find((f) => re.test(f.metric));
+  // Issue 20's targets: ≥ 0.75× the raw insert, ≥ 1.5× the peer, CPU per event ≤ 1.4× the raw insert's per row.
   const pairs: [RegExp, string, string | undefined][] = [
-    [/raw insert/, "ours / raw-insert ceiling", ">= 0.5"],
+    [/raw insert/, "ours / raw-insert ceiling", ">= 0.75"],
     [/consume-and-discard/, "ours / consume-and-discard ceiling", undefined],
-    [/peer/, "ours / Kafka table engine peer", "> 1"],
+    [/peer: /, "ours / Kafka table engine peer", ">= 1.5"],
   ];
   for (const [re, metric, target] of pairs) {
     const base = pick(re);
     if (base && base.value > 0)
       out.push({ scenario: "1 ingest", metric, value: round(ours.value / base.value, 2), unit: "x", ...(target ? { target } : {}) });
   }
+  const oursCpu = results["ingest-kafka"]?.figures.find((f) => /CPU per event/.test(f.metric));
+  const rawCpu = pick(/raw.*CPU per row|engine CPU per row/);
+  if (oursCpu && rawCpu && rawCpu.value > 0)
+    out.push({
+      scenario: "1 ingest",
+      metric: "ours CPU per event / raw insert CPU per row",
+      value: round(oursCpu.value / rawCpu.value, 2),
+      unit: "x",
+      target: "<= 1.4",
+    });
+  const rss = results["ingest-kafka"]?.figures.find((f) => /RSS peak/.test(f.metric));
+  if (rss) rss.target ??= "<= 700";
   return out;
 }
 

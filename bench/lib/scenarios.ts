@@ -49,6 +49,8 @@ export function plan(quick: boolean, topic: TopicArgs): Step[] {
       optional: true,
     },
     { result: "ceilings", script: "ceilings.ts", args: [...q, ...topicArgs(topic)], timeoutMs: (quick ? 3 : 20) * min },
+    // The same topic drained by the ingest pod as Kubernetes starts it (HTTP driver): the pod's own RSS and CPU.
+    { result: "ingest-pod", script: "ingest-pod.ts", args: [...q, ...topicArgs(topic)], timeoutMs: (quick ? 3 : 8) * min },
     { result: "http-ingest", script: "http-ingest.ts", args: q, timeoutMs: (quick ? 2 : 5) * min },
     { result: "query", script: "query.ts", args: q, timeoutMs: (quick ? 3 : 30) * min, optional: true },
     { result: "rollup-vs-raw", script: "rollup-vs-raw.ts", args: q, timeoutMs: (quick ? 2 : 20) * min },
