@@ -5,6 +5,7 @@ import {
   assertIdentifier,
   encodeParams,
   type InsertOptions,
+  KEYS_TABLE,
   type QueryParams,
   type Settings,
   type StatementOptions,
@@ -43,11 +44,15 @@ export class ChdbStore implements Store {
   readonly maxParamBytes = 64 * 1024 * 1024;
   private nextReader = 0;
   private closed = false;
+  /** queryWithKeys calls, one at a time: they share the keys session's temporary table. */
+  private keysChain: Promise<unknown> = Promise.resolve();
 
   private constructor(
     readonly database: string,
     private readonly writer: Session,
     private readonly readers: Session[],
+    /** Holds the temporary {@link KEYS_TABLE} (a session's own), used by queryWithKeys only. */
+    private readonly keys: Session,
     private readonly timeoutMs: number,
   ) {}
 
@@ -65,13 +70,34 @@ export class ChdbStore implements Store {
       if (!isLostCreateRace(err, create)) throw err;
     });
     const readers = Array.from({ length: opts.readers ?? 2 }, () => new Session(opts.dataDir, { installSignalHandlers: false }));
-    for (const s of [writer, ...readers]) {
+    const keys = new Session(opts.dataDir, { installSignalHandlers: false });
+    for (const s of [writer, ...readers, keys]) {
       await run(() => s.queryAsync(`USE ${database}`, { timeout: timeoutMs }));
       for (const [k, v] of Object.entries(SESSION_SETTINGS)) {
         await run(() => s.queryAsync(`SET ${assertIdentifier(k)} = ${Number(v)}`, { timeout: timeoutMs }));
       }
     }
-    return new ChdbStore(database, writer, readers, timeoutMs);
+    // Temporary: it lives as long as the session, and a killed process leaves nothing behind.
+    await run(() => keys.queryAsync(`CREATE TEMPORARY TABLE ${KEYS_TABLE} (k UInt64) ENGINE = Memory`, { timeout: timeoutMs }));
+    return new ChdbStore(database, writer, readers, keys, timeoutMs);
+  }
+
+  queryWithKeys<T>(sql: string, params: QueryParams, keys: readonly string[], opts: StatementOptions = {}): Promise<T[]> {
+    const next = this.keysChain.then(async () => {
+      const timeout = opts.timeoutMs ?? this.timeoutMs;
+      await run(() => this.keys.queryAsync(`TRUNCATE TABLE ${KEYS_TABLE}`, { timeout }));
+      if (keys.length > 0) {
+        // A key with a newline would be two rows: each must be a UInt64's digits (~8 ms per 200k).
+        const bad = keys.find((k) => !/^\d{1,20}$/.test(k));
+        if (bad !== undefined)
+          throw new StoreError("bad_request", `queryWithKeys: not a UInt64: ${JSON.stringify(bad.slice(0, 40))}`, false);
+        await run(() => this.keys.insert({ table: KEYS_TABLE, values: `${keys.join("\n")}\n`, format: "TSV", timeout }));
+      }
+      const res = await execute(this.keys, withSettings(sql, opts.settings), params, { format: "JSONEachRow", timeout });
+      return parseJsonEachRow<T>(res.text());
+    });
+    this.keysChain = next.catch(() => undefined);
+    return next;
   }
 
   async query<T>(sql: string, params: QueryParams = {}, opts: StatementOptions = {}): Promise<T[]> {
@@ -105,7 +131,7 @@ export class ChdbStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const s of [...this.readers, this.writer]) s.cleanup?.();
+    for (const s of [...this.readers, this.keys, this.writer]) s.cleanup?.();
   }
 }
 

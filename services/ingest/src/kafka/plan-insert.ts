@@ -2,7 +2,7 @@ import type { Store } from "@tokenmeter/clickhouse";
 import { toClickHouseTime, USAGE_TSV_HEADER } from "@tokenmeter/core";
 import { z } from "zod";
 import { insertLinesSplitting, payloadLines, type RefusedRow, type SplitListener } from "../dedup/bisect.js";
-import { DEDUP_WINDOW_MS, eventKey, type IdFilter, idFilters, storedIdQuery } from "../dedup/stored-ids.js";
+import { DEDUP_WINDOW_MS, eventKey, type IdFilter, queryByIds, storedIdQuery } from "../dedup/stored-ids.js";
 import { type BatchPlan, planToken } from "./intent.js";
 import { joinLines, type LineRef } from "./line-arena.js";
 import { kafkaSource } from "./source.js";
@@ -107,12 +107,7 @@ export function createStoredLookup(store: Store, windowMs: number = DEDUP_WINDOW
       toMs = Math.max(toMs, p.toMs);
     }
     const params = { orgs: [...orgs], from: toClickHouseTime(fromMs), to: toClickHouseTime(toMs) };
-    const found: StoredCopy[] = [];
-    for (const f of idFilters(ids, store.maxParamBytes)) {
-      // A redo finds every id of its batch: no spread into push (argument limits).
-      for (const row of StoredCopies.parse(await store.query(storedSourcesSql(f), { ...params, ids: f.ids }))) found.push(row);
-    }
-    return found;
+    return StoredCopies.parse(await queryByIds(store, storedSourcesSql, params, ids));
   }
 
   return {
