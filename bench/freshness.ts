@@ -10,7 +10,7 @@
  * pipeline (batching + insert + rollup MVs), not the cache TTL (60 s for
  * hour/day buckets), which a dashboard on default parameters adds on top.
  *
- *   tsx bench/freshness.ts [--quick] [--rate=10000] [--duration-ms=120000] [--brokers=H:P] [--transport=http|kafka]
+ *   tsx bench/freshness.ts [--quick] [--rate=10000] [--duration-ms=120000] [--brokers=H:P] [--transport=http|kafka] [--log-level=info]
  */
 import type { UsageEventInput } from "@tokenmeter/core";
 import { CompressionTypes } from "kafkajs";
@@ -149,6 +149,7 @@ async function kafkaPath(): Promise<Path> {
     process: "kafka",
     orgs: ["acme", "bench-fresh"],
     extraArgs: [`--brokers=${brokers}`, `--topic=${topic}`, "--partitions=8"],
+    ...(args.options["log-level"] ? { logLevel: args.options["log-level"] } : {}),
   });
   const producer = kafkaClient(brokers, "bench-fresh-producer").producer({ allowAutoTopicCreation: false });
   await producer.connect();

@@ -4,8 +4,8 @@ import { isLostCreateRace, parseExceptionCode, storeErrorFromCode } from "./erro
 import {
   assertIdentifier,
   encodeParams,
+  IDS_TABLE,
   type InsertOptions,
-  KEYS_TABLE,
   type QueryParams,
   type Settings,
   type StatementOptions,
@@ -29,6 +29,8 @@ export interface ChdbStoreOptions {
   timeoutMs?: number;
 }
 
+const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+
 /** Session-level settings applied to every connection, so both drivers answer alike. */
 const SESSION_SETTINGS: Settings = {
   output_format_json_quote_64bit_integers: 0,
@@ -44,15 +46,15 @@ export class ChdbStore implements Store {
   readonly maxParamBytes = 64 * 1024 * 1024;
   private nextReader = 0;
   private closed = false;
-  /** queryWithKeys calls, one at a time: they share the keys session's temporary table. */
-  private keysChain: Promise<unknown> = Promise.resolve();
+  /** queryWithIds calls, one at a time: they share the ids session's temporary table. */
+  private idsChain: Promise<unknown> = Promise.resolve();
 
   private constructor(
     readonly database: string,
     private readonly writer: Session,
     private readonly readers: Session[],
-    /** Holds the temporary {@link KEYS_TABLE} (a session's own), used by queryWithKeys only. */
-    private readonly keys: Session,
+    /** Holds the temporary {@link IDS_TABLE} (a session's own), used by queryWithIds only. */
+    private readonly ids: Session,
     private readonly timeoutMs: number,
   ) {}
 
@@ -70,33 +72,32 @@ export class ChdbStore implements Store {
       if (!isLostCreateRace(err, create)) throw err;
     });
     const readers = Array.from({ length: opts.readers ?? 2 }, () => new Session(opts.dataDir, { installSignalHandlers: false }));
-    const keys = new Session(opts.dataDir, { installSignalHandlers: false });
-    for (const s of [writer, ...readers, keys]) {
+    const ids = new Session(opts.dataDir, { installSignalHandlers: false });
+    for (const s of [writer, ...readers, ids]) {
       await run(() => s.queryAsync(`USE ${database}`, { timeout: timeoutMs }));
       for (const [k, v] of Object.entries(SESSION_SETTINGS)) {
         await run(() => s.queryAsync(`SET ${assertIdentifier(k)} = ${Number(v)}`, { timeout: timeoutMs }));
       }
     }
     // Temporary: it lives as long as the session, and a killed process leaves nothing behind.
-    await run(() => keys.queryAsync(`CREATE TEMPORARY TABLE ${KEYS_TABLE} (k UInt64) ENGINE = Memory`, { timeout: timeoutMs }));
-    return new ChdbStore(database, writer, readers, keys, timeoutMs);
+    await run(() => ids.queryAsync(`CREATE TEMPORARY TABLE ${IDS_TABLE} (id UUID) ENGINE = Memory`, { timeout: timeoutMs }));
+    return new ChdbStore(database, writer, readers, ids, timeoutMs);
   }
 
-  queryWithKeys<T>(sql: string, params: QueryParams, keys: readonly string[], opts: StatementOptions = {}): Promise<T[]> {
-    const next = this.keysChain.then(async () => {
+  queryWithIds<T>(sql: string, params: QueryParams, ids: readonly string[], opts: StatementOptions = {}): Promise<T[]> {
+    const next = this.idsChain.then(async () => {
       const timeout = opts.timeoutMs ?? this.timeoutMs;
-      await run(() => this.keys.queryAsync(`TRUNCATE TABLE ${KEYS_TABLE}`, { timeout }));
-      if (keys.length > 0) {
-        // A key with a newline would be two rows: each must be a UInt64's digits (~8 ms per 200k).
-        const bad = keys.find((k) => !/^\d{1,20}$/.test(k));
-        if (bad !== undefined)
-          throw new StoreError("bad_request", `queryWithKeys: not a UInt64: ${JSON.stringify(bad.slice(0, 40))}`, false);
-        await run(() => this.keys.insert({ table: KEYS_TABLE, values: `${keys.join("\n")}\n`, format: "TSV", timeout }));
+      await run(() => this.ids.queryAsync(`TRUNCATE TABLE ${IDS_TABLE}`, { timeout }));
+      if (ids.length > 0) {
+        // Rows of TSV: an id with a tab or newline would be a different row (~10 ms per 200k ids).
+        const bad = ids.find((id) => !UUID.test(id));
+        if (bad !== undefined) throw new StoreError("bad_request", `queryWithIds: not a UUID: ${JSON.stringify(bad.slice(0, 40))}`, false);
+        await run(() => this.ids.insert({ table: IDS_TABLE, values: `${ids.join("\n")}\n`, format: "TSV", timeout }));
       }
-      const res = await execute(this.keys, withSettings(sql, opts.settings), params, { format: "JSONEachRow", timeout });
+      const res = await execute(this.ids, withSettings(sql, opts.settings), params, { format: "JSONEachRow", timeout });
       return parseJsonEachRow<T>(res.text());
     });
-    this.keysChain = next.catch(() => undefined);
+    this.idsChain = next.catch(() => undefined);
     return next;
   }
 
@@ -131,7 +132,7 @@ export class ChdbStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const s of [...this.readers, this.keys, this.writer]) s.cleanup?.();
+    for (const s of [...this.readers, this.ids, this.writer]) s.cleanup?.();
   }
 }
 

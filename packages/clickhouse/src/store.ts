@@ -23,8 +23,8 @@ export interface InsertOptions extends StatementOptions {
   format?: InsertFormat;
 }
 
-/** The table a {@link Store.queryWithKeys} statement reads its keys from (column `k UInt64`). */
-export const KEYS_TABLE = "tm_keys";
+/** The table a {@link Store.queryWithIds} statement reads its ids from (column `id UUID`). */
+export const IDS_TABLE = "tm_ids";
 
 /** Parameter bytes per statement assumed when a store does not say (under a server's 1 MiB URL limit). */
 export const DEFAULT_MAX_PARAM_BYTES = 800_000;
@@ -47,16 +47,17 @@ export interface Store {
   /** Runs a SELECT and returns its rows (64-bit integers as JSON numbers). */
   query<T = Record<string, unknown>>(sql: string, params?: QueryParams, opts?: StatementOptions): Promise<T[]>;
   /**
-   * Runs a SELECT that reads `keys` (UInt64 values as decimal text) as the
-   * table {@link KEYS_TABLE} (one column, `k`), sent the way inserted rows
-   * are rather than as a parameter. Optional: the embedded engine has it,
-   * where a parameter of 200k ids costs ~150 ms to bind and the same ids as
-   * rows ~30 ms; callers without it pass the keys as parameters.
+   * Runs a SELECT that reads `ids` (UUIDs) as the table {@link IDS_TABLE} (one
+   * column, `id UUID`), sent the way inserted rows are rather than as a
+   * parameter. Optional: the embedded engine has it, where a batch's 200k ids
+   * cost ~150 ms to bind as a parameter (and past 65,536 elements an
+   * Array(UUID) parameter falls off a cliff) but ~30 ms as rows; callers
+   * without it pass the ids as parameters.
    */
-  queryWithKeys?<T = Record<string, unknown>>(
+  queryWithIds?<T = Record<string, unknown>>(
     sql: string,
     params: QueryParams,
-    keys: readonly string[],
+    ids: readonly string[],
     opts?: StatementOptions,
   ): Promise<T[]>;
   /**

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { DEFAULT_MAX_PARAM_BYTES, KEYS_TABLE, type QueryParams, type Store } from "@tokenmeter/clickhouse";
+import { DEFAULT_MAX_PARAM_BYTES, IDS_TABLE, type QueryParams, type Store } from "@tokenmeter/clickhouse";
 import { toClickHouseTime } from "@tokenmeter/core";
 import { z } from "zod";
 
@@ -44,19 +44,25 @@ export function dedupToken(keys: readonly string[]): string {
 const FLUSH_TOKEN_PREFIX = "tm1-";
 
 /**
- * How a lookup passes a batch's event_ids, two ways measured on chDB 26.7
- * (2 M rows in the window, docs/benchmarks.md §6):
+ * How a lookup passes a batch's event_ids (measured on chDB 26.7, 2 M rows in
+ * the window, docs/benchmarks.md §6 and §1c):
  *
  * - up to {@link MAX_EXACT_IDS}: `event_id IN {ids:Array(UUID)}`, the
  *   cheapest for the batching writer's few thousand ids (binding ~4 µs an id,
  *   a UUID compare per stored row);
- * - more (a Kafka batch of up to 200k): binding an Array(UUID) past 65,536
- *   elements falls off a cliff (67k ids: 76 s instead of 0.2 s), so the top
- *   48 bits of each id go as decimals in one '_'-joined String parameter,
- *   compared to `bitShiftRight(toUInt128(event_id), 80)`. That returns a
- *   superset (another stored id with the same top bits); callers match the
- *   full (org_id, event_id) key, so a false match costs one row, never a
- *   wrong answer (~2 per 100k-id lookup against 5 billion rows in the window).
+ * - more (a Kafka batch of up to 200k), on a store that takes ids as rows
+ *   (Store.queryWithIds, the embedded engine): the ids themselves, exact;
+ * - more, on a server: binding an Array(UUID) past 65,536 elements falls off a
+ *   cliff (67k ids: 76 s instead of 0.2 s), so a 48-bit fingerprint of each id
+ *   goes as decimals in one '_'-joined String parameter, compared to the same
+ *   fingerprint of the stored event_id. That returns a superset (another
+ *   stored id with the same fingerprint); callers match the full (org_id,
+ *   event_id) key, so a false match costs one row, never a wrong answer (~2
+ *   per 100k-id lookup against 5 billion rows in the window). The fingerprint
+ *   XORs the low 48 bits of both halves: the top 48 bits it replaced are the
+ *   timestamp of a UUIDv7 (every event of a millisecond matched) and the same
+ *   for ids that share a prefix, which made a lookup return nearly every row
+ *   of the window and the consumer fall behind at 29k events/s.
  */
 export interface IdFilter {
   /** The statement's condition on event_id. */
@@ -67,52 +73,55 @@ export interface IdFilter {
 
 export const MAX_EXACT_IDS = 20_000;
 const EXACT_IDS = "event_id IN {ids:Array(UUID)}";
-const TOP_BITS = "bitShiftRight(toUInt128(event_id), 80) IN (SELECT toUInt64(arrayJoin(splitByChar('_', {ids:String}))))";
+/** The fingerprint of a stored event_id: low 48 bits of its high half XOR those of its low half. */
+const FINGERPRINT =
+  "toUInt64(bitXor(bitAnd(bitShiftRight(toUInt128(event_id), 64), 281474976710655), bitAnd(toUInt128(event_id), 281474976710655)))";
+const FINGERPRINTS = `${FINGERPRINT} IN (SELECT toUInt64(arrayJoin(splitByChar('_', {ids:String}))))`;
 
-/** Parameter bytes per id in the top-bits form, at most: 15 decimal digits and the separator. */
-const TOP_BITS_ID_BYTES = 16;
+/** Parameter bytes per id in the fingerprint form, at most: 15 decimal digits and the separator. */
+const FINGERPRINT_ID_BYTES = 16;
 
 /**
- * Most ids per top-bits statement on a store that states no limit (a server
- * takes parameters in the URL): 50,000. The embedded engine takes a whole
- * batch in one statement, which reads the window once instead of once per
- * chunk (measured, 170k ids against 2 M rows: 229 vs 291 ms).
+ * Most ids per fingerprint statement on a store that states no limit (a
+ * server takes parameters in the URL): 50,000.
  */
-export const MAX_IDS_PER_LOOKUP = DEFAULT_MAX_PARAM_BYTES / TOP_BITS_ID_BYTES;
+export const MAX_IDS_PER_LOOKUP = DEFAULT_MAX_PARAM_BYTES / FINGERPRINT_ID_BYTES;
 
 /**
- * The lookups a batch's ids take: one exact one, or top-bits ones of as many
+ * The lookups a batch's ids take as parameters: one exact one, or fingerprint ones of as many
  * ids as `maxParamBytes` (the store's {@link Store.maxParamBytes}) allows; none for none.
  */
 export function idFilters(ids: readonly string[], maxParamBytes: number = DEFAULT_MAX_PARAM_BYTES): IdFilter[] {
   if (ids.length === 0) return [];
   if (ids.length <= MAX_EXACT_IDS) return [{ sql: EXACT_IDS, ids: [...ids] }];
-  const perLookup = Math.max(1, Math.floor(maxParamBytes / TOP_BITS_ID_BYTES));
+  const perLookup = Math.max(1, Math.floor(maxParamBytes / FINGERPRINT_ID_BYTES));
   const out: IdFilter[] = [];
   for (let i = 0; i < ids.length; i += perLookup) {
     out.push({
-      sql: TOP_BITS,
+      sql: FINGERPRINTS,
       ids: ids
         .slice(i, i + perLookup)
-        .map(topBits)
+        .map(fingerprint)
         .join("_"),
     });
   }
   return out;
 }
 
-/** The top 48 bits of a UUID as decimal text (what the top-bits forms compare). */
-function topBits(id: string): string {
-  return String(Number.parseInt(id.slice(0, 8) + id.slice(9, 13), 16));
+/** {@link FINGERPRINT} of a UUID, as decimal text; 24-bit pieces keep the XOR in JS's int32 range. */
+export function fingerprint(id: string): string {
+  const hex = id.length === 36 ? id.slice(0, 8) + id.slice(9, 13) + id.slice(14, 18) + id.slice(19, 23) + id.slice(24) : id;
+  const piece = (from: number) => Number.parseInt(hex.slice(from, from + 6), 16);
+  return String((piece(4) ^ piece(20)) * 0x1000000 + (piece(10) ^ piece(26)));
 }
 
-/** The top-bits condition reading the ids as rows of the store's keys table (Store.queryWithKeys). */
-const TOP_BITS_IN_KEYS = `bitShiftRight(toUInt128(event_id), 80) IN ${KEYS_TABLE}`;
+/** The exact condition reading the ids as rows of the store's ids table (Store.queryWithIds). */
+const IN_IDS_TABLE = `event_id IN ${IDS_TABLE}`;
 
 /**
  * The rows of a stored-copy statement (`sqlOf` its condition on event_id) for
- * a batch's ids. Past {@link MAX_EXACT_IDS}, a store that takes keys as rows
- * (the embedded engine) gets the top bits that way, in one statement: binding
+ * a batch's ids. Past {@link MAX_EXACT_IDS}, a store that takes ids as rows
+ * (the embedded engine) gets them that way, exact, in one statement: binding
  * 200k ids as a parameter cost ~150 ms, as rows ~30 ms. Otherwise the
  * {@link idFilters} statements, one after the other.
  */
@@ -122,8 +131,7 @@ export async function queryByIds(
   params: QueryParams,
   ids: readonly string[],
 ): Promise<unknown[]> {
-  if (ids.length > MAX_EXACT_IDS && store.queryWithKeys)
-    return store.queryWithKeys(sqlOf({ sql: TOP_BITS_IN_KEYS }), params, ids.map(topBits));
+  if (ids.length > MAX_EXACT_IDS && store.queryWithIds) return store.queryWithIds(sqlOf({ sql: IN_IDS_TABLE }), params, ids);
   const rows: unknown[] = [];
   // A redo finds every id of its batch: no spread into push (argument limits).
   for (const f of idFilters(ids, store.maxParamBytes)) for (const r of await store.query(sqlOf(f), { ...params, ids: f.ids })) rows.push(r);
