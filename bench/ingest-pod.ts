@@ -19,10 +19,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ChdbStore } from "@tokenmeter/clickhouse";
 import { startClickHouseHttpServer } from "../test/support/clickhouse-http-server.js";
-import { freePort, podEnv, renderPods, runToCompletion, startProcess, stopProcess, waitForStatus } from "../test/support/topology.js";
+import { freePort, renderPods, runToCompletion, startProcess, stopProcess, waitForStatus } from "../test/support/topology.js";
 import { benchArgs, numberOption } from "./lib/args.js";
 import type { EventSetSpec } from "./lib/events.js";
 import { benchTopic, topicSize } from "./lib/kafka.js";
+import { benchPodEnv } from "./lib/pods.js";
 import { writeResult } from "./lib/results.js";
 import { rate, round } from "./lib/stats.js";
 
@@ -79,30 +80,24 @@ async function main() {
     password: SECRETS["clickhouse-password"],
   });
   const pods = await renderPods("single-node");
-  const env = (workload: string, pod: string, port: number) =>
-    podEnv(pods.get(workload)!, {
-      podName: pod,
-      secrets: SECRETS,
-      overrides: {
-        TOKENMETER_CLICKHOUSE_URL: clickhouse.url,
-        TOKENMETER_CLICKHOUSE_DATABASE: database,
-        TOKENMETER_KAFKA_BROKERS: brokers,
-        TOKENMETER_KAFKA_TOPIC: topic,
-        TOKENMETER_KAFKA_DLQ_TOPIC: `${topic}.dlq`,
-        TOKENMETER_KAFKA_GROUP_ID: `${topic}-pod-${Date.now()}`,
-        TOKENMETER_KAFKA_PARTITIONS: String(partitions),
-        TOKENMETER_REDIS_URL: "",
-        TOKENMETER_DATA_DIR: join(dir, pod),
-        TOKENMETER_INGEST_PORT: String(port),
-        // --env=K=V;K=V: settings to try against the manifest's (e.g. smaller batches).
-        ...Object.fromEntries(
-          (args.options.env ?? "")
-            .split(";")
-            .filter(Boolean)
-            .map((kv) => kv.split("=") as [string, string]),
-        ),
-      },
-    });
+  const site = {
+    clickhouseUrl: clickhouse.url,
+    database,
+    brokers,
+    topic,
+    group: `${topic}-pod-${Date.now()}`,
+    partitions,
+    dataRoot: dir,
+    secrets: SECRETS,
+  };
+  // --env=K=V;K=V: settings to try against the manifest's (e.g. smaller batches).
+  const extra = Object.fromEntries(
+    (args.options.env ?? "")
+      .split(";")
+      .filter(Boolean)
+      .map((kv) => kv.split("=") as [string, string]),
+  );
+  const env = (workload: string, pod: string, port: number) => benchPodEnv(pods.get(workload)!, pod, port, site, extra);
   let result: Record<string, unknown> | null = null;
   try {
     await runToCompletion("migrate", pods.get("tokenmeter-migrate")!.command, env("tokenmeter-migrate", "migrate", 0));

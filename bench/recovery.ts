@@ -24,7 +24,6 @@ import {
   killPod,
   type PodSpec,
   type Proc,
-  podEnv,
   renderPods,
   runToCompletion,
   startProcess,
@@ -32,6 +31,7 @@ import {
   waitForStatus,
 } from "../test/support/topology.js";
 import { benchArgs } from "./lib/args.js";
+import { benchPodEnv } from "./lib/pods.js";
 import { type BenchResult, type Figure, RESULTS_DIR, runMeta } from "./lib/results.js";
 
 const args = benchArgs();
@@ -62,23 +62,19 @@ const ingestSpec = pods.get("tokenmeter-ingest") as PodSpec;
 type Timeouts = { session: number; heartbeat: number };
 
 function env(spec: PodSpec, pod: string, topic: string, t: Timeouts, port: number): Record<string, string> {
-  return podEnv(spec, {
-    podName: pod,
+  const site = {
+    clickhouseUrl: clickhouse.url,
+    database,
+    brokers,
+    topic,
+    group: `${topic}-group`,
+    partitions: PARTITIONS,
+    dataRoot: dir,
     secrets: SECRETS,
-    overrides: {
-      TOKENMETER_CLICKHOUSE_URL: clickhouse.url,
-      TOKENMETER_CLICKHOUSE_DATABASE: database,
-      TOKENMETER_KAFKA_BROKERS: brokers,
-      TOKENMETER_KAFKA_TOPIC: topic,
-      TOKENMETER_KAFKA_DLQ_TOPIC: `${topic}.dlq`,
-      TOKENMETER_KAFKA_GROUP_ID: `${topic}-group`,
-      TOKENMETER_KAFKA_PARTITIONS: String(PARTITIONS),
-      TOKENMETER_KAFKA_SESSION_TIMEOUT_MS: String(t.session),
-      TOKENMETER_KAFKA_HEARTBEAT_INTERVAL_MS: String(t.heartbeat),
-      TOKENMETER_REDIS_URL: "",
-      TOKENMETER_DATA_DIR: join(dir, pod),
-      TOKENMETER_INGEST_PORT: String(port),
-    },
+  };
+  return benchPodEnv(spec, pod, port, site, {
+    TOKENMETER_KAFKA_SESSION_TIMEOUT_MS: String(t.session),
+    TOKENMETER_KAFKA_HEARTBEAT_INTERVAL_MS: String(t.heartbeat),
   });
 }
 
