@@ -1,5 +1,4 @@
 import type { Store } from "@tokenmeter/clickhouse";
-import { retryDelayMs } from "@tokenmeter/core";
 import type { Consumer, KafkaMessage, Message, Producer } from "kafkajs";
 import type { Logger } from "pino";
 import { logSplits, type RefusedRow, refusalError } from "../dedup/bisect.js";
@@ -17,6 +16,7 @@ import {
   selectEvents,
 } from "./plan-insert.js";
 import type { StagedRange } from "./staging.js";
+import { untilDone, type WriteHealth } from "./write-health.js";
 
 /** How writing a plan ended; anything but "done" leaves its offsets uncommitted for the next attempt. */
 export type WriteOutcome = "done" | "stopped" | "fenced";
@@ -30,6 +30,8 @@ export interface WriteDeps {
   metrics: KafkaMetrics;
   logger: Logger;
   retry: { retryMinMs: number; retryMaxMs: number };
+  /** Told of every step's failure and success: a streak the store refuses outright makes the member not ready. */
+  health: Pick<WriteHealth, "failed" | "succeeded">;
   /** The member rejoined since this write began: another generation owns the partitions now. */
   fenced(): boolean;
   stopping(): boolean;
@@ -219,32 +221,4 @@ async function refusedToDlq(d: WriteDeps, topic: string, rejects: readonly Refus
     }
   }
   return out;
-}
-
-/**
- * Runs `fn` until it succeeds. Gives up only when the member is fenced (a
- * rejoin happened: the plan belongs to whoever owns the partitions now) or
- * stopping; the plan is then redone by the next reader, under the same token.
- * The fence is checked right before each attempt, in the same tick as the
- * call, so a commit never goes out under a generation that is not the write's.
- */
-async function untilDone(d: WriteDeps, op: string, fn: () => Promise<unknown>): Promise<WriteOutcome> {
-  for (let attempt = 1; ; attempt++) {
-    if (d.fenced()) return "fenced";
-    try {
-      await fn();
-      return "done";
-    } catch (err) {
-      if (d.fenced()) return "fenced";
-      if (d.stopping()) return "stopped";
-      const delay = retryDelayMs(attempt, d.retry);
-      d.metrics.retries.inc({ op });
-      d.logger.warn({ op, attempt, delay_ms: delay, err }, "store or broker call failed, retrying");
-      await sleep(delay);
-    }
-  }
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }

@@ -12,6 +12,7 @@ import type { Redo } from "./redo.js";
 import { loadRedos } from "./redo-setup.js";
 import { createStager, stagedRange } from "./stage.js";
 import { createStaging, rangeOf } from "./staging.js";
+import { createWriteHealth } from "./write-health.js";
 
 export { FETCH_MAX_WAIT_MS, type KafkaConsumer, type KafkaConsumerOptions } from "./consumer-options.js";
 
@@ -56,6 +57,7 @@ export function createKafkaConsumer(opts: KafkaConsumerOptions): KafkaConsumer {
   let wake: Array<() => void> = [];
   let joined = false;
   let crashed = false;
+  const health = createWriteHealth(log);
   let stopping = false;
 
   consumer.on(consumer.events.GROUP_JOIN, (e) => {
@@ -188,6 +190,7 @@ export function createKafkaConsumer(opts: KafkaConsumerOptions): KafkaConsumer {
     metrics: m,
     logger: log,
     retry,
+    health,
     fenced: () => gen !== generation,
     stopping: () => stopping,
     now,
@@ -240,6 +243,6 @@ export function createKafkaConsumer(opts: KafkaConsumerOptions): KafkaConsumer {
       await admin.disconnect();
       joined = false;
     },
-    ready: () => joined && !crashed && !stopping,
+    ready: () => joined && !crashed && !stopping && !health.stuck(),
   };
 }

@@ -1,11 +1,11 @@
 import { retryDelayMs } from "@tokenmeter/core";
 import type { Admin, Kafka } from "kafkajs";
 import type { Logger } from "pino";
-import { sleep } from "./commit-protocol.js";
 import { loadIntents } from "./intent.js";
 import type { KafkaMetrics } from "./metrics.js";
 import { type ReadRangesOptions, readRanges } from "./range-reader.js";
 import { createRedo, type Redo, recordedPlans } from "./redo.js";
+import { sleep } from "./write-health.js";
 
 export interface RedoSetupContext {
   admin: Admin;
