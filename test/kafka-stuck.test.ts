@@ -52,7 +52,14 @@ describe("a Kafka member whose writes the store refuses outright", () => {
       logger: pino({ level: "info" }, { write: (l: string) => lines.push(JSON.parse(l)) }),
       registry: new Registry(),
       retry: { retryMinMs: 20, retryMaxMs: 100 },
-      settings: { ...DEFAULT_KAFKA_INGEST, topic, dlqTopic: `${topic}.dlq`, groupId: `g-${topic}`, createPartitions: 0, sessionTimeoutMs: 10_000 },
+      settings: {
+        ...DEFAULT_KAFKA_INGEST,
+        topic,
+        dlqTopic: `${topic}.dlq`,
+        groupId: `g-${topic}`,
+        createPartitions: 0,
+        sessionTimeoutMs: 10_000,
+      },
     });
     const running = ingest;
     await waitFor("the member to say it is stuck", async () => lines.some((l) => l.level === 50 && l.op === "dedup"), 60_000);
