@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { type InsertOptions, type QueryParams, type StatementOptions, type Store, StoreError } from "@tokenmeter/clickhouse";
 
 /** TEST ONLY: how often {@link FaultyStore} breaks inserts. Rates are 0-1. */
@@ -69,8 +70,4 @@ export class FaultyStore implements Store {
   close(): Promise<void> {
     return this.inner.close();
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }

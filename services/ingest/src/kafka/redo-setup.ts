@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { retryDelayMs } from "@tokenmeter/core";
 import type { Admin, Kafka } from "kafkajs";
 import type { Logger } from "pino";
@@ -5,7 +6,6 @@ import { loadIntents } from "./intent.js";
 import type { KafkaMetrics } from "./metrics.js";
 import { type ReadRangesOptions, readRanges } from "./range-reader.js";
 import { createRedo, type Redo, recordedPlans } from "./redo.js";
-import { sleep } from "./write-health.js";
 
 export interface RedoSetupContext {
   admin: Admin;

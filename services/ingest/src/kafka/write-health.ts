@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { retryDelayMs } from "@tokenmeter/core";
 import type { Logger } from "pino";
 import type { WriteDeps, WriteOutcome } from "./commit-protocol.js";
@@ -72,8 +73,4 @@ export async function untilDone(d: WriteDeps, op: string, fn: () => Promise<unkn
       await sleep(delay);
     }
   }
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }
