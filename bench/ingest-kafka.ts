@@ -10,7 +10,7 @@
  *   tsx bench/ingest-kafka.ts --brokers= --topic= --events= … the runner's shared topic
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -19,7 +19,7 @@ import { benchArgs, numberOption } from "./lib/args.js";
 import type { EventSetSpec } from "./lib/events.js";
 import { benchTopic, kafkaClient, topicSize } from "./lib/kafka.js";
 import { REPO_DIR, writeResult } from "./lib/results.js";
-import { RssSampler } from "./lib/rss.js";
+import { processCpuMs, RssSampler } from "./lib/rss.js";
 import { rate, round } from "./lib/stats.js";
 
 const args = benchArgs();
@@ -143,12 +143,6 @@ async function main() {
     rmSync(dataDir, { recursive: true, force: true });
     await release();
   }
-}
-
-/** utime + stime of a process in ms, all its threads (chDB's included): less load-sensitive than wall time. */
-function processCpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
 }
 
 /** Polls the group's committed offsets until they cover the topic (bounded). */

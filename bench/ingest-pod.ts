@@ -14,7 +14,7 @@
  *
  *   tsx bench/ingest-pod.ts [--quick] [--events=N] [--brokers=H:P --topic=T] [--env='K=V;K=V']
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ChdbStore } from "@tokenmeter/clickhouse";
@@ -25,6 +25,7 @@ import type { EventSetSpec } from "./lib/events.js";
 import { benchTopic, topicSize } from "./lib/kafka.js";
 import { benchPodEnv } from "./lib/pods.js";
 import { writeResult } from "./lib/results.js";
+import { processCpuMs, processGroup, rssOfPid } from "./lib/rss.js";
 import { rate, round } from "./lib/stats.js";
 
 const args = benchArgs();
@@ -39,26 +40,19 @@ const timeoutMs = numberOption(args, "timeout-ms", 300_000, 120_000);
 const SECRETS = { "jwt-secret": "p".repeat(40), "clickhouse-password": "ingest-pod" };
 const log = (m: string) => process.stderr.write(`[ingest-pod] ${m}\n`);
 
-/** Resident set (MiB) and CPU time (s) of every process in a process group, from /proc. */
-function groupUsage(pgid: number): { rssMb: number; cpuS: Map<number, number> } {
-  const tick = 100; // USER_HZ on Linux
-  let rssKb = 0;
-  const cpuS = new Map<number, number>();
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
+/** Resident set (MiB) summed, and CPU time (ms) per pid, of a process group's processes now. */
+function groupUsage(pgid: number): { rssMb: number; cpuMs: Map<number, number> } {
+  let rssMb = 0;
+  const cpuMs = new Map<number, number>();
+  for (const pid of processGroup(pgid)) {
     try {
-      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-      // Fields after the command's closing parenthesis: state is field 3, pgrp 5, utime 14, stime 15.
-      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      if (Number(f[2]) !== pgid) continue;
-      cpuS.set(Number(entry), (Number(f[11]) + Number(f[12])) / tick);
-      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${entry}/status`, "utf8"));
-      if (m) rssKb += Number(m[1]);
+      cpuMs.set(pid, processCpuMs(pid));
+      rssMb += rssOfPid(pid) ?? 0;
     } catch {
-      // The process ended between the listing and the read.
+      // The process ended since the listing.
     }
   }
-  return { rssMb: rssKb / 1024, cpuS };
+  return { rssMb, cpuMs };
 }
 
 async function main() {
@@ -109,7 +103,7 @@ async function main() {
     const cpu = new Map<number, number>();
     const sample = () => {
       const u = groupUsage(pgid);
-      for (const [pid, s] of u.cpuS) cpu.set(pid, Math.max(cpu.get(pid) ?? 0, s));
+      for (const [pid, ms] of u.cpuMs) cpu.set(pid, Math.max(cpu.get(pid) ?? 0, ms));
       if (u.rssMb > 0) samples.push({ t_ms: Math.round(performance.now() - started), rss_mb: Math.round(u.rssMb) });
     };
     const timer = setInterval(sample, 250);
@@ -126,7 +120,7 @@ async function main() {
       }
       sample();
       const elapsedMs = performance.now() - started;
-      const cpuS = [...cpu.values()].reduce((a, b) => a + b, 0) - cpuAtReady;
+      const cpuMs = [...cpu.values()].reduce((a, b) => a + b, 0) - cpuAtReady;
       const peak = Math.max(...samples.map((s) => s.rss_mb));
       const flushes = pod.logs.filter((l) => l.op === "flush" && typeof l.rows === "number");
       result = {
@@ -136,7 +130,7 @@ async function main() {
         elapsed_ms: Math.round(elapsedMs),
         ready_ms: Math.round(readyMs),
         events_per_s: rate(stored, elapsedMs),
-        cpu_us_per_event: stored > 0 ? round((cpuS * 1e6) / stored, 1) : null,
+        cpu_us_per_event: stored > 0 ? round((cpuMs * 1000) / stored, 1) : null,
         rss_peak_mb: peak,
         rss_at_ready_mb: samples.find((s) => s.t_ms >= readyMs)?.rss_mb ?? null,
         rss_end_mb: samples.at(-1)?.rss_mb ?? null,

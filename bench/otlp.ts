@@ -8,7 +8,6 @@
  *
  *   tsx bench/otlp.ts [--quick] [--clients=8] [--duration-ms=30000] [--per-request=1000]
  */
-import { readFileSync } from "node:fs";
 import { decodeProtobufResponse } from "@tokenmeter/otlp";
 import { spawnApp } from "./lib/app.js";
 import { benchArgs, numberOption } from "./lib/args.js";
@@ -16,6 +15,7 @@ import { templates } from "./lib/events.js";
 import { BodyFactory, closedLoop, type LoadResult } from "./lib/load.js";
 import { SpanBodyFactory } from "./lib/otlp-bodies.js";
 import { writeResult } from "./lib/results.js";
+import { processCpuMs } from "./lib/rss.js";
 import { distribution, rate, round } from "./lib/stats.js";
 
 const args = benchArgs();
@@ -23,12 +23,6 @@ const clients = numberOption(args, "clients", 8, 4);
 const perRequest = numberOption(args, "per-request", 1_000, 1_000);
 const durationMs = numberOption(args, "duration-ms", 30_000, 8_000);
 const warmupMs = numberOption(args, "warmup-ms", 5_000, 2_000);
-
-/** utime + stime of a process in ms, all its threads. */
-function processCpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
-}
 
 /** Closed loop of OTLP exports: each client sends its next body as soon as the previous one is answered. */
 async function tracesLoop(url: string, token: string, bodies: SpanBodyFactory, ms: number, maxRequests: number): Promise<LoadResult> {

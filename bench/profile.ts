@@ -22,6 +22,7 @@ import { templates } from "./lib/events.js";
 import { produceEventSet } from "./lib/kafka.js";
 import { BodyFactory, closedLoop } from "./lib/load.js";
 import { type Figure, writeResult } from "./lib/results.js";
+import { processCpuMs } from "./lib/rss.js";
 import { stageCosts } from "./lib/stages.js";
 import { rate } from "./lib/stats.js";
 import { formatTable } from "./lib/table.js";
@@ -161,10 +162,4 @@ function print(target: string, eps: number, cpuPer100k: number, s: ProfileSummar
       s.top_functions.slice(0, 15).map((c) => [c.name, c.self_ms, c.self_pct]),
     )}\n\n`,
   );
-}
-
-/** utime + stime of a process in ms (all its threads, chDB's included). */
-function processCpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
 }

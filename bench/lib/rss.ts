@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 
 export interface RssSample {
   /** ms since the sampler started. */
@@ -56,6 +56,32 @@ export function rssOfPid(pid: number): number | null {
   } catch {
     return null;
   }
+}
+
+/** Fields of /proc/<pid>/stat after the command's closing parenthesis (field 3, the state, first). */
+function statFields(pid: number): string[] {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+}
+
+/** utime + stime of a process in ms, all its threads (chDB's included): less load-sensitive than wall time. */
+export function processCpuMs(pid: number): number {
+  const f = statFields(pid);
+  return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // USER_HZ = 100 on Linux
+}
+
+/** The pids of a process group (a container's processes: a launcher and what it starts). */
+export function processGroup(pgid: number): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (Number(statFields(Number(entry))[2]) === pgid) pids.push(Number(entry));
+    } catch {
+      // Ended between the listing and the read.
+    }
+  }
+  return pids;
 }
 
 /**
