@@ -177,7 +177,7 @@ function ratios(results: Record<string, BenchResult>): Figure[] {
       out.push({ scenario: "1 ingest", metric, value: round(ours.value / base.value, 2), unit: "x", ...(target ? { target } : {}) });
   }
   const oursCpu = results["ingest-kafka"]?.figures.find((f) => /CPU per event/.test(f.metric));
-  const rawCpu = pick(/raw.*CPU per row|engine CPU per row/);
+  const rawCpu = pick(/engine CPU per row/);
   if (oursCpu && rawCpu && rawCpu.value > 0)
     out.push({
       scenario: "1 ingest",
