@@ -85,13 +85,15 @@ export class ChdbStore implements Store {
   }
 
   queryWithIds<T>(sql: string, params: QueryParams, ids: readonly string[], opts: StatementOptions = {}): Promise<T[]> {
+    // Rows of TSV: an id with a tab or newline would be a different row (~10 ms per 200k ids).
+    const bad = ids.find((id) => !UUID.test(id));
+    if (bad !== undefined) {
+      return Promise.reject(new StoreError("bad_request", `queryWithIds: not a UUID: ${JSON.stringify(bad.slice(0, 40))}`, false));
+    }
     const next = this.idsChain.then(async () => {
       const timeout = opts.timeoutMs ?? this.timeoutMs;
       await run(() => this.ids.queryAsync(`TRUNCATE TABLE ${IDS_TABLE}`, { timeout }));
       if (ids.length > 0) {
-        // Rows of TSV: an id with a tab or newline would be a different row (~10 ms per 200k ids).
-        const bad = ids.find((id) => !UUID.test(id));
-        if (bad !== undefined) throw new StoreError("bad_request", `queryWithIds: not a UUID: ${JSON.stringify(bad.slice(0, 40))}`, false);
         await run(() => this.ids.insert({ table: IDS_TABLE, values: `${ids.join("\n")}\n`, format: "TSV", timeout }));
       }
       const res = await execute(this.ids, withSettings(sql, opts.settings), params, { format: "JSONEachRow", timeout });
