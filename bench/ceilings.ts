@@ -6,16 +6,11 @@ import { type EventSetSpec, eventSet, toTsvLine } from "./lib/events.js";
 import { benchTopic, kafkaClient, topicSize } from "./lib/kafka.js";
 import { drainWithPeer } from "./lib/peer.js";
 import { writeResult } from "./lib/results.js";
+import { topicSpec } from "./lib/scenarios.js";
 import { rate, round } from "./lib/stats.js";
 
 const args = benchArgs();
-const spec: EventSetSpec = {
-  events: numberOption(args, "events", 2_000_000, 200_000),
-  end: numberOption(args, "end", Date.now(), Date.now()),
-  days: numberOption(args, "days", 2, 2),
-  seed: numberOption(args, "seed", 1, 1),
-};
-const partitions = numberOption(args, "partitions", 8, 8);
+const { spec, partitions } = topicSpec(args);
 const timeoutMs = numberOption(args, "timeout-ms", 600_000, 120_000);
 
 async function main() {

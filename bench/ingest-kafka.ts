@@ -16,20 +16,14 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { ChdbStore } from "@tokenmeter/clickhouse";
 import { benchArgs, numberOption } from "./lib/args.js";
-import type { EventSetSpec } from "./lib/events.js";
 import { benchTopic, kafkaClient, topicSize } from "./lib/kafka.js";
 import { REPO_DIR, writeResult } from "./lib/results.js";
 import { processCpuMs, RssSampler } from "./lib/rss.js";
+import { topicSpec } from "./lib/scenarios.js";
 import { rate, round } from "./lib/stats.js";
 
 const args = benchArgs();
-const spec: EventSetSpec = {
-  events: numberOption(args, "events", 2_000_000, 200_000),
-  end: numberOption(args, "end", Date.now(), Date.now()),
-  days: numberOption(args, "days", 2, 2),
-  seed: numberOption(args, "seed", 1, 1),
-};
-const partitions = numberOption(args, "partitions", 8, 8);
+const { spec, partitions } = topicSpec(args);
 const timeoutMs = numberOption(args, "timeout-ms", 900_000, 150_000);
 /** Timed steps of one batch insert, as the consumer logs them ("op":"flush"). */
 const STAGES = ["stage_ms", "intent_ms", "dlq_ms", "dedup_ms", "insert_ms", "commit_ms"];

@@ -21,21 +21,15 @@ import { ChdbStore } from "@tokenmeter/clickhouse";
 import { startClickHouseHttpServer } from "../test/support/clickhouse-http-server.js";
 import { freePort, renderPods, runToCompletion, startProcess, stopProcess, waitForStatus } from "../test/support/topology.js";
 import { benchArgs, numberOption } from "./lib/args.js";
-import type { EventSetSpec } from "./lib/events.js";
 import { benchTopic, topicSize } from "./lib/kafka.js";
 import { benchPodEnv } from "./lib/pods.js";
 import { writeResult } from "./lib/results.js";
 import { processCpuMs, processGroup, rssOfPid } from "./lib/rss.js";
+import { topicSpec } from "./lib/scenarios.js";
 import { rate, round } from "./lib/stats.js";
 
 const args = benchArgs();
-const spec: EventSetSpec = {
-  events: numberOption(args, "events", 1_000_000, 200_000),
-  end: numberOption(args, "end", Date.now(), Date.now()),
-  days: numberOption(args, "days", 2, 2),
-  seed: numberOption(args, "seed", 1, 1),
-};
-const partitions = numberOption(args, "partitions", 8, 8);
+const { spec, partitions } = topicSpec(args, 1_000_000);
 const timeoutMs = numberOption(args, "timeout-ms", 300_000, 120_000);
 const SECRETS = { "jwt-secret": "p".repeat(40), "clickhouse-password": "ingest-pod" };
 const log = (m: string) => process.stderr.write(`[ingest-pod] ${m}\n`);

@@ -1,5 +1,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { type BenchArgs, numberOption } from "./args.js";
+import type { EventSetSpec } from "./events.js";
 import { BENCH_DIR } from "./results.js";
 
 /** One child process of the runner: a script, its arguments, its time bound. */
@@ -34,6 +36,23 @@ export function topicArgs(t: TopicArgs): string[] {
     `--seed=${t.seed}`,
     `--partitions=${t.partitions}`,
   ];
+}
+
+/**
+ * The inverse of {@link topicArgs}: a scenario's event set and partitions from
+ * its arguments (the runner's shared topic), with the scenario's own defaults
+ * when run alone (`fullEvents` at full scale, 200k with --quick).
+ */
+export function topicSpec(args: BenchArgs, fullEvents = 2_000_000): { spec: EventSetSpec; partitions: number } {
+  return {
+    spec: {
+      events: numberOption(args, "events", fullEvents, 200_000),
+      end: numberOption(args, "end", Date.now(), Date.now()),
+      days: numberOption(args, "days", 2, 2),
+      seed: numberOption(args, "seed", 1, 1),
+    },
+    partitions: numberOption(args, "partitions", 8, 8),
+  };
 }
 
 /** Scenario 1 runs against a shared topic, freshness on the same broker; the rest start their own app. Bounds are generous upper limits. */
